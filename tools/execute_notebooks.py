@@ -1,0 +1,59 @@
+"""Execute chapters and write their paired ``.ipynb`` with fresh outputs.
+
+``python -m tools.execute_notebooks notebooks/03_hole_algorithm.py [...]`` (or ``make notebooks``)
+runs each chapter top to bottom in ``notebooks/`` with the current interpreter's kernel,
+seeded as the chapters seed themselves, and rewrites both files of the pair so they stay in
+sync. Cells tagged ``raises-exception`` may raise; ``skip-execution`` cells are not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+
+def execute(script: Path, timeout: int) -> float:
+    """Run one chapter and write its ``.ipynb`` (and normalised ``.py``); return seconds taken."""
+    notebook = jupytext.read(script)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    skipped = []
+    for index, cell in enumerate(notebook.cells):
+        if "skip-execution" in cell.metadata.get("tags", []):
+            skipped.append(index)
+            cell.cell_type = "raw"  # nbclient runs only code cells
+    start = time.perf_counter()
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(script.parent)}}).execute()
+    for index in skipped:
+        notebook.cells[index].cell_type = "code"
+        notebook.cells[index].outputs = []
+        notebook.cells[index].execution_count = None
+    jupytext.write(notebook, script.with_suffix(".ipynb"))
+    jupytext.write(notebook, script, fmt="py:percent")
+    nbformat.validate(nbformat.read(script.with_suffix(".ipynb"), as_version=4))
+    return time.perf_counter() - start
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scripts", nargs="+", type=Path, help="chapter .py files")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    args = parser.parse_args(argv)
+    for script in args.scripts:
+        if script.suffix != ".py" or not script.exists():
+            parser.error(f"{script}: expected an existing chapter .py file")
+        seconds = execute(script.resolve(), args.timeout)
+        print(f"{script}: executed in {seconds:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
