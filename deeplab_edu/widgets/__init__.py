@@ -1,0 +1,1 @@
+"""ipywidgets explorers: thin wiring from sliders to a pure function and a figure function."""
