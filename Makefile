@@ -22,9 +22,8 @@ LAB_ROOT_FLAG    := $(if $(filter 0,$(shell id -u)),--allow-root,)
 JOBS ?= 2
 
 export DEEPLAB_EDU_PROFILE ?=
-export MPLBACKEND ?= Agg
 
-.PHONY: lab test test-unit test-notebooks notebooks sync venv clean-venv
+.PHONY: lab test test-unit test-notebooks test-browser notebooks sync venv clean-venv
 
 $(VENV)/pyvenv.cfg:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +56,15 @@ test-notebooks:
 		--nbval-sanitize-with notebooks/nbval_sanitize.cfg $(STRICT_NOTEBOOKS)
 	$(if $(LAX_NOTEBOOKS),$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with notebooks/nbval_sanitize.cfg $(LAX_NOTEBOOKS),@true)
+
+## test-browser: widgets in real JupyterLab + headless Chromium (installs Debian's chromium as root).
+CHROMIUM ?= $(or $(DEEPLAB_EDU_CHROMIUM),/usr/bin/chromium)
+test-browser:
+	$(MAKE) --no-print-directory $(TEST_STAMP) CONSTRAINT=$(TEST_TORCH_CONSTRAINT)
+	@[ -x "$(CHROMIUM)" ] || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "test-browser needs Chromium: sudo apt-get install chromium (or set DEEPLAB_EDU_CHROMIUM)"; fi; }
+	DEEPLAB_EDU_CHROMIUM=$(CHROMIUM) DEEPLAB_EDU_PROFILE=smoke $(BIN)/python -m pytest tests/browser
 
 ## notebooks: re-execute every chapter (or NB=notebooks/03_x.py) and rewrite its .ipynb.
 NB ?= $(sort $(wildcard notebooks/[0-9]*.py))

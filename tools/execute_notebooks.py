@@ -9,6 +9,7 @@ sync. Cells tagged ``raises-exception`` may raise; ``skip-execution`` cells are 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -43,6 +44,9 @@ def execute(script: Path, timeout: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The kernel inherits our environment; with MPLBACKEND=Agg ipykernel would not switch
+    # matplotlib to its inline backend and the committed chapters would have no figures.
+    os.environ.pop("MPLBACKEND", None)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scripts", nargs="+", type=Path, help="chapter .py files")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")

@@ -1,0 +1,209 @@
+"""ResNet-50/101 as a dense feature extractor: output stride 32, 16 or 8, and multi-grid.
+
+A classification ResNet (He et al., 2016) halves the resolution five times, so its last
+features sit at **output stride 32**. DeepLab keeps them denser with the hole algorithm
+(DeepLab v2, TPAMI 2017, §3.1; v3, arXiv 1706.05587, §3.1): in the last stages the stride-2
+convolution becomes stride 1, and every later 3×3 convolution gets rate r multiplied by the
+stride that was removed. Output stride 16 changes ``layer4`` (r = 2), output stride 8 changes
+``layer3`` (r = 2) and ``layer4`` (r = 4).
+
+The first unit of a changed stage keeps the *previous* rate: its own 3×3 window still sees
+the input it saw before, only its output is no longer subsampled. With that convention the
+dense network computes exactly the sparse network's values at every other position
+(``tests/test_backbones.py`` checks it), and it is torchvision's convention, so a torchvision
+DeepLabV3 checkpoint sees the geometry it was trained with.
+
+**Multi-grid** (v3, §4.1): the units of ``layer4`` get rates r · (g1, g2, g3), e.g.
+Multi_Grid = (1, 2, 4) at output stride 16 gives rates 2 · (1, 2, 4) = (2, 4, 8). Here every
+unit of the stage is multiplied, the first one included, as in the paper; ``multi_grid=None``
+keeps the hole-algorithm rates above.
+
+Parameter names follow torchvision's ``resnet50`` / ``resnet101`` (``conv1``, ``bn1``,
+``layer1.0.conv2``, ``layer1.0.downsample.0`` …), so their ImageNet checkpoints load
+unchanged (``deeplab_edu.weights``). ``width`` scales every channel count (minimum 8) and
+``blocks`` sets the units per stage: the small models of the CPU profiles run the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from deeplab_edu import receptive_field as rf
+
+DEPTHS: dict[int, tuple[int, int, int, int]] = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
+STAGE_PLANES = (64, 128, 256, 512)  # bottleneck (inner) channels; outputs are 4x these
+
+
+def scaled(channels: int, width: float) -> int:
+    """``channels × width``, rounded, never below 8: the "small version of the same" model."""
+    return max(8, int(round(channels * width)))
+
+
+def check_output_stride(output_stride: int, allowed: Sequence[int] = (8, 16, 32)) -> int:
+    """Raise a ValueError naming the allowed values unless ``output_stride`` is one of them."""
+    if isinstance(output_stride, bool) or not isinstance(output_stride, int) or output_stride not in allowed:
+        raise ValueError(f"output_stride must be one of {tuple(allowed)}, got {output_stride!r}")
+    return output_stride
+
+
+class Bottleneck(nn.Module):
+    """1×1 reduce → 3×3 (stride s, rate r) → 1×1 expand, plus the identity (or projected) input.
+
+    The stride sits on the 3×3 convolution (torchvision's "ResNet v1.5"), so removing it and
+    dilating that same convolution is the whole change DeepLab needs.
+    """
+
+    expansion = 4
+
+    def __init__(self, in_channels: int, planes: int, stride: int = 1, dilation: int = 1,
+                 downsample: nn.Module | None = None) -> None:
+        super().__init__()
+        out_channels = planes * self.expansion
+        self.conv1 = nn.Conv2d(in_channels, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        # padding = rate keeps the size: the dilated 3×3 spans 2r + 1 pixels.
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=stride, padding=dilation,
+                               dilation=dilation, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, out_channels, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+    def layer_specs(self, prefix: str) -> list[rf.Layer]:
+        """The main path for the receptive-field calculator; the shortcut never sees further."""
+        return [rf.conv(f"{prefix}.conv1", kernel=1, bias=False),
+                rf.conv(f"{prefix}.conv2", kernel=3, stride=self.conv2.stride[0],
+                        dilation=self.conv2.dilation[0], bias=False),
+                rf.conv(f"{prefix}.conv3", kernel=1, bias=False)]
+
+
+def stage_geometry(output_stride: int, blocks: Sequence[int],
+                   multi_grid: Sequence[int] | None = None) -> list[list[tuple[int, int]]]:
+    """(stride, rate) of every unit's 3×3 convolution, stage by stage: the hole algorithm.
+
+    A pure function so the rule can be read and tested apart from the layers.
+    """
+    check_output_stride(output_stride)
+    current_stride, rate = 4, 1  # after the stem: conv1 (stride 2) and the max-pool (stride 2)
+    geometry = []
+    for index, units in enumerate(blocks):
+        stride = 1 if index == 0 else 2
+        previous_rate = rate
+        if stride == 2 and current_stride * stride > output_stride:
+            rate *= stride  # drop the stride, dilate everything after it instead
+            stride = 1
+        current_stride *= stride
+        rates = [previous_rate] + [rate] * (units - 1)
+        if index == len(blocks) - 1 and multi_grid:
+            # One grid entry per unit; a stage with other than three units (the small models)
+            # cycles through the grid, as v3's extra cascaded blocks repeat it (§3.2).
+            rates = [rate * multi_grid[unit % len(multi_grid)] for unit in range(units)]
+        geometry.append([(stride if unit == 0 else 1, unit_rate) for unit, unit_rate in enumerate(rates)])
+    return geometry
+
+
+class ResNet(nn.Module):
+    """ResNet-50/101 returning ``{"low_level": stride-4, "aux": layer3, "out": layer4}`` features.
+
+    ``num_classes`` adds torchvision's average-pool + ``fc`` classifier, only so that an
+    ImageNet checkpoint's keys can be compared one for one; DeepLab never uses it.
+    """
+
+    def __init__(self, depth: int = 101, output_stride: int = 32, multi_grid: Sequence[int] | None = None,
+                 width: float = 1.0, blocks: Sequence[int] | None = None,
+                 num_classes: int | None = None) -> None:
+        super().__init__()
+        if blocks is None:
+            if depth not in DEPTHS:
+                raise ValueError(f"depth must be one of {sorted(DEPTHS)}, got {depth!r}")
+            blocks = DEPTHS[depth]
+        if len(blocks) != 4 or any(not isinstance(b, int) or b < 1 for b in blocks):
+            raise ValueError(f"blocks must be four positive unit counts, got {tuple(blocks)!r}")
+        if multi_grid is not None and (len(multi_grid) == 0 or any(
+                isinstance(g, bool) or not isinstance(g, int) or g < 1 for g in multi_grid)):
+            raise ValueError(f"multi_grid must be positive integer rates, got {tuple(multi_grid)!r}")
+        if not width > 0:
+            raise ValueError(f"width must be positive, got {width!r}")
+        self.output_stride = output_stride
+        self.blocks = tuple(blocks)
+        geometry = stage_geometry(output_stride, blocks, multi_grid)
+
+        stem = scaled(64, width)
+        self.conv1 = nn.Conv2d(3, stem, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(stem)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        in_channels = stem
+        for index, (planes, units) in enumerate(zip(STAGE_PLANES, geometry), start=1):
+            planes = scaled(planes, width)
+            layer = []
+            for stride, rate in units:
+                downsample = None
+                if stride != 1 or in_channels != planes * Bottleneck.expansion:
+                    downsample = nn.Sequential(
+                        nn.Conv2d(in_channels, planes * Bottleneck.expansion, 1, stride=stride, bias=False),
+                        nn.BatchNorm2d(planes * Bottleneck.expansion))
+                layer.append(Bottleneck(in_channels, planes, stride, rate, downsample))
+                in_channels = planes * Bottleneck.expansion
+            setattr(self, f"layer{index}", nn.Sequential(*layer))
+        self.low_level_channels = self.layer1[-1].conv3.out_channels
+        self.aux_channels = self.layer3[-1].conv3.out_channels
+        self.out_channels = in_channels
+        if num_classes is not None:
+            self.avgpool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(in_channels, num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # torchvision's initialisation, so a model trained from scratch starts the same way.
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        low_level = self.layer1(x)
+        aux = self.layer3(self.layer2(low_level))
+        return {"low_level": low_level, "aux": aux, "out": self.layer4(aux)}
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """ImageNet logits (needs ``num_classes``): what the checkpoint was trained to do."""
+        if not hasattr(self, "fc"):
+            raise RuntimeError("this ResNet was built without a classifier; pass num_classes")
+        return self.fc(torch.flatten(self.avgpool(self.forward(x)["out"]), 1))
+
+    def layer_specs(self) -> list[rf.Layer]:
+        """The longest path (stem, then every unit's 1×1 → 3×3 → 1×1) for the calculator."""
+        specs = [rf.conv("conv1", kernel=7, stride=2, bias=False), rf.pool("maxpool", 3, 2, padding=1)]
+        for index in range(1, 5):
+            for unit, block in enumerate(getattr(self, f"layer{index}")):
+                specs += block.layer_specs(f"layer{index}.{unit}")
+        return specs
+
+    def low_level_specs(self) -> list[rf.Layer]:
+        """The path up to the end of ``layer1`` (the v3+ decoder's stride-4 input)."""
+        return self.layer_specs()[: 2 + 3 * len(self.layer1)]
+
+
+def resnet50(**options) -> ResNet:
+    """ResNet-50 (3, 4, 6, 3 bottleneck units); ``options`` as for :class:`ResNet`."""
+    return ResNet(depth=50, **options)
+
+
+def resnet101(**options) -> ResNet:
+    """ResNet-101 (3, 4, 23, 3 bottleneck units); ``options`` as for :class:`ResNet`."""
+    return ResNet(depth=101, **options)

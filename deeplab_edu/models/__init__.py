@@ -1,0 +1,77 @@
+"""The DeepLab models, one file per version, and ``build_model``, the one factory.
+
+=================  =======================================  ==========================
+name               what                                     file
+=================  =======================================  ==========================
+``deeplabv1``      VGG-16 LargeFOV (or another fc6 variant)  ``v1.py``
+``deeplabv2``      VGG-16 / ResNet-101 + ASPP-L / ASPP-S     ``v2.py``, ``multiscale.py``
+``deeplabv3``      ResNet + ASPP with image pooling          ``v3.py``
+``deeplabv3plus``  v3 encoder + decoder, separable convs     ``v3plus.py``
+=================  =======================================  ==========================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from deeplab_edu.aspp import ASPP_L, ASPP_S
+from deeplab_edu.backbones.resnet import check_output_stride
+from deeplab_edu.models.base import SegmentationModel
+from deeplab_edu.models.multiscale import MultiScale
+from deeplab_edu.models.v1 import DeepLabV1
+from deeplab_edu.models.v2 import DeepLabV2
+from deeplab_edu.models.v3 import DeepLabV3
+from deeplab_edu.models.v3plus import DeepLabV3Plus
+
+MODELS = ("deeplabv1", "deeplabv2", "deeplabv3", "deeplabv3plus")
+DEFAULT_BACKBONES = {"deeplabv1": "vgg16", "deeplabv2": "resnet101", "deeplabv3": "resnet101",
+                     "deeplabv3plus": "resnet101"}
+DEFAULT_OUTPUT_STRIDES = {"deeplabv1": 8, "deeplabv2": 8, "deeplabv3": 16, "deeplabv3plus": 16}
+ASPP_PRESETS = {"aspp-l": ASPP_L, "aspp-s": ASPP_S}
+
+
+def build_model(name: str, num_classes: int, output_stride: int | None = None, backbone: str | None = None,
+                width: float = 1.0, **options) -> SegmentationModel:
+    """Build a DeepLab by name. ``model(x)`` gives logits (N, C, H, W) at the input's size.
+
+    ``output_stride`` and ``backbone`` default to each paper's choice (v1/v2: 8, v3/v3+: 16;
+    VGG-16 for v1, ResNet-101 otherwise). ``width`` scales every channel count (minimum 8);
+    ``blocks=(1, 1, 1, 1)`` sets the ResNet units per stage: together they make the small
+    version of the same model for CPU profiles. Other ``options`` go to the model class:
+
+    * v1: ``fc6`` in ``"largefov"``, ``"7x7"``, ``"4x4"``, ``"4x4-rate8"``; ``dropout``.
+    * v2: ``rates`` (a tuple, or ``"aspp-l"`` / ``"aspp-s"``), ``blocks``, ``scales`` (e.g.
+      (1, 0.75, 0.5)) to wrap the model in multi-scale max fusion.
+    * v3 / v3+: ``multi_grid`` (default (1, 2, 4); None for torchvision's geometry), ``rates``,
+      ``blocks``, ``image_pooling``; v3 ``aux_loss``; v3+ ``separable``.
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {MODELS}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    if not (isinstance(width, (int, float)) and width > 0):
+        raise ValueError(f"width must be a positive number, got {width!r}")
+    output_stride = check_output_stride(DEFAULT_OUTPUT_STRIDES[name] if output_stride is None else output_stride)
+    backbone = DEFAULT_BACKBONES[name] if backbone is None else backbone
+    if isinstance(options.get("rates"), str):
+        key = options["rates"].lower()
+        if key not in ASPP_PRESETS:
+            raise ValueError(f"rates must be a tuple of integers or one of {sorted(ASPP_PRESETS)}, "
+                             f"got {options['rates']!r}")
+        options["rates"] = ASPP_PRESETS[key]
+    if name == "deeplabv1":
+        if backbone != "vgg16":
+            raise ValueError(f"DeepLab v1 is built on vgg16, got backbone={backbone!r}")
+        if output_stride != 8:
+            raise ValueError(f"output_stride must be 8 for DeepLab v1 (VGG-16), got {output_stride!r}")
+        return DeepLabV1(num_classes, width=width, **options)
+    if name == "deeplabv2":
+        scales: Sequence[float] | None = options.pop("scales", None)
+        model = DeepLabV2(num_classes, backbone, output_stride=output_stride, width=width, **options)
+        return model if scales is None else MultiScale(model, scales)
+    cls = DeepLabV3 if name == "deeplabv3" else DeepLabV3Plus
+    return cls(num_classes, backbone, output_stride=output_stride, width=width, **options)
+
+
+__all__ = ["MODELS", "DeepLabV1", "DeepLabV2", "DeepLabV3", "DeepLabV3Plus", "MultiScale",
+           "SegmentationModel", "build_model"]

@@ -1,0 +1,77 @@
+"""What every DeepLab model shares: scores at the output stride, upsampled to the input.
+
+DeepLab computes class scores on a grid ``output_stride`` times coarser than the image and
+upsamples them bilinearly (v1, ICLR 2015, §3.1: "we simply bilinearly interpolate ... rather
+than learn a deconvolution"). ``forward_scores`` is the coarse map (what v1's loss compares
+with labels subsampled 8×); ``forward`` is the map at the input's size (what the metrics and
+the CRF use).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deeplab_edu import receptive_field as rf
+
+
+def check_images(x: torch.Tensor) -> None:
+    """A ValueError naming the expected shape unless ``x`` is an (N, 3, H, W) float batch."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor of shape (N, 3, H, W), got {type(x).__name__}")
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f"x must have shape (N, 3, H, W), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor (normalised images), got {x.dtype}")
+
+
+def upsample(scores: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """Bilinear upsampling with ``align_corners=False``, as torchvision's DeepLab does."""
+    return F.interpolate(scores, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def prefixed(specs: list[rf.Layer], prefix: str) -> list[rf.Layer]:
+    """The same layer specs, named from the model's root (``classifier.0.convs.3`` …)."""
+    return [dataclasses.replace(spec, name=f"{prefix}.{spec.name}") for spec in specs]
+
+
+class SegmentationModel(nn.Module):
+    """Base class: ``backbone`` + head. Subclasses define ``forward_scores`` and ``layer_specs``.
+
+    Attributes every model sets: ``output_stride`` (the encoder's, the papers' meaning),
+    ``score_stride`` (of ``forward_scores``: equal to it, except 4 for v3+'s decoder),
+    ``num_classes`` and ``global_context`` (True when image pooling sees the whole image).
+    """
+
+    output_stride: int
+    score_stride: int
+    num_classes: int
+    global_context: bool = False
+
+    def forward_scores(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x)
+        return upsample(self.forward_scores(x), x.shape[-2:])
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Pretrained backbone vs freshly initialised head (DeepLab trains the head at 10× the LR)."""
+        backbone = [p for p in self.backbone.parameters() if p.requires_grad]
+        ids = {id(p) for p in backbone}
+        head = [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
+        return {"backbone": backbone, "head": head}
+
+    def layer_specs(self) -> list[rf.Layer]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def receptive_field(self) -> int:
+        """Theoretical receptive field of one score, in input pixels, from ``receptive_field``.
+
+        This is the field of the convolutional path. When ``global_context`` is True (image
+        pooling), every score also depends on every pixel of the image through that branch.
+        """
+        return rf.receptive_field(self.layer_specs())

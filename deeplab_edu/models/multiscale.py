@@ -1,0 +1,63 @@
+"""Multi-scale inputs with max fusion (DeepLab v2, TPAMI 2017, §3.2 and §4.1 "MSC").
+
+The same network (shared weights) runs on the image at scales s ∈ {1, 0.75, 0.5}; each
+score map is bilinearly resized to the scale-1 score map's size, and the maps are fused by
+taking, at every position and class, the **maximum** over scales:
+
+    f(x) = max_s  resize( f_θ( resize(x, s) ) ).
+
+During training the paper applies the loss to every scale's output and to the fused one;
+``forward_all_scales`` returns them all for that. Kept apart from the models (as in
+kazuto1011/deeplab-pytorch) because it wraps any of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from deeplab_edu import receptive_field as rf
+from deeplab_edu.models.base import SegmentationModel, upsample
+
+V2_SCALES = (1.0, 0.75, 0.5)
+
+
+class MultiScale(SegmentationModel):
+    """Wrap ``model``; its scores at several input scales are fused by a per-pixel maximum."""
+
+    def __init__(self, model: SegmentationModel, scales: Sequence[float] = V2_SCALES) -> None:
+        super().__init__()
+        scales = tuple(float(s) for s in scales)
+        if not scales or any(not s > 0 for s in scales):
+            raise ValueError(f"scales must be a non-empty sequence of positive numbers, got {scales!r}")
+        self.base = model
+        self.scales = scales
+        self.num_classes = model.num_classes
+        self.output_stride, self.score_stride = model.output_stride, model.score_stride
+        self.global_context = model.global_context
+
+    @property
+    def backbone(self):  # parameter_groups() reads it
+        return self.base.backbone
+
+    def forward_all_scales(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Score maps of every scale, resized to the first scale's, followed by their maximum."""
+        outputs = []
+        for scale in self.scales:
+            scaled = x if scale == 1.0 else F.interpolate(x, scale_factor=scale, mode="bilinear",
+                                                         align_corners=False)
+            scores = self.base.forward_scores(scaled)
+            outputs.append(scores if not outputs else upsample(scores, outputs[0].shape[-2:]))
+        return outputs + [torch.stack(outputs).amax(dim=0)]
+
+    def forward_scores(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_all_scales(x)[-1]
+
+    def layer_specs(self) -> list[rf.Layer]:
+        return self.base.layer_specs()
+
+    def receptive_field(self) -> int:
+        """The base model's field; at scale s a score sees 1/s as many original pixels."""
+        return self.base.receptive_field()

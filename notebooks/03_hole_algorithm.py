@@ -1,0 +1,247 @@
+# %% [markdown]
+# # 03 · The hole algorithm
+#
+# Chapter 01 wrote atrous convolution as a formula; chapter 02 showed what it does to a
+# network's receptive field. This chapter is about *computing* it, in 2-D, on a real image.
+# DeepLab v1 (ICLR 2015, Section 3.1) calls it the **hole algorithm** (*algorithme à trous*,
+# from wavelet signal processing) and DeepLab v2 (TPAMI 2017, Section 3.1) names the ways to
+# implement it. All of them compute `conv2d(x, w, dilation=r)`:
+#
+# * **(a) zero insertion** — upsample the filter by inserting r − 1 zeros between its taps;
+# * **(b) space-to-batch** — subsample the input into r × r phase-shifted sub-images, convolve
+#   each with the *original* filter, interlace the results;
+# * **(c) im2col** — gather the inputs under the dilated sampling pattern into columns and do
+#   one matrix product; DeepLab's Caffe did this by changing `im2col`.
+#
+# Then what it buys — **dense** instead of **sparse** feature extraction (v2, Fig. 3) — and what
+# it costs at large rates: gridding, and filters that fall off the feature map (v3, Section 3.3).
+# Last, how the pieces turn FCN's output stride of 32 into DeepLab's 8. The code is
+# `deeplab_edu/hole.py`.
+
+# %%
+# %matplotlib inline
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib import cbook
+from PIL import Image
+
+from deeplab_edu import hole, receptive_field
+from deeplab_edu.atrous import dilate_kernel
+from deeplab_edu.runtime import seed_everything
+from deeplab_edu.viz import atrous as viz
+from deeplab_edu.viz import receptive_field as rf_viz
+
+seed_everything(0)
+
+# %% [markdown]
+# ## A real image
+#
+# Matplotlib ships a photograph of Grace Hopper, so the chapter needs no download. We work on
+# a grey, downscaled copy in float64 (so that the methods agree to the last bits).
+
+# %%
+with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as photo:
+    grey = np.asarray(photo.convert("L").resize((128, 150)), dtype=np.float64) / 255.0
+image = torch.from_numpy(grey)[None, None]  # (N=1, C=1, H, W)
+print("image (N, C, H, W):", tuple(image.shape))
+
+# %% [markdown]
+# The filter is a 3 × 3 horizontal-gradient (Sobel) filter, used at rate 4 with padding 4, so
+# that the output keeps the image's size: its taps are r pixels apart instead of 1.
+
+# %%
+sobel = torch.tensor([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=torch.float64)
+weight, rate, padding = sobel[None, None], 4, 4
+
+# %% [markdown]
+# ## (a) Insert zeros into the filter
+#
+# The upsampled filter has K + (K − 1)(r − 1) rows and columns; an ordinary convolution with
+# it is the atrous convolution. Easy to write, but the multiplications by zero are wasted work:
+
+# %%
+viz.plot_dilated_kernel(sobel, rate)
+plt.show()
+holed = dilate_kernel(sobel, rate)
+print(f"filter {tuple(sobel.shape)} -> {tuple(holed.shape)}: {holed.numel()} multiplications per "
+      f"output, of which {int(torch.count_nonzero(holed))} are not by zero")
+
+# %% [markdown]
+# ## (b) Subsample, convolve, interlace (space-to-batch)
+#
+# Output (i, j) with i = r·q + a reads inputs i + r·k = r·(q + k) + a: every one of them lies
+# in the same *phase* a of the input (rows a, a + r, a + 2r, …), at consecutive positions. So
+# split the input into its r × r phases, run the original 3 × 3 filter over each — an ordinary,
+# dense convolution — and put the results back where they came from. Stacking the phases
+# along the batch axis makes it one call (`space_to_batch`, TensorFlow's name for it). Here
+# are the 4 × 4 phases of the image: each is a coarser copy, shifted by a fraction of a pixel.
+
+# %%
+padded = F.pad(image, (padding,) * 4)
+padded = F.pad(padded, (0, -padded.shape[-1] % rate, 0, -padded.shape[-2] % rate))
+phases = hole.space_to_batch(padded, rate)
+print("padded input", tuple(padded.shape), "-> phases", tuple(phases.shape))
+viz.plot_phases(phases[:, 0].numpy(), rate)
+plt.show()
+
+# %% [markdown]
+# The defining step, checked on one phase: phase (a, b) of the atrous output is the ordinary
+# convolution of phase (a, b) of the input.
+
+# %%
+dense_out = F.conv2d(padded, weight, dilation=rate)
+a, b = 1, 2
+print(f"phase ({a}, {b}) of the output == conv2d(phase ({a}, {b}) of the input, undilated filter):",
+      torch.allclose(dense_out[:, :, a::rate, b::rate], F.conv2d(padded[:, :, a::rate, b::rate], weight)))
+
+# %% [markdown]
+# ## (c) im2col with the dilated pattern
+#
+# Caffe computes a convolution as a matrix product: `im2col` copies, for every output
+# position, the K × K inputs the filter reads into one column; the filters, one per row, then
+# multiply the column matrix. For the hole algorithm only the sampling pattern changes: the
+# inputs are r apart. PyTorch exposes the same gather as `F.unfold(..., dilation=r)`.
+
+# %%
+columns = hole.im2col(image, (3, 3), rate, padding)
+print("column matrix (N, C·K·K, positions):", tuple(columns.shape))
+print("equal to F.unfold(dilation=r):",
+      torch.equal(columns, F.unfold(image, 3, dilation=rate, padding=padding)))
+
+# %% [markdown]
+# ## Side by side
+#
+# The three, and PyTorch's native `conv2d(dilation=r)` as the reference. The titles give the
+# largest absolute difference from it; `tests/test_hole.py` checks the equality for random
+# sizes, channels, kernels, rates and paddings.
+
+# %%
+outputs = {name: hole.hole_conv2d(image, weight, rate, padding, method=name)[0, 0].numpy()
+           for name in hole.METHODS}
+viz.plot_hole_methods(grey, outputs)
+plt.show()
+for name, out in outputs.items():
+    print(f"{name:>15}: output {out.shape}, equal to native: {np.allclose(out, outputs['native'])}")
+
+# %% [markdown]
+# Which is fastest depends on the machine: zero insertion multiplies by zeros, space-to-batch
+# and im2col move memory. `python benchmarks/bench_hole.py` times them against the native op on
+# your CPU (and GPU); the native kernels usually win, which is why the models of later chapters
+# simply call `nn.Conv2d(..., dilation=r)`.
+#
+# ## Sparse against dense feature extraction
+#
+# DeepLab v2's Fig. 3 in numbers. *Sparse*: downsample the image by 2 (what a stride-2 pooling
+# does), convolve, and upsample the responses — a response was computed at only 1 position in
+# 4. *Dense*: convolve the full-resolution image with the filter at rate 2 — the same filter
+# footprint on the image, a response at every position. `sparse_vs_dense` returns both.
+
+# %%
+result = hole.sparse_vs_dense(grey, sobel.numpy(), factor=2)
+viz.plot_sparse_dense(result)
+plt.show()
+print(f"sparse: responses at {result.computed.mean():.2%} of the positions; dense at 100%")
+print("dense at the sparse positions equals sparse:",
+      np.allclose(result.dense[::2, ::2], result.sparse))
+
+# %% [markdown]
+# Zoomed into the top-left 32 × 32 pixels, with the positions the sparse path computed marked:
+# sparse extraction copies each response over a 2 × 2 block; dense extraction has a new value
+# at each of the other three.
+
+# %%
+viz.plot_sparse_dense(result, crop=32)
+plt.show()
+
+# %% [markdown]
+# ## The price of large rates (1): gridding
+#
+# A 3 × 3 filter at rate r reads a sparse grid of inputs. Stack several layers at the same
+# rate and the output still reads only that grid: the pixels in between never influence it.
+# `gridding_footprint` counts, for one output of a stack, the paths from each input pixel;
+# white pixels are never read. Rates without a common factor (1, 2, 3, as Wang et al.'s
+# "hybrid dilated convolution" proposes) cover every pixel.
+
+# %%
+stacks = {"3 layers at r = 2": [2, 2, 2], "3 layers at r = 4": [4, 4, 4], "r = 1, 2, 3": [1, 2, 3]}
+footprints = {name: hole.gridding_footprint(rates) for name, rates in stacks.items()}
+viz.plot_gridding(footprints)
+plt.show()
+for name, footprint in footprints.items():
+    print(f"{name:<18} field {footprint.shape[0]}x{footprint.shape[1]}: "
+          f"{(footprint > 0).mean():.1%} of its pixels are read")
+
+# %% [markdown]
+# ## The price of large rates (2): the filter falls off the map
+#
+# DeepLab v3 (Section 3.3, Fig. 4) notes that on the feature map of a 513 × 513 crop at output
+# stride 8 (the cell computes its side), a 3 × 3 filter with a large rate has most of its taps in
+# the zero padding.
+# When r reaches the map's size only the centre tap is left: the filter has degenerated into a
+# 1 × 1 convolution. This is why v3 adds an image-level pooling branch to ASPP for global context.
+
+# %%
+side = (513 - 1) // 8 + 1  # output stride·k + 1 crops keep corners aligned: k + 1 features
+print(f"feature map of a 513 x 513 crop at output stride 8: {side} x {side}")
+rates = list(range(1, side + 6))
+fractions = [hole.valid_tap_fraction(side, r) for r in rates]
+viz.plot_valid_taps(side, rates, fractions)
+plt.show()
+for r in (1, 6, 12, 18, 24, 36, side):
+    print(f"r = {r:>2}: {hole.valid_tap_fraction(side, r):.3f} of the 3x3 taps are inside the map")
+
+# %% [markdown]
+# ## How DeepLab turns FCN's 32s into 8s
+#
+# VGG-16 as FCN uses it has five stride-2 poolings: output stride 32. DeepLab v1 sets the
+# stride of pool4 and pool5 to 1, and compensates the filters after them with the hole
+# algorithm: conv5 at the rate of pool4's lost stride, and fc6 at a larger rate still (the
+# tables below print the rates `r` of DeepLab-LargeFOV, whose fc6 is 3 × 3). The tables come from
+# `deeplab_edu.receptive_field` (chapter 02 prints them in full). `tap spacing` is how many
+# input pixels apart a layer's taps land: compare conv5_1 in the two tables — removing a stride
+# and raising the rate by the same factor keeps it, while the output stride (`jump=OS`) stops
+# growing.
+
+# %%
+fcn = receptive_field.vgg16()
+deeplab = receptive_field.deeplab_v1_largefov()
+shown = {"pool3", "conv4_3", "pool4", "conv5_1", "conv5_3", "pool5", "fc6", "fc8"}
+for name, layers in [("FCN-32s (VGG-16)", fcn), ("DeepLab-LargeFOV", deeplab)]:
+    rows = [row for row in receptive_field.field_table(layers) if row.layer.name in shown]
+    print(name)
+    print(receptive_field.format_table(rows), end="\n\n")
+print(f"output stride: FCN {receptive_field.output_stride(fcn)}, DeepLab {receptive_field.output_stride(deeplab)}")
+print(f"receptive field of fc8: FCN {receptive_field.receptive_field(fcn)}, "
+      f"DeepLab-LargeFOV {receptive_field.receptive_field(deeplab)}")
+
+# %%
+rf_viz.plot_field_growth({"FCN-32s (VGG-16)": fcn, "DeepLab-LargeFOV": deeplab})
+plt.show()
+
+# %% [markdown]
+# The same network without the hole algorithm — pool4 and pool5 at stride 1 but every rate 1 —
+# is just as dense, but its field collapses; the cell prints it next to the two above.
+
+# %%
+no_holes = [receptive_field.Layer(layer.name, layer.kernel, layer.stride, 1,
+                                  layer.padding if layer.dilation == 1 else layer.kernel // 2,
+                                  layer.kind, layer.in_channels, layer.out_channels)
+            for layer in deeplab]
+print(f"stride-1 pool4/pool5, no holes: output stride {receptive_field.output_stride(no_holes)}, "
+      f"receptive field {receptive_field.receptive_field(no_holes)}")
+
+# %% [markdown]
+# ## What we have
+#
+# * Three ways to compute atrous convolution — a holed filter, phase sub-images, a dilated
+#   im2col — give the same numbers as `conv2d(dilation=r)`.
+# * Dense extraction computes what sparse extraction computes, and fills in the positions in
+#   between, at full resolution.
+# * Large rates read a grid and, on small maps, only the filter's centre.
+# * Removing strides and raising rates by the same factors turns output stride 32 into 8 while
+#   the field stays large.
+#
+# Next, **chapter 04** is the other half of DeepLab v1: the fully-connected CRF that sharpens
+# the boundaries of these dense but blurry score maps.

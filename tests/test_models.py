@@ -1,0 +1,262 @@
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from _torchvision_reference import references, shapes
+from deeplab_edu import weights
+from deeplab_edu.models import MODELS, MultiScale, build_model
+from deeplab_edu.models.anatomy import flop_counts, layer_table, measure_receptive_field
+from deeplab_edu.receptive_field import FC6_VARIANTS
+from deeplab_edu.runtime import seed_everything
+
+SMALL = {"deeplabv1": {}, "deeplabv2": {"blocks": (1, 1, 1, 1)}, "deeplabv3": {"blocks": (1, 1, 1, 1)},
+         "deeplabv3plus": {"blocks": (1, 1, 1, 1)}}
+
+
+def small(name, **options):
+    return build_model(name, 5, width=0.125, **{**SMALL[name], **options})
+
+
+def count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+# --- shapes -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("size", [(321, 321), (513, 513), (500, 375), (97, 131)])
+def test_logits_have_the_input_size(name, size):
+    seed_everything(0)
+    model = small(name).eval()
+    with torch.no_grad():
+        x = torch.randn(1, 3, *size)
+        logits, scores = model(x), model.forward_scores(x)
+    assert logits.shape == (1, 5, *size)
+    assert scores.shape[-2:] == tuple(math.ceil(n / model.score_stride) for n in size)
+
+
+@settings(max_examples=15, deadline=None)
+@given(name=st.sampled_from(MODELS), height=st.integers(20, 70), width=st.integers(20, 70),
+       output_stride=st.sampled_from([8, 16]))
+def test_score_stride_for_any_size(name, height, width, output_stride):
+    if name == "deeplabv1":
+        output_stride = 8
+    model = small(name, **({} if name == "deeplabv1" else {"output_stride": output_stride})).eval()
+    with torch.no_grad():
+        scores = model.forward_scores(torch.zeros(1, 3, height, width))
+    assert model.output_stride == output_stride
+    assert scores.shape[-2:] == (math.ceil(height / model.score_stride), math.ceil(width / model.score_stride))
+
+
+@pytest.mark.parametrize("name", ["deeplabv2", "deeplabv3", "deeplabv3plus"])
+def test_batch_size_1_trains(name):
+    seed_everything(0)
+    model = small(name).train()
+    loss = model(torch.randn(1, 3, 65, 65)).logsumexp(1).mean()
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_channels_last_gives_the_same_logits():
+    seed_everything(0)
+    model = small("deeplabv3plus").eval()
+    x = torch.randn(2, 3, 65, 49)
+    with torch.no_grad():
+        expected = model(x)
+        model = model.to(memory_format=torch.channels_last)
+        torch.testing.assert_close(model(x.to(memory_format=torch.channels_last)), expected, rtol=1e-4, atol=1e-5)
+
+
+# --- parameter counts -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fc6", sorted(FC6_VARIANTS))
+def test_v1_parameter_counts_match_the_papers_fc6_table(fc6):
+    with torch.device("meta"):
+        model = build_model("deeplabv1", 21, fc6=fc6)
+    assert round(count(model) / 1e6, 1) == pytest.approx(FC6_VARIANTS[fc6].paper_parameters_millions, abs=0.051)
+
+
+def test_v1_7x7_is_vgg16_with_its_classifier_reshaped():
+    with torch.device("meta"):
+        model = build_model("deeplabv1", 1000, fc6="7x7")
+    for source, archs in references():
+        assert count(model) == archs["vgg16"]["parameters"], source
+        assert math.prod(archs["vgg16"]["state_dict"]["classifier.0.weight"]) == model.classifier.fc6.weight.numel()
+
+
+@pytest.mark.parametrize("aux, reference", [(True, "deeplabv3_resnet101_aux"), (False, "deeplabv3_resnet101")])
+def test_v3_resnet101_keys_shapes_and_count_equal_torchvision(aux, reference):
+    with torch.device("meta"):
+        model = build_model("deeplabv3", 21, output_stride=8, multi_grid=None, aux_loss=aux)
+    for source, archs in references():
+        assert shapes(model) == archs[reference]["state_dict"], source
+        assert count(model) == archs[reference]["parameters"], source
+
+
+def test_v3_resnet50_keys_equal_torchvision():
+    with torch.device("meta"):
+        model = build_model("deeplabv3", 21, backbone="resnet50", aux_loss=True)
+    for source, archs in references():
+        assert shapes(model) == archs["deeplabv3_resnet50_aux"]["state_dict"], source
+
+
+# --- checkpoints ----------------------------------------------------------------------------------
+
+def _random_checkpoint(path, reference):
+    state = {k: (torch.rand(s) if s else torch.tensor(7)) for k, s in reference.items()}
+    torch.save(state, path)
+    return state
+
+
+def test_a_torchvision_deeplabv3_checkpoint_loads_strictly(tmp_path):
+    seed_everything(0)
+    reference = references()[0][1]["deeplabv3_resnet101_aux"]["state_dict"]
+    state = _random_checkpoint(tmp_path / "deeplabv3_resnet101_coco.pth", reference)
+    model = build_model("deeplabv3", 21, output_stride=8, multi_grid=None, aux_loss=True)
+    weights.load_torchvision_deeplabv3(model, tmp_path / "deeplabv3_resnet101_coco.pth")
+    loaded = model.state_dict()
+    for key in ("backbone.layer3.22.conv2.weight", "classifier.0.convs.4.2.running_var", "classifier.4.bias",
+                "aux_classifier.4.weight"):
+        assert torch.equal(loaded[key], state[key])
+    # a model without the auxiliary head takes the same file, ignoring aux_classifier.*
+    plain = build_model("deeplabv3", 21, output_stride=8, multi_grid=None)
+    weights.load_torchvision_deeplabv3(plain, state)
+    assert torch.equal(plain.state_dict()["classifier.4.weight"], state["classifier.4.weight"])
+
+
+def test_checkpoint_of_another_architecture_names_the_mismatch():
+    seed_everything(0)
+    model = small("deeplabv3")
+    other = small("deeplabv3plus").state_dict()
+    with pytest.raises(weights.CheckpointMismatchError, match=r"missing keys: classifier\.0\.convs") as info:
+        weights.load_weights(model, other)
+    assert "unexpected keys: aspp.convs" in str(info.value)
+    wrong_classes = build_model("deeplabv3", 7, width=0.125, blocks=(1, 1, 1, 1)).state_dict()
+    with pytest.raises(weights.CheckpointMismatchError, match=r"classifier\.4\.weight: checkpoint \(7, 32"):
+        weights.load_weights(model, wrong_classes)
+
+
+def test_vgg16_checkpoint_initialises_v1_by_decimation():
+    seed_everything(0)
+    reference = references()[0][1]["vgg16"]["state_dict"]
+    state = {k: torch.randn(s) for k, s in reference.items()}
+    model = build_model("deeplabv1", 21)  # LargeFOV: 3×3 taps of the 7×7, every 4th channel
+    weights.load_vgg16_imagenet(model, state)
+    assert torch.equal(model.backbone.features[28].weight, state["features.28.weight"])
+    fc6 = state["classifier.0.weight"].reshape(4096, 512, 7, 7)
+    assert torch.equal(model.classifier.fc6.weight[5, :, 2, 1], fc6[20, :, 6, 3])
+    assert torch.equal(model.classifier.fc7.weight[3, 2, 0, 0], state["classifier.3.weight"][12, 8])
+
+
+def test_checkpoint_files_fail_with_clear_messages(tmp_path):
+    model = small("deeplabv1")
+    with pytest.raises(FileNotFoundError, match="nowhere.pth"):
+        weights.load_weights(model, tmp_path / "nowhere.pth")
+    (tmp_path / "corrupt.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="corrupt.pth"):
+        weights.load_weights(model, tmp_path / "corrupt.pth")
+    torch.save({"model": model.state_dict(), "iteration": torch.tensor(3)}, tmp_path / "wrapped.pth")
+    weights.load_weights(model, tmp_path / "wrapped.pth")  # training checkpoints are unwrapped
+
+
+def test_urls_download_and_offline_is_a_message(tmp_path):
+    model = small("deeplabv1")
+    torch.save(model.state_dict(), tmp_path / "v1.pth")
+    weights.load_weights(model, weights.read_state_dict((tmp_path / "v1.pth").as_uri(), model_dir=tmp_path / "hub"))
+    # port 9 on this machine refuses at once: the offline path, without touching the internet
+    with pytest.raises(weights.WeightsUnavailableError, match="local path"):
+        weights.read_state_dict("http://127.0.0.1:9/elsewhere.pth", model_dir=tmp_path / "hub")
+
+
+# --- receptive field ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, options, size", [
+    ("deeplabv1", {}, 481),
+    ("deeplabv2", {"rates": (2, 3)}, 257),
+    ("deeplabv2", {"backbone": "vgg16", "rates": "aspp-s", "blocks": None}, 481),
+    ("deeplabv3", {"rates": (2, 3), "image_pooling": False}, 289),
+    ("deeplabv3", {"rates": (1, 2), "image_pooling": False, "output_stride": 8, "multi_grid": None}, 257)])
+def test_reported_receptive_field_is_the_measured_one(name, options, size):
+    model = small(name, **options)
+    assert model.receptive_field() + model.output_stride < size  # the field fits in the probe
+    assert measure_receptive_field(model, size) == (model.receptive_field(),) * 2
+
+
+def test_v3plus_field_is_bounded_by_the_report():
+    model = small("deeplabv3plus", rates=(2, 3), image_pooling=False)
+    measured = measure_receptive_field(model, 257)[0]
+    assert model.receptive_field() - model.output_stride <= measured <= model.receptive_field()
+
+
+def test_image_pooling_sees_the_whole_image():
+    model = small("deeplabv3", rates=(2, 3))
+    assert model.global_context
+    assert measure_receptive_field(model, (97, 131)) == (97, 131)
+
+
+# --- the factory ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, kwargs, match", [
+    ("deeplabv4", {}, "unknown model 'deeplabv4'"),
+    ("deeplabv3", {"output_stride": 12}, "output_stride must be one of"),
+    ("deeplabv1", {"output_stride": 16}, "output_stride must be 8"),
+    ("deeplabv3", {"backbone": "vgg16"}, "backbone must be"),
+    ("deeplabv2", {"backbone": "resnet18"}, "unknown backbone"),
+    ("deeplabv1", {"fc6": "5x5"}, "fc6 must be one of"),
+    ("deeplabv2", {"rates": (6, 0)}, r"rates\[1\]"),
+    ("deeplabv2", {"rates": "aspp-m"}, "aspp-l"),
+    ("deeplabv3", {"rates": (6, -1, 18)}, r"rates\[1\]"),
+    ("deeplabv3", {"width": 0}, "width"),
+])
+def test_build_model_rejects_bad_arguments(name, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        build_model(name, 21, **kwargs)
+
+
+def test_num_classes_must_be_positive():
+    with pytest.raises(ValueError, match="num_classes"):
+        build_model("deeplabv3", 0)
+
+
+def test_bad_input_names_the_expected_shape():
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        small("deeplabv1")(torch.zeros(3, 32, 32))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_parameter_groups_split_backbone_and_head(name):
+    model = small(name)
+    groups = model.parameter_groups()
+    assert {id(p) for p in groups["backbone"]} == {id(p) for p in model.backbone.parameters()}
+    assert len(groups["head"]) > 0
+    assert len(groups["backbone"]) + len(groups["head"]) == len(list(model.parameters()))
+
+
+def test_multiscale_fuses_by_the_maximum():
+    seed_everything(0)
+    model = build_model("deeplabv2", 5, width=0.125, blocks=(1, 1, 1, 1), scales=(1.0, 0.75, 0.5)).eval()
+    assert isinstance(model, MultiScale)
+    x = torch.randn(1, 3, 65, 81)
+    with torch.no_grad():
+        *per_scale, fused = model.forward_all_scales(x)
+        reference = model.base.forward_scores(torch.nn.functional.interpolate(x, scale_factor=0.5, mode="bilinear"))
+    assert len(per_scale) == 3 and fused.shape == per_scale[0].shape
+    assert torch.equal(fused, torch.maximum(torch.maximum(per_scale[0], per_scale[1]), per_scale[2]))
+    assert per_scale[2].shape[-2:] == fused.shape[-2:] and reference.shape[-1] < fused.shape[-1]
+    assert model(x).shape == (1, 5, 65, 81)
+    with pytest.raises(ValueError, match="scales"):
+        MultiScale(model.base, (1.0, 0.0))
+
+
+def test_layer_table_adds_up_to_the_model():
+    with torch.device("meta"):
+        model = build_model("deeplabv3", 21)
+    rows = layer_table(model, 513)
+    assert sum(r.parameters for r in rows) == count(model)
+    assert sum(r.flops for r in rows) == flop_counts(model, 513)["total"]
+    assert [r.output_stride for r in rows] == [4, 4, 8, 16, 16, 16]
+    assert rows[-1].receptive_field == model.receptive_field()
+    assert rows[-2].rates == (2, 4, 8)  # multi-grid 2·(1, 2, 4)
