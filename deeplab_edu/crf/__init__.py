@@ -1,0 +1,90 @@
+"""The fully-connected CRF of DeepLab v1/v2: energy, mean-field inference three ways, one entry point.
+
+    refined = dense_crf(image, probs, CRFParams(w1=4, sigma_alpha=121, sigma_beta=5,
+                                                w2=3, sigma_gamma=3, iterations=10),
+                        method="pydensecrf")
+
+``image`` is uint8 (H, W, 3) with colours 0–255; ``probs`` the network's softmax (C, H, W),
+upsampled to the image size. Both may be NumPy arrays or tensors; the result has the type (and,
+for tensors, the device) of ``probs``. Methods:
+
+=============  ==================================================================  ==========
+method         how                                                                 where
+=============  ==================================================================  ==========
+"exact"        all N² pairs, Krähenbühl & Koltun's Algorithm 1 (``meanfield``)     ≤ 6400 px
+"pydensecrf"   the permutohedral lattice in C++ (``dense``)                        CPU
+"torch"        separable smoothness kernel + chunked appearance kernel
+               (``torch_meanfield``)                                               any device
+=============  ==================================================================  ==========
+
+**Adding a method.** Every entry of ``METHODS`` has one signature, ``CRFMethod``::
+
+    fn(image: torch.Tensor,   # uint8 (H, W, 3), on the device of probs
+       probs: torch.Tensor,   # floating (C, H, W), validated probabilities
+       params: CRFParams) -> torch.Tensor   # refined (C, H, W), any device/dtype
+
+``dense_crf`` validates the inputs, converts to tensors before the call and back after it,
+so a new method is one line: ``METHODS["lattice"] = lattice_fn``. All methods use the
+``"densecrf"`` kernel convention (see ``energy``), so one set of parameters means the same
+thing everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from .coarse import coarse_scores
+from .dense import dense_crf_pydensecrf
+from .energy import (appearance_kernel, free_energy, gibbs_energy, kernel_matrix,
+                     smoothness_kernel, unary_energy)
+from .meanfield import mean_field_exact, mean_field_steps
+from .params import CRFParams, check_inputs
+from .torch_meanfield import mean_field_torch
+
+CRFMethod = Callable[[torch.Tensor, torch.Tensor, CRFParams], torch.Tensor]
+
+
+def _exact(image: torch.Tensor, probs: torch.Tensor, params: CRFParams) -> torch.Tensor:
+    return torch.from_numpy(mean_field_exact(image.cpu().numpy(), probs.cpu().numpy(), params))
+
+
+def _pydensecrf(image: torch.Tensor, probs: torch.Tensor, params: CRFParams) -> torch.Tensor:
+    return torch.from_numpy(dense_crf_pydensecrf(image.cpu().numpy(), probs.cpu().numpy(), params))
+
+
+def _torch(image: torch.Tensor, probs: torch.Tensor, params: CRFParams) -> torch.Tensor:
+    return mean_field_torch(image, probs, params)
+
+
+METHODS: dict[str, CRFMethod] = {
+    "exact": _exact,
+    "pydensecrf": _pydensecrf,
+    "torch": _torch,
+}
+
+
+def dense_crf(image, probs, params: CRFParams | None = None, method: str = "pydensecrf"):
+    """Refine ``probs`` (C, H, W) with the fully-connected CRF; see the module docstring."""
+    params = CRFParams() if params is None else params
+    if not isinstance(params, CRFParams):
+        raise TypeError(f"params must be a CRFParams, got {type(params).__name__}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    check_inputs(image, probs)
+    as_numpy = isinstance(probs, np.ndarray)
+    probs_t = torch.from_numpy(np.ascontiguousarray(probs)) if as_numpy else probs
+    image_t = torch.as_tensor(np.ascontiguousarray(image) if isinstance(image, np.ndarray) else image)
+    refined = METHODS[method](image_t.to(probs_t.device), probs_t, params)
+    if as_numpy:
+        return refined.detach().cpu().numpy().astype(probs.dtype, copy=False)
+    return refined.to(device=probs.device, dtype=probs.dtype)
+
+
+__all__ = [
+    "CRFMethod", "CRFParams", "METHODS", "appearance_kernel", "check_inputs", "coarse_scores",
+    "dense_crf", "dense_crf_pydensecrf", "free_energy", "gibbs_energy", "kernel_matrix",
+    "mean_field_exact", "mean_field_steps", "mean_field_torch", "smoothness_kernel", "unary_energy",
+]

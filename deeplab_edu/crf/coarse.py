@@ -1,0 +1,53 @@
+"""Coarse, network-like scores made from a ground-truth label map: what the CRF is given.
+
+A DeepLab network scores the image at output stride 8 and its scores are bilinearly upsampled
+to full size (DeepLab v1, ICLR 2015, §3.1 and §4). Two things make them blobby: each score
+comes from a large receptive field (so neighbouring scores agree and small parts leak into
+their surroundings), and there is one score per 8 × 8 block of pixels. This module imitates
+both, from the truth, so a chapter can show what the CRF repairs without training a network::
+
+    one-hot(label) ──Gaussian blur (σ = blur)──▶ 8× area downsample ──+ noise──▶
+        bilinear upsample ──softmax(confidence · ·)──▶ P (C, H, W)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from ..metrics import IGNORE_INDEX
+
+
+def coarse_scores(label: np.ndarray, num_classes: int, factor: int = 8, blur: float = 4.0,
+                  noise: float = 0.3, confidence: float = 6.0, seed: int = 0) -> np.ndarray:
+    """Network-like probabilities (C, H, W) float32 for an (H, W) label map.
+
+    ``blur`` (pixels) widens every region's evidence, ``factor`` is the output stride,
+    ``noise`` (standard deviation, in units of one-hot) perturbs each low-resolution score,
+    ``confidence`` scales the scores before the softmax. Ignored pixels (255) count as
+    background. Seeded: the same arguments give the same scores.
+    """
+    label = np.asarray(label)
+    if label.ndim != 2 or not np.issubdtype(label.dtype, np.integer):
+        raise ValueError(f"label must be an integer (H, W) map, got {label.dtype} {label.shape}")
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"factor (the output stride) must be a positive integer, got {factor!r}")
+    label = np.where(label == IGNORE_INDEX, 0, label)
+    if label.min() < 0 or label.max() >= num_classes:
+        raise ValueError(f"label holds values outside 0..{num_classes - 1}")
+    h, w = label.shape
+    onehot = (label[None] == np.arange(num_classes)[:, None, None]).astype(np.float64)
+    if blur > 0:
+        onehot = ndimage.gaussian_filter(onehot, sigma=(0, blur, blur), mode="nearest")
+    scores = torch.from_numpy(onehot)[None]
+    low = F.interpolate(scores, size=(math.ceil(h / factor), math.ceil(w / factor)), mode="area")
+    generator = torch.Generator().manual_seed(seed)
+    low = low + noise * torch.randn(low.shape, generator=generator, dtype=low.dtype)
+    up = F.interpolate(low, size=(h, w), mode="bilinear", align_corners=False)
+    return torch.softmax(confidence * up[0], 0).numpy().astype(np.float32)
