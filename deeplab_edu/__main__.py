@@ -15,6 +15,18 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "env": ("deeplab_edu.environment",
             "check the environment: versions, GPU, pydensecrf, run profile, data paths"),
+    "make-data": ("deeplab_edu.datasets.synthetic",
+                  "write the offline built-in dataset in VOC layout (size and seed selectable)"),
+    "convert-sbd": ("deeplab_edu.datasets.trainaug",
+                    "convert SBD .mat labels to palette PNGs and write the 10,582-image trainaug split"),
+    "train": ("deeplab_edu.train",
+              "train a DeepLab (v1-v3+); resumable; multi-GPU under torchrun"),
+    "evaluate": ("deeplab_edu.evaluate",
+                 "score a checkpoint on whole images: mIoU, trimap, multi-scale + flip; save scores"),
+    "predict": ("deeplab_edu.predict",
+                "colour an image with a trained or torchvision checkpoint and write an overlay PNG"),
+    "crf": ("deeplab_edu.postprocess",
+            "refine saved scores with the dense CRF in parallel and score before / after"),
 }
 
 

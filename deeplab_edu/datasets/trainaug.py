@@ -1,0 +1,90 @@
+"""The "trainaug" split: VOC 2012 train ∪ SBD train ∪ SBD val, minus VOC 2012 val.
+
+DeepLab (v1 §5, v2 §4.1) trains on the 1,464 VOC 2012 train images augmented with SBD's
+extra annotations, 10,582 images in all, and reports results on VOC 2012 val (1,449). SBD's
+own val list overlaps VOC val, so those images are removed: validation images must never be
+trained on.
+
+``build_trainaug`` (the ``convert-sbd`` command) runs once: it writes
+``SegmentationClassAug/<id>.png`` palette PNGs next to VOC's ``SegmentationClass`` —
+VOC's own label where VOC has one (finer, with the 255 void band), SBD's ``.mat``
+converted otherwise — and ``ImageSets/Segmentation/trainaug.txt``. Afterwards
+``build_dataset("voc_aug", "train")`` reads it with the plain VOC reader.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from PIL import Image
+
+from .palette import VOC_CLASSES, palette_bytes
+from .sbd import read_sbd_label
+from .voc import read_split
+
+AUG_LABEL_DIR = "SegmentationClassAug"
+# The list sizes as published (VOC 2012 devkit; Hariharan et al. 2011; DeepLab v2 §4.1), for
+# comparison with what ``build_trainaug`` finds on disk.
+PUBLISHED_SIZES = {"VOC 2012 train": 1464, "VOC 2012 val": 1449, "SBD train": 8498, "SBD val": 2857,
+                   "trainaug": 10582}
+SPLIT_NAME = "trainaug"
+
+
+def trainaug_ids(voc_train, voc_val, sbd_train, sbd_val) -> list[str]:
+    """(VOC train ∪ SBD train ∪ SBD val) \\ VOC val, sorted. 10,582 ids with the real lists."""
+    return sorted((set(voc_train) | set(sbd_train) | set(sbd_val)) - set(voc_val))
+
+
+def build_trainaug(voc_root: str | Path, sbd_root: str | Path, force: bool = False,
+                   progress: bool = True) -> list[str]:
+    """Write the trainaug labels and split file into ``voc_root``; return the split's ids.
+
+    Existing PNGs are kept unless ``force``: a second run only checks and finishes the job.
+    """
+    from tqdm.auto import tqdm
+
+    voc_root, sbd_root = Path(voc_root), Path(sbd_root)
+    splits = voc_root / "ImageSets" / "Segmentation"
+    ids = trainaug_ids(read_split(splits / "train.txt"), read_split(splits / "val.txt"),
+                       read_split(sbd_root / "train.txt"), read_split(sbd_root / "val.txt"))
+    out = voc_root / AUG_LABEL_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    palette = palette_bytes()
+    for image_id in tqdm(ids, desc="SBD .mat -> palette PNG", disable=not progress):
+        target = out / f"{image_id}.png"
+        if target.exists() and not force:
+            continue
+        if not (voc_root / "JPEGImages" / f"{image_id}.jpg").is_file():
+            raise FileNotFoundError(f"trainaug id {image_id!r} has no image "
+                                    f"{voc_root / 'JPEGImages' / f'{image_id}.jpg'}; expected every "
+                                    "SBD image to be among VOC 2012's JPEGImages")
+        voc_label = voc_root / "SegmentationClass" / f"{image_id}.png"
+        if voc_label.is_file():
+            shutil.copyfile(voc_label, target)
+            continue
+        png = Image.fromarray(read_sbd_label(sbd_root / "cls" / f"{image_id}.mat", len(VOC_CLASSES)),
+                              mode="P")
+        png.putpalette(palette)
+        png.save(target)
+    (splits / f"{SPLIT_NAME}.txt").write_text("".join(f"{i}\n" for i in ids))
+    return ids
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..paths import sbd_root, voc_root
+
+    parser.add_argument("--voc", type=Path, default=voc_root(),
+                        help="VOCdevkit/VOC2012 folder (default: %(default)s, or $DEEPLAB_EDU_VOC)")
+    parser.add_argument("--sbd", type=Path, default=sbd_root(),
+                        help="SBD benchmark_RELEASE/dataset folder (default: %(default)s, or $DEEPLAB_EDU_SBD)")
+    parser.add_argument("--force", action="store_true", help="rewrite labels that already exist")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    ids = build_trainaug(args.voc, args.sbd, force=args.force, progress=not args.no_progress)
+    print(f"trainaug: {len(ids)} images; labels in {args.voc / AUG_LABEL_DIR}, "
+          f"split in {args.voc / 'ImageSets' / 'Segmentation' / (SPLIT_NAME + '.txt')}")
+    return 0

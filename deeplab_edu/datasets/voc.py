@@ -1,0 +1,168 @@
+"""The PASCAL VOC 2012 segmentation reader (also reads the built-in set and trainaug).
+
+The layout (``VOCdevkit/VOC2012``)::
+
+    JPEGImages/<id>.jpg                   the photos (RGB JPEG)
+    SegmentationClass/<id>.png            palette PNGs: class index per pixel, 255 = void
+    ImageSets/Segmentation/train.txt      one id per line (1,464 in VOC 2012)
+    ImageSets/Segmentation/val.txt        (1,449)
+    ImageSets/Segmentation/trainval.txt   (2,913)
+
+Every problem with the files is reported up front, when the dataset is built, or when the
+broken item is read — as a ``FileNotFoundError`` / ``ValueError`` naming the file and what
+was expected, never as a silent wrong label.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from .palette import IGNORE_INDEX, VOC_CLASSES
+from .transforms import EvalTransform
+
+Transform = Callable[[np.ndarray, np.ndarray], tuple[torch.Tensor, torch.Tensor]]
+
+
+def read_split(path: str | Path) -> list[str]:
+    """The ids listed in an ``ImageSets`` split file, one per line (blank lines skipped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"split file {path} does not exist; expected a text file with one "
+                                "image id per line (e.g. ImageSets/Segmentation/train.txt)")
+    ids = [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
+    if not ids:
+        raise ValueError(f"split file {path} lists no image ids; expected one id per line")
+    return ids
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """An RGB image file as uint8 (H, W, 3); a corrupt or truncated file raises ``ValueError``."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()  # decode now: a truncated file fails here, not later in a worker
+            return np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"image file {path} does not exist") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"image file {path} is corrupt or truncated ({err}); "
+                         "expected a readable JPEG/PNG") from err
+
+
+def read_label(path: str | Path, num_classes: int, ignore_index: int = IGNORE_INDEX) -> np.ndarray:
+    """A label PNG as uint8 (H, W) class indices, checked: values in 0..C-1 or ``ignore_index``.
+
+    The PNG must store indices ("P" palette mode as in VOC, or "L" grayscale); an RGB file
+    holds colours, not classes, and is refused with a hint.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            label = np.asarray(im)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"label file {path} does not exist") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"label file {path} is corrupt or truncated ({err}); "
+                         "expected a palette PNG of class indices") from err
+    if mode not in ("P", "L"):
+        raise ValueError(f"label file {path} is a {mode!r} image; expected a palette ('P') or "
+                         "grayscale ('L') PNG holding class indices, not colours "
+                         "(datasets.palette.to_index converts VOC colours to indices)")
+    check_label_values(label, num_classes, ignore_index, source=f"label file {path}")
+    return label.astype(np.uint8)
+
+
+def check_label_values(label: np.ndarray, num_classes: int, ignore_index: int = IGNORE_INDEX,
+                       source: str = "label") -> None:
+    """Raise ``ValueError`` (naming ``source``) unless every value is in 0..C-1 or ``ignore_index``."""
+    values = np.unique(label)
+    bad = values[((values >= num_classes) & (values != ignore_index)) | (values < 0)]
+    if bad.size:
+        raise ValueError(f"{source} holds values {bad[:10].tolist()} outside the expected "
+                         f"0..{num_classes - 1} (classes) and {ignore_index} (ignore)")
+
+
+class VOCSegmentation(torch.utils.data.Dataset):
+    """``(image, label)`` pairs listed in ``root/ImageSets/Segmentation/<split>.txt``.
+
+    ``label_dir`` is ``SegmentationClass`` for VOC itself and ``SegmentationClassAug`` for the
+    trainaug labels ``convert-sbd`` writes. Without a ``transform`` the pair goes through
+    ``EvalTransform`` (whole image, normalised). ``load(i)`` gives the raw uint8 arrays.
+    """
+
+    def __init__(self, root: str | Path, split: str, transform: Transform | None = None,
+                 class_names: tuple[str, ...] = VOC_CLASSES, label_dir: str = "SegmentationClass",
+                 image_dir: str = "JPEGImages", image_ext: str = ".jpg",
+                 ignore_index: int = IGNORE_INDEX):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"dataset folder {self.root} does not exist; expected the "
+                                    "VOC layout (JPEGImages, SegmentationClass, ImageSets/Segmentation)")
+        self.split, self.transform = split, transform or EvalTransform()
+        self.class_names, self.num_classes = tuple(class_names), len(class_names)
+        self.ignore_index = ignore_index
+        self.split_file = self.root / "ImageSets" / "Segmentation" / f"{split}.txt"
+        self.ids = read_split(self.split_file)
+        self.image_dir, self.label_dir = self.root / image_dir, self.root / label_dir
+        self.image_ext = image_ext
+        # Missing files are found now, once, rather than an hour into training.
+        for i in self.ids:
+            image, label = self.image_path(i), self.label_path(i)
+            if not image.is_file():
+                raise FileNotFoundError(f"split file {self.split_file} lists id {i!r} but its image "
+                                        f"{image} does not exist")
+            if not label.is_file():
+                raise FileNotFoundError(f"image {image} has no label: expected {label} "
+                                        f"(listed in {self.split_file})")
+
+    def image_path(self, image_id: str) -> Path:
+        return self.image_dir / f"{image_id}{self.image_ext}"
+
+    def label_path(self, image_id: str) -> Path:
+        return self.label_dir / f"{image_id}.png"
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """The raw pair: image uint8 (H, W, 3), label uint8 (H, W), both checked."""
+        image_id = self.ids[index]
+        image = read_image(self.image_path(image_id))
+        label = read_label(self.label_path(image_id), self.num_classes, self.ignore_index)
+        if image.shape[:2] != label.shape:
+            raise ValueError(f"label file {self.label_path(image_id)} is {label.shape[1]}x{label.shape[0]} "
+                             f"but its image is {image.shape[1]}x{image.shape[0]}; expected equal sizes")
+        return image, label
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.transform(*self.load(index))
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(root={str(self.root)!r}, split={self.split!r}, "
+                f"images={len(self)}, classes={self.num_classes})")
+
+
+def describe_label_file(path: str | Path) -> dict:
+    """What a label PNG really holds: PIL mode, size, the first palette colours, the values
+    stored and how many pixels hold each (no checking: this is for looking)."""
+    with Image.open(path) as im:
+        im.load()
+        mode, size = im.mode, im.size
+        palette = im.getpalette()
+        values = np.asarray(im)
+    if values.ndim == 3:  # colours: count each distinct (R, G, B[, A])
+        stored, counts = np.unique(values.reshape(-1, values.shape[-1]), axis=0, return_counts=True)
+        keys = [tuple(v) for v in stored.tolist()]
+    else:
+        stored, counts = np.unique(values, return_counts=True)
+        keys = stored.tolist()
+    return {"mode": mode, "size": size,
+            "palette": None if palette is None else np.array(palette[:768]).reshape(-1, 3),
+            "values": dict(zip(keys, counts.tolist()))}
