@@ -1,0 +1,178 @@
+"""Checkpoints that survive a killed run, and a resume that continues the *same* run.
+
+Two promises:
+
+* **Atomic.** A checkpoint is written to a temporary file in the same folder, flushed and
+  ``fsync``-ed, then renamed over the old one with ``os.replace`` (atomic on POSIX and
+  Windows). A run killed mid-write leaves the previous checkpoint whole, never half a file.
+* **Resumable.** Besides the weights it holds everything the next step depends on: the
+  optimizer's momentum buffers, the scheduler's position, the iteration, and the state of
+  every random number generator (Python, NumPy, PyTorch CPU and CUDA). Training N steps
+  straight and N/2 + resume + N/2 give identical weights (``tests/test_checkpoint.py``).
+
+Files load with ``torch.load(..., weights_only=True)``, which unpickles only tensors and
+plain containers, never arbitrary code: so the RNG states are stored as tensors and lists.
+A checkpoint also records how its model was built (``model_config``), so that loading it
+into another model names the difference instead of failing on a key deep in a state dict.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from deeplab_edu import models
+from deeplab_edu.weights import CheckpointMismatchError, check_compatible
+
+FORMAT = "deeplab_edu checkpoint v1"
+
+
+# ------------------------------------------------------------------------ random states
+
+def rng_state() -> dict[str, Any]:
+    """Every generator's state as tensors and plain types (``weights_only``-loadable)."""
+    version, mt, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "python": [version, list(mt), gauss],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what ``rng_state`` saved (CUDA states only when as many GPUs are visible)."""
+    version, mt, gauss = state["python"]
+    random.setstate((version, tuple(mt), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ------------------------------------------------------------------------ writing
+
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` to a temporary file, fsync, then ``os.replace`` it onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())  # the bytes are on disk before the name points at them
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        dir_fd = os.open(path.parent, os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return path
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside DistributedDataParallel / torch.compile wrappers."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, nn.Module):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                    scheduler: Any = None, iteration: int = 0, model_config: dict | None = None,
+                    extra: dict | None = None) -> Path:
+    """Write model, optimizer, scheduler, iteration, RNG states and ``model_config`` atomically."""
+    state = {
+        "format": FORMAT,
+        "iteration": int(iteration),
+        "model_config": dict(model_config or {}),
+        "model": unwrap(model).state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "rng": rng_state(),
+        "extra": dict(extra or {}),
+    }
+    return atomic_save(state, path)
+
+
+def build_from_config(model_config: dict) -> torch.nn.Module:
+    """The model a ``TrainConfig.model_config`` (or a checkpoint's) describes, freshly initialised."""
+    options = dict(model_config.get("options", {}))
+    return models.build_model(model_config["model"], model_config["num_classes"],
+                       output_stride=model_config.get("output_stride"), backbone=model_config.get("backbone"),
+                       width=model_config.get("width", 1.0), **options)
+
+
+
+# ------------------------------------------------------------------------ reading
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The checkpoint's dictionary; clear errors for a missing, corrupt or foreign file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # truncated zip, not a torch file, unsafe pickle …
+        raise ValueError(f"checkpoint {path} is corrupt or not a torch file ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else ''})") from err
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"checkpoint {path} is not a deeplab_edu training checkpoint (no {FORMAT!r} "
+                         "marker); for bare weights use deeplab_edu.weights.load_weights")
+    return state
+
+
+def describe_mismatch(saved: dict, wanted: dict) -> list[str]:
+    """``["output_stride: checkpoint 16, model 8", ...]`` for every differing config entry."""
+    keys = sorted(set(saved) | set(wanted))
+    return [f"{k}: checkpoint {saved.get(k)!r}, model {wanted.get(k)!r}"
+            for k in keys if saved.get(k) != wanted.get(k)]
+
+
+def load_checkpoint(path: str | Path, model: nn.Module | None = None,
+                    optimizer: torch.optim.Optimizer | None = None, scheduler: Any = None,
+                    model_config: dict | None = None, restore_rng: bool = False,
+                    map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load ``path`` into whichever of model / optimizer / scheduler are given; return the dict.
+
+    With ``model_config`` (how the caller built ``model``) a checkpoint of another model is
+    refused by a ``CheckpointMismatchError`` that names the differing settings (model name,
+    output stride, class count, width …); without it, by the differing keys and shapes.
+    ``restore_rng=True`` puts every random generator back where the run left it (resume).
+    """
+    state = read_checkpoint(path, map_location)
+    if model is not None:
+        if model_config is not None:
+            problems = describe_mismatch(state["model_config"], model_config)
+            if problems:
+                raise CheckpointMismatchError(f"checkpoint {path} was saved from another model: "
+                                              + "; ".join(problems))
+        target = unwrap(model)
+        check_compatible(target, state["model"], what=f"checkpoint {path}")
+        target.load_state_dict(state["model"], strict=True)
+    if optimizer is not None:
+        if state["optimizer"] is None:
+            raise ValueError(f"checkpoint {path} holds no optimizer state; cannot resume from it")
+        optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state["scheduler"] is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    if restore_rng:
+        set_rng_state(state["rng"])
+    return state

@@ -1,0 +1,126 @@
+# %% [markdown]
+# # 07 · Training DeepLab v1 LargeFOV
+#
+# Chapters 01–06 built the pieces; this one trains them. DeepLab v1 (Chen et al., ICLR 2015,
+# §4.1) is VGG-16 made dense (output stride 8) with the **LargeFOV** head (fc6 a 3×3
+# convolution at rate r = 12, 1024 channels), trained with a short, precise recipe:
+#
+# * SGD, momentum 0.9, weight decay 0.0005, mini-batches of 20 crops of 321 × 321 (= 8·40 + 1);
+# * the new classifier at **10×** the backbone's learning rate;
+# * the **step** schedule: the rate ×0.1 every 2000 iterations, 6000 in all;
+# * the loss against the ground truth **subsampled 8×** to the score grid;
+# * the fully-connected CRF applied afterwards, on the upsampled scores.
+#
+# The loop is `deeplab_edu/train.py`, one readable file; this chapter calls it. The run
+# profile (`DEEPLAB_EDU_PROFILE`) sets the sizes: `smoke` checks that everything runs, `laptop`
+# learns visibly on a CPU in minutes, `full` is the paper's recipe on a GPU. The data is the
+# built-in offline set unless PASCAL VOC is on disk (chapter 05).
+
+# %%
+import matplotlib.pyplot as plt
+
+from deeplab_edu import paths, profiles, runtime
+from deeplab_edu.crf import CRFParams
+from deeplab_edu.datasets import build_dataset
+from deeplab_edu.evaluate import crf_evaluate, evaluate, format_table, results_row
+from deeplab_edu.models import build_model
+from deeplab_edu.schedules import step_lr
+from deeplab_edu.train import TrainConfig, train
+from deeplab_edu.viz.training import plot_training_curves
+
+runtime.seed_everything(0)
+profile = profiles.get_profile()
+device = runtime.default_device()
+DATASET = "voc_aug" if paths.voc_root().is_dir() else "builtin"
+DATA_ROOT = None if DATASET != "builtin" else str(paths.builtin_root() / profile.name)
+RUNS = paths.REPO_ROOT / "runs" / "07_v1"
+print(f"profile {profile.name}, dataset {DATASET}")
+
+# %% tags=["nbval-ignore-output"]
+print(runtime.describe_device(device))
+
+# %% [markdown]
+# ## The schedule and the model, before any training
+#
+# v1's step schedule at a few iterations: the base rate until 2000, a tenth of it until 4000,
+# a hundredth after. The head's rate is ten times each value. The model's output stride and
+# receptive field come from chapters 02 and 06. The cell prints the same in every profile.
+
+# %% tags=["nbval-check-output"]
+for it in (0, 1999, 2000, 3999, 4000, 5999):
+    print(f"iteration {it:>4}: backbone lr {step_lr(0.001, it):.0e}, head lr {10 * step_lr(0.001, it):.0e}")
+v1 = build_model("deeplabv1", 21)
+print(f"DeepLab v1 LargeFOV: output stride {v1.output_stride}, receptive field {v1.receptive_field()} px, "
+      f"fc6 {tuple(v1.classifier.fc6.kernel_size)} at rate {v1.classifier.fc6.dilation[0]}")
+
+# %% [markdown]
+# ## Two ways to compare scores with labels
+#
+# The network's scores live on a grid 8× coarser than the image. v1 brings the **labels** down
+# to that grid (every 8th pixel; the crop is 8·k + 1 so the corners align) — cheap, and the
+# paper's choice. v3 later brings the **scores** up to the labels (bilinear upsampling) so every
+# labelled pixel counts: thin structures that fall between the grid points are no longer
+# invisible to the loss. We train both, with everything else equal.
+#
+# The step schedule keeps its shape at every size: the iterations are the profile's (6000 at
+# most, the paper's count) and the rate drops ×0.1 after each third. Without ImageNet weights
+# (nothing is downloaded) the network starts from scratch, so the base rate is 0.01 rather than
+# the 0.001 that fine-tunes a pretrained VGG (`TrainConfig(pretrained=...)` loads a local copy).
+
+# %%
+iterations = min(profile.iterations, 6000)
+runs = {}
+for loss in ("downsampled", "upsampled"):
+    config = TrainConfig.from_profile(
+        "deeplabv1", profile, dataset=DATASET, data_root=DATA_ROOT, loss=loss, schedule="step",
+        iterations=iterations, step_size=max(iterations // 3, 1), lr=0.01, weight_decay=5e-4,
+        crop_size=profile.crop_size, out_dir=str(RUNS / loss), seed=0)
+    runs[loss] = train(config)
+
+# %%
+plot_training_curves({name: RUNS / name / "log.csv" for name in runs},
+                     title="DeepLab v1 LargeFOV: loss vs labels downsampled 8x or scores upsampled")
+plt.show()
+
+# %% [markdown]
+# ## Evaluation: whole images, one confusion matrix, then the CRF
+#
+# Each validation image is scored whole (padded to 8·k + 1), one confusion matrix is
+# accumulated over the set, and the trimap accuracy counts only pixels within a few pixels of
+# a label boundary. The softmax probabilities are saved, and the fully-connected CRF refines
+# them in parallel worker processes — the same saved scores give the "before" and "after".
+
+# %%
+val_set = build_dataset(DATASET, "val", root=DATA_ROOT)
+crf = CRFParams(iterations=profile.crf_iterations)
+rows = []
+for name, result in runs.items():
+    before = evaluate(result.model, val_set, trimap_widths=(2, 4), scores_dir=RUNS / name / "scores",
+                      device=device)
+    _, after = crf_evaluate(val_set, RUNS / name / "scores", crf, workers=2, trimap_widths=(2, 4))
+    rows.append(results_row(f"v1 LargeFOV, {name} loss", before, after, result.seconds, result.device,
+                            trimap_width=4))
+
+# %% [markdown]
+# ## Results
+#
+# mIoU and pixel accuracy over the whole validation set, the accuracy in a 4-pixel band around
+# boundaries (the trimap), each before and after the CRF, training time and device. In the
+# `smoke` profile the network has seen a handful of crops, so the numbers only show that the
+# pipeline runs; `laptop` and `full` are where the comparison means something.
+
+# %%
+print(f"profile {profile.name}, {len(val_set)} validation images, {iterations} iterations")
+print(format_table(rows))
+
+# %% [markdown]
+# ## What to take away
+#
+# * The recipe is a handful of numbers — momentum, weight decay, 10× head, step schedule, crop
+#   8·k + 1 — and `TrainConfig` holds all of them; the profile only changes sizes.
+# * The two losses differ in which pixels the network is told about; the trimap column is
+#   where the difference would show first.
+# * The CRF works on saved scores, after the fact: a separate, parallel step that needs no
+#   network (`python -m deeplab_edu crf`). Chapter 11 makes it a trainable layer instead.
+# * On the command line the same run is
+#   `python -m deeplab_edu train --model deeplabv1 --loss downsampled --schedule step --lr 0.001`.

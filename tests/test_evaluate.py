@@ -1,0 +1,130 @@
+"""Evaluation: whole-image padding, multi-scale + flip, one confusion matrix, CRF on saved scores."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deeplab_edu.crf import CRFParams
+from deeplab_edu.datasets import build_dataset
+from deeplab_edu.datasets.synthetic import write_builtin
+from deeplab_edu.evaluate import crf_evaluate, evaluate, load_scores, pad_to_stride, predict_probs
+from deeplab_edu.metrics import confusion_matrix_loops
+from deeplab_edu.models import build_model
+
+
+@pytest.fixture(scope="module")
+def val_set(tmp_path_factory):
+    root = write_builtin(tmp_path_factory.mktemp("builtin"), train=0, val=3, size=37, progress=False)
+    return build_dataset("builtin", "val", root=root)
+
+
+def tiny(name="deeplabv3", **options):
+    torch.manual_seed(0)
+    model = build_model(name, 8, width=0.125, **({"blocks": (1, 1, 1, 1)} if name != "deeplabv1" else {}),
+                        **options)
+    return model.eval()
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(1, 70), w=st.integers(1, 70), stride=st.sampled_from([4, 8, 16]))
+def test_padding_reaches_the_smallest_stride_k_plus_one(h, w, stride):
+    images = torch.randn(1, 3, h, w)
+    padded = pad_to_stride(images, stride)
+    H, W = padded.shape[-2:]
+    for original, size in ((h, H), (w, W)):
+        assert size >= original and (size - 1) % stride == 0 and size - stride < max(original, 2)
+    assert torch.equal(padded[..., :h, :w], images)
+    assert padded[..., h:, :].abs().sum() == 0 and padded[..., :, w:].abs().sum() == 0
+
+
+def test_pad_to_stride_refuses_bad_strides():
+    with pytest.raises(ValueError, match="output_stride"):
+        pad_to_stride(torch.zeros(1, 3, 5, 5), 0)
+
+
+def test_single_scale_is_the_softmax_of_the_padded_image_cropped_back():
+    model = tiny()
+    x = torch.randn(1, 3, 30, 23)
+    expected = model(pad_to_stride(x, 16))[..., :30, :23].softmax(1)
+    probs = predict_probs(model, x)
+    torch.testing.assert_close(probs, expected)
+    torch.testing.assert_close(probs.sum(1), torch.ones(1, 30, 23))
+
+
+def test_flip_inference_is_mirror_equivariant_and_scales_average():
+    model = tiny()
+    # 33 × 49 = (16·2+1) × (16·3+1) needs no padding, so the flipped pass must be mirrored back
+    # exactly: the flip-averaged map of the mirrored image is the mirrored flip-averaged map.
+    x = torch.randn(1, 3, 33, 49)
+    a = predict_probs(model, x, flip=True)
+    b = predict_probs(model, x.flip(-1), flip=True).flip(-1)
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(a, predict_probs(model, x), atol=1e-4)  # the flip did contribute
+    single = [predict_probs(model, x, scales=(s,)) for s in (0.75, 1.0)]
+    torch.testing.assert_close(predict_probs(model, x, scales=(0.75, 1.0)), (single[0] + single[1]) / 2)
+    with pytest.raises(ValueError, match="scales"):
+        predict_probs(model, x, scales=(0.0,))
+
+
+def test_evaluate_accumulates_one_confusion_matrix_over_whole_images(val_set, tmp_path):
+    model = tiny("deeplabv1")
+    result = evaluate(model, val_set, trimap_widths=(2,), scores_dir=tmp_path, progress=False)
+    expected = np.zeros((8, 8), dtype=np.int64)
+    for i in range(len(val_set)):
+        image, label = val_set[i]
+        logits = model(pad_to_stride(image[None], 8))[0, :, :37, :37]
+        expected += confusion_matrix_loops(logits.argmax(0), label, 8)
+    np.testing.assert_array_equal(result.confusion.matrix, expected)
+    assert result.confusion.matrix.sum() == 3 * 37 * 37  # every pixel of every whole image
+    summary = result.summary()
+    assert set(summary) == {"mIoU", "pixel_acc", "mean_acc", "fwIoU", "trimap_2px"}
+    saved = sorted(p.stem for p in Path(tmp_path).glob("*.npy"))
+    assert saved == sorted(val_set.ids)
+    probs = np.load(tmp_path / f"{val_set.ids[0]}.npy")
+    assert probs.dtype == np.float16 and probs.shape == (8, 37, 37)
+
+
+def test_crf_on_saved_scores_is_independent_of_workers_and_zero_iterations_changes_nothing(val_set, tmp_path):
+    evaluate(tiny("deeplabv1"), val_set, trimap_widths=(), scores_dir=tmp_path, progress=False)
+    params = CRFParams(iterations=3)
+    before1, after1 = crf_evaluate(val_set, tmp_path, params, workers=1, trimap_widths=(2,), progress=False)
+    before2, after2 = crf_evaluate(val_set, tmp_path, params, workers=2, trimap_widths=(2,), progress=False)
+    np.testing.assert_array_equal(after1.confusion.matrix, after2.confusion.matrix)
+    np.testing.assert_array_equal(before1.confusion.matrix, before2.confusion.matrix)
+    assert after1.trimap.accuracy() == after2.trimap.accuracy()
+    before0, after0 = crf_evaluate(val_set, tmp_path, params.replace(iterations=0), progress=False)
+    np.testing.assert_array_equal(before0.confusion.matrix, after0.confusion.matrix)
+
+
+def test_missing_or_corrupt_scores_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"img7\.npy.*--save-scores"):
+        load_scores(tmp_path, "img7", (4, 4))
+    np.save(tmp_path / "img8.npy", np.ones((2, 3, 3), np.float16) / 2)
+    with pytest.raises(ValueError, match=r"img8\.npy.*shape"):
+        load_scores(tmp_path, "img8", (4, 4))
+    (tmp_path / "img9.npy").write_bytes(b"not numpy")
+    with pytest.raises(ValueError, match=r"img9\.npy.*corrupt"):
+        load_scores(tmp_path, "img9", (4, 4))
+    with pytest.raises(ValueError, match="workers"):
+        crf_evaluate(None, tmp_path, workers=0)
+
+
+def test_results_table_reports_before_and_after(val_set, tmp_path):
+    import math
+
+    from deeplab_edu.evaluate import format_table, results_row
+
+    before = evaluate(tiny("deeplabv1"), val_set, trimap_widths=(2, 4), scores_dir=tmp_path, progress=False)
+    _, after = crf_evaluate(val_set, tmp_path, CRFParams(iterations=1), trimap_widths=(2, 4), progress=False)
+    row = results_row("v1", before, after, seconds=1.5, device="cpu", trimap_width=4)
+    assert row["mIoU"] == before.confusion.miou() and row["trimap acc"] == before.trimap.accuracy()[4]
+    assert row["trimap acc +CRF"] == after.trimap.accuracy()[4]
+    table = format_table([row, results_row("no crf", before)])
+    lines = table.splitlines()
+    assert lines[0].startswith("| run | mIoU |") and len(lines) == 4
+    assert f"{row['mIoU']:.3f}" in lines[2] and "| 1.5 | cpu |" in lines[2]
+    assert "—" in lines[3] and not math.isnan(row["pixel acc"])
