@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("deeplab_edu.predict",
                 "colour an image with a trained or torchvision checkpoint and write an overlay PNG"),
     "crf": ("deeplab_edu.postprocess",
-            "refine saved scores with the dense CRF in parallel and score before / after"),
+            "refine saved scores with the dense CRF (PyTorch lattice, GPU if any) and score before / after"),
 }
 
 

@@ -12,7 +12,8 @@
   several scales and left-right flipped, each resized to the image, averaged.
 * **CRF post-processing of saved scores** (kazuto1011/deeplab-pytorch's ``crf`` step): the
   network's probabilities are written once (``scores_dir``), then ``crf_evaluate`` refines
-  them with ``crf.dense_crf`` in parallel worker processes, with no network in memory.
+  them with ``crf.dense_crf``, with no network in memory: by default with the permutohedral
+  lattice in PyTorch, on the GPU when there is one, else in parallel worker processes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import dataclasses
 import math
 import multiprocessing
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +33,7 @@ from tqdm.auto import tqdm
 
 from deeplab_edu.crf import CRFParams, dense_crf
 from deeplab_edu.metrics import ConfusionMatrix, TrimapConfusion
+from deeplab_edu.runtime import default_device
 
 DEFAULT_TRIMAP_WIDTHS = (2, 4, 8)
 
@@ -167,45 +170,63 @@ def load_scores(scores_dir: str | Path, image_id: str, shape: tuple[int, int]) -
 # Worker state: set once per process by the pool's initializer, not pickled per task.
 _WORKER: dict = {}
 
+# Methods written in PyTorch, which can run on a GPU; the others are CPU-only NumPy / C++.
+TORCH_METHODS = ("lattice", "torch")
 
-def _init_worker(dataset, scores_dir, params, method) -> None:
-    torch.set_num_threads(1)
-    _WORKER.update(dataset=dataset, scores_dir=scores_dir, params=params, method=method)
+
+def _init_worker(dataset, scores_dir, params, method, device, threads) -> None:
+    torch.set_num_threads(threads)
+    _WORKER.update(dataset=dataset, scores_dir=scores_dir, params=params, method=method, device=device)
 
 
 def _crf_one(index: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    dataset = _WORKER["dataset"]
+    dataset, device = _WORKER["dataset"], _WORKER["device"]
     image, label = dataset.load(index)
     image = np.array(image)  # a writable copy: PIL hands out read-only arrays
     probs = load_scores(_WORKER["scores_dir"], dataset.ids[index], label.shape)
+    coarse = probs.argmax(0)
+    if _WORKER["method"] in TORCH_METHODS:  # tensors in, so the CRF runs on ``device``
+        image, probs = torch.from_numpy(image).to(device), torch.from_numpy(probs).to(device)
     refined = dense_crf(image, probs, _WORKER["params"], method=_WORKER["method"])
-    return index, probs.argmax(0), np.asarray(refined).argmax(0), label
+    refined = refined.argmax(0).cpu().numpy() if isinstance(refined, torch.Tensor) else refined.argmax(0)
+    return index, coarse, refined, label
 
 
-def crf_evaluate(dataset, scores_dir: str | Path, params: CRFParams | None = None, method: str = "pydensecrf",
-                 workers: int = 1, trimap_widths: Sequence[int] = DEFAULT_TRIMAP_WIDTHS,
-                 progress: bool = True) -> tuple[EvalResult, EvalResult]:
+def crf_evaluate(dataset, scores_dir: str | Path, params: CRFParams | None = None, method: str = "lattice",
+                 workers: int | None = None, trimap_widths: Sequence[int] = DEFAULT_TRIMAP_WIDTHS,
+                 progress: bool = True, device: str | torch.device | None = None) -> tuple[EvalResult, EvalResult]:
     """(before, after): the saved scores' argmax and the dense-CRF-refined argmax, scored.
 
-    ``workers`` > 1 spreads the images over that many processes (the CRF is independent per
-    image); the confusion matrices are sums, so the result does not depend on ``workers``.
+    ``method`` is a ``crf.dense_crf`` method; the default, the permutohedral lattice in PyTorch,
+    runs on ``device`` (default: CUDA when available, else the CPU). On a GPU the images are
+    refined one after another in this process (milliseconds each); on the CPU ``workers``
+    processes (default: up to 4, one per core) share the images and the cores. The confusion
+    matrices are sums, so the result does not depend on ``workers``.
     """
+    gpu = method in TORCH_METHODS and torch.device(device or default_device()).type != "cpu"
+    if workers is None:
+        workers = 1 if gpu else max(1, min(4, os.cpu_count() or 1))
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if gpu and workers > 1:
+        raise ValueError(f"workers={workers}: on a GPU the CRF runs in one process; pass workers=1")
+    device = torch.device(device or default_device()) if method in TORCH_METHODS else None
     params = params or CRFParams()
     before = _new_result(dataset.num_classes, dataset.class_names, trimap_widths)
     after = _new_result(dataset.num_classes, dataset.class_names, trimap_widths)
     indices = range(len(dataset))
-    bar = tqdm(total=len(dataset), desc=f"dense CRF ({workers} workers)", disable=not progress, leave=False)
+    bar = tqdm(total=len(dataset), desc=f"dense CRF ({method}, {workers} workers)", disable=not progress,
+               leave=False)
+    threads = max(1, torch.get_num_threads() // workers)
     if workers == 1:
-        _init_worker(dataset, scores_dir, params, method)
+        _init_worker(dataset, scores_dir, params, method, device, torch.get_num_threads())
         outputs = map(_crf_one, indices)
         pool = None
     else:
-        # fork is fast and safe for the C++ pydensecrf; the torch paths want a fresh process.
-        ctx = multiprocessing.get_context("fork" if method == "pydensecrf" and hasattr(__import__("os"), "fork")
-                                          else "spawn")
-        pool = ctx.Pool(workers, initializer=_init_worker, initargs=(dataset, scores_dir, params, method))
+        # fork is fast and safe for the C++ pydensecrf; PyTorch's thread pools want a fresh process.
+        ctx = multiprocessing.get_context("fork" if method == "pydensecrf" and hasattr(os, "fork") else "spawn")
+        pool = ctx.Pool(workers, initializer=_init_worker,
+                        initargs=(dataset, scores_dir, params, method, device, threads))
         outputs = pool.imap_unordered(_crf_one, indices)
     try:
         for _, coarse, refined, label in outputs:

@@ -3,7 +3,8 @@
 DeepLab v1/v2 apply the fully-connected CRF after the network, as a separate step
 (v1 §4.3, v2 §3.3). Kept apart as in kazuto1011/deeplab-pytorch: ``evaluate --save-scores
 DIR`` writes each image's probabilities once; this command reads them back and runs
-``crf.dense_crf`` over the images in parallel worker processes (``evaluate.crf_evaluate``),
+``crf.dense_crf`` over the images (``evaluate.crf_evaluate``): the permutohedral lattice in
+PyTorch on the GPU when there is one, else in parallel worker processes,
 then prints the scores before and after the CRF, computed from the same saved probabilities.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deeplab_edu.crf import CRFParams
+from deeplab_edu.crf import METHODS, CRFParams
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,8 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--w2", type=float, default=defaults.w2, help="smoothness kernel weight")
     parser.add_argument("--sigma-gamma", type=float, default=defaults.sigma_gamma, help="σγ, position (px)")
     parser.add_argument("--iterations", type=int, default=defaults.iterations, help="mean-field iterations")
-    parser.add_argument("--method", default="pydensecrf", help="dense_crf method: pydensecrf, torch, exact, ...")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--method", default="lattice", choices=sorted(METHODS),
+                        help="dense_crf method: lattice (PyTorch, any device), pydensecrf (C++, CPU), ...")
+    parser.add_argument("--device", default=None, help="device of the PyTorch methods (default: cuda if available)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes (default: 1 on a GPU, else one per core up to 4)")
     parser.add_argument("--trimap", type=int, nargs="*", default=[2, 4, 8], help="trimap band widths (px)")
 
 
@@ -42,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     params = CRFParams(w1=args.w1, sigma_alpha=args.sigma_alpha, sigma_beta=args.sigma_beta, w2=args.w2,
                        sigma_gamma=args.sigma_gamma, iterations=args.iterations)
     dataset = build_dataset(args.dataset, args.split, root=args.data_root)
-    before, after = crf_evaluate(dataset, args.scores, params, args.method, args.workers, args.trimap)
+    before, after = crf_evaluate(dataset, args.scores, params, args.method, args.workers, args.trimap,
+                                 device=args.device)
     print(f"dense CRF {params} on {args.dataset}/{args.split} ({len(dataset)} images):")
     print(f"{'':>12}  {'before':>7}  {'after':>7}")
     for (key, b), a in zip(before.summary().items(), after.summary().values()):

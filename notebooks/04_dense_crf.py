@@ -34,6 +34,7 @@ from deeplab_edu.viz import crf as viz
 from deeplab_edu.widgets.crf import crf_explorer
 
 _ = runtime.seed_everything(0)
+device = runtime.default_device()  # where the PyTorch lattice runs: the GPU if there is one
 SIZE = 96  # every image in this chapter is 96 × 96, whatever the profile: the lesson is the same
 NUM_CLASSES = len(synthetic.CLASSES)
 
@@ -123,43 +124,52 @@ viz.plot_mean_field(steps, show=[0, 1, 3, 10])
 plt.show()
 
 # %% [markdown]
-# ## Three implementations, one answer
+# ## Four implementations, one answer
 #
-# The exact path cannot scale (the table above has N² entries). Two others can:
+# The exact path cannot scale (the table above has N² entries). Three others can:
 #
 # * **pydensecrf** (`method="pydensecrf"`), Krähenbühl's C++ code, filters with the
 #   *permutohedral lattice*, an O(N) approximation of the Gaussian kernels;
-# * **the PyTorch path** (`method="torch"`) runs on any device: the smoothness kernel as two 1-D
-#   convolutions, the appearance kernel pair by pair in chunks.
+# * **the straightforward PyTorch path** (`method="torch"`) runs on any device: the smoothness
+#   kernel as two 1-D convolutions, the appearance kernel pair by pair in chunks (exact, but
+#   quadratic in the number of pixels);
+# * **the lattice in PyTorch** (`method="lattice"`, chapter 11 opens it up): the same
+#   permutohedral lattice as pydensecrf, written in PyTorch, so it runs on a GPU, refines a batch
+#   of images at once and passes gradients. It is the package's fast path.
 #
 # One detail matters when comparing them: the released code (and so DeepLab) *normalises*
 # each kernel, D^{-1/2} K D^{-1/2} with D the row sums, and keeps the self-pair. The DeepLab
 # weights are tuned for that convention, and `kernel_matrix(..., convention="densecrf")`, the
 # default everywhere in the package, follows it; `convention="paper"` is the 2011 formula as
-# printed. On the crop, the cell prints how far apart the three results are:
+# printed. On the crop, the cell prints how far apart the results are:
 
 # %%
 exact = steps[-1][1]
 torch_result = mean_field_torch(torch.from_numpy(small_image), torch.from_numpy(small_probs), params).numpy()
-lattice = dense_crf(small_image, small_probs.astype(np.float32), params, method="pydensecrf")
+reference = dense_crf(small_image, small_probs.astype(np.float32), params, method="pydensecrf")
+ours = dense_crf(small_image, small_probs.astype(np.float32), params, method="lattice")
 print(f"torch      vs exact: max |ΔQ| = {np.abs(torch_result - exact).max():.1e}, "
       f"labels agree {(torch_result.argmax(0) == exact.argmax(0)).mean():.4f}")
-print(f"pydensecrf vs exact: max |ΔQ| = {np.abs(lattice - exact).max():.3f}, "
-      f"mean |ΔQ| = {np.abs(lattice - exact).mean():.4f}, "
-      f"labels agree {(lattice.argmax(0) == exact.argmax(0)).mean():.4f}")
+print(f"pydensecrf vs exact: max |ΔQ| = {np.abs(reference - exact).max():.3f}, "
+      f"mean |ΔQ| = {np.abs(reference - exact).mean():.4f}, "
+      f"labels agree {(reference.argmax(0) == exact.argmax(0)).mean():.4f}")
+print(f"lattice    vs pydensecrf: max |ΔQ| below 1e-4: {np.abs(ours - reference).max() < 1e-4}, "
+      f"labels agree {(ours.argmax(0) == reference.argmax(0)).mean():.4f}")
 
 # %% [markdown]
 # The PyTorch path equals the exact one up to float rounding (its smoothness kernel is cut at
 # 6σγ, where the Gaussian is below 10⁻⁷). The lattice is an approximation: the printed label
 # agreement and mean difference say how good. Where labels disagree, Q is close to a tie, which
-# is why the maximum difference can be large while the mean is small. The test suite
-# (`tests/test_crf_meanfield.py`) holds all three together on many images and parameters.
+# is why the maximum difference can be large while the mean is small. Our lattice and
+# pydensecrf's are the same algorithm with the same constants, so they agree to float rounding.
+# The test suite (`tests/test_crf_meanfield.py`, `tests/test_crf_lattice.py`) holds all four
+# together on many images and parameters.
 
 # %% [markdown]
 # ## Sharpening
 #
-# On full images we use pydensecrf. The first column is what the network gives, the last what
-# the CRF makes of it:
+# On full images we use a lattice, here pydensecrf's (the PyTorch lattice gives the same
+# labels). The first column is what the network gives, the last what the CRF makes of it:
 
 # %%
 scenes = [synthetic.make_scene(seed=seed, size=SIZE) for seed in (7, 11, 12)]
@@ -200,6 +210,8 @@ explorer
 # DeepLab v1 (§4.3) fixed w2 = 3 and σγ = 3 and searched w1, σα and σβ on a small held-out set
 # for the best mean IoU. We do the same on scenes the chapter has not used, then report on a
 # separate set of test scenes. Every mIoU here comes from one confusion matrix over the whole set.
+# A grid of 27 settings over a validation set is where speed matters, so the search runs the
+# PyTorch lattice (`method="lattice"`), on the GPU when there is one.
 
 # %% tags=["nbval-ignore-output"]
 def make_set(seeds):
@@ -216,7 +228,7 @@ held_out = make_set(range(100, 106))
 test_set = make_set(range(200, 206))
 results = grid_search(*held_out, NUM_CLASSES, w1=[3, 5, 10], sigma_alpha=[10, 30, 80],
                        sigma_beta=[3, 10, 30], base=CRFParams(w2=3, sigma_gamma=3, iterations=10),
-                       widths=[2, 8])
+                       widths=[2, 8], method="lattice", device=device)
 
 # %% [markdown]
 # (The cell above shows a progress bar, so its output is not compared by the tests.) The five
@@ -230,7 +242,7 @@ for r in results[:5]:
 # %%
 best = results[0].params
 for name, setting in [("network alone", None), ("with the CRF", best)]:
-    score = evaluate_crf(*test_set, NUM_CLASSES, setting, widths=[2, 8])
+    score = evaluate_crf(*test_set, NUM_CLASSES, setting, widths=[2, 8], method="lattice", device=device)
     print(f"{name:<14} test mIoU {score.miou:.4f}, accuracy {score.pixel_accuracy:.4f}, "
           f"trimap accuracy (2 px) {score.trimap_accuracy[2]:.4f}, (8 px) {score.trimap_accuracy[8]:.4f}")
 

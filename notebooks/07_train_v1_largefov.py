@@ -88,7 +88,8 @@ plt.show()
 # Each validation image is scored whole (padded to 8·k + 1), one confusion matrix is
 # accumulated over the set, and the trimap accuracy counts only pixels within a few pixels of
 # a label boundary. The softmax probabilities are saved, and the fully-connected CRF refines
-# them in parallel worker processes — the same saved scores give the "before" and "after".
+# them — with the permutohedral lattice in PyTorch (chapter 11), on the GPU when there is one,
+# else in parallel worker processes. The same saved scores give the "before" and "after".
 
 # %%
 val_set = build_dataset(DATASET, "val", root=DATA_ROOT)
@@ -97,7 +98,7 @@ rows = []
 for name, result in runs.items():
     before = evaluate(result.model, val_set, trimap_widths=(2, 4), scores_dir=RUNS / name / "scores",
                       device=device)
-    _, after = crf_evaluate(val_set, RUNS / name / "scores", crf, workers=2, trimap_widths=(2, 4))
+    _, after = crf_evaluate(val_set, RUNS / name / "scores", crf, trimap_widths=(2, 4))
     rows.append(results_row(f"v1 LargeFOV, {name} loss", before, after, result.seconds, result.device,
                             trimap_width=4))
 

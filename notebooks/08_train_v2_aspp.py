@@ -77,7 +77,7 @@ plt.show()
 # ## Evaluation, with and without the CRF
 #
 # Whole images, one confusion matrix over the set, trimap accuracy in bands of 2 and 4 pixels,
-# then the dense CRF on the saved scores in two worker processes.
+# then the dense CRF on the saved scores (the PyTorch lattice of chapter 11, on the GPU if any).
 
 # %%
 val_set = build_dataset(DATASET, "val", root=DATA_ROOT)
@@ -86,7 +86,7 @@ rows = []
 for name, result in runs.items():
     scores = RUNS / VARIANTS[name][0] / "scores"
     before = evaluate(result.model, val_set, trimap_widths=(2, 4), scores_dir=scores, device=device)
-    _, after = crf_evaluate(val_set, scores, crf, workers=2, trimap_widths=(2, 4))
+    _, after = crf_evaluate(val_set, scores, crf, trimap_widths=(2, 4))
     rows.append(results_row(name, before, after, result.seconds, result.device, trimap_width=4))
 
 # %% [markdown]

@@ -67,7 +67,7 @@ rows = []
 for name, result in runs.items():
     scores = RUNS / name / "scores"
     before = evaluate(result.model, val_set, trimap_widths=(2, 8), scores_dir=scores, device=device)
-    _, after = crf_evaluate(val_set, scores, crf, workers=2, trimap_widths=(2, 8))
+    _, after = crf_evaluate(val_set, scores, crf, trimap_widths=(2, 8))
     for width in (2, 8):
         rows.append(results_row(f"{name}, trimap {width}px", before, after, result.seconds, result.device,
                                 trimap_width=width))

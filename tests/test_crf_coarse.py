@@ -46,3 +46,16 @@ def test_ignore_counts_as_background_and_bad_labels_are_refused():
         coarse_scores(label, 3, factor=0)
     with pytest.raises(ValueError, match="integer"):
         coarse_scores(label.astype(float), 3)
+
+
+def test_ellipse_scene_is_seeded_and_consistent():
+    from deeplab_edu.crf.coarse import ellipse_scene
+
+    image, label, probs = ellipse_scene(30, 40, num_classes=5, seed=3)
+    assert image.shape == (30, 40, 3) and image.dtype == np.uint8
+    assert label.shape == (30, 40) and set(np.unique(label)) <= set(range(5))
+    assert probs.shape == (5, 30, 40) and np.allclose(probs.sum(0), 1, atol=1e-5)
+    assert (probs.argmax(0) == label).mean() > 0.5  # the scores are coarse, not random
+    again = ellipse_scene(30, 40, num_classes=5, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip((image, label, probs), again))
+    assert not np.array_equal(ellipse_scene(30, 40, num_classes=5, seed=4)[0], image)

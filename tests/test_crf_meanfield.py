@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deeplab_edu.crf import CRFParams, dense_crf, kernel_matrix, mean_field_steps, mean_field_torch
+from deeplab_edu.crf import METHODS, CRFParams, dense_crf, kernel_matrix, mean_field_steps, mean_field_torch
 from deeplab_edu.crf.energy import unary_energy
 from deeplab_edu.crf.meanfield import mean_field_update
 
@@ -94,7 +94,7 @@ def test_source_stride_is_an_approximation_that_keeps_the_labels():
     assert (strided.argmax(0) == exact.argmax(0)).double().mean() > 0.99
 
 
-@pytest.mark.parametrize("method", ["exact", "torch", "pydensecrf"])
+@pytest.mark.parametrize("method", sorted(METHODS))
 def test_without_pairwise_terms_the_crf_returns_the_network_probabilities(method):
     image, _, probs = disc_scene(10, 12)
     out = dense_crf(image, probs, CRFParams(w1=0, w2=0, iterations=5), method=method)

@@ -88,16 +88,34 @@ def test_evaluate_accumulates_one_confusion_matrix_over_whole_images(val_set, tm
     assert probs.dtype == np.float16 and probs.shape == (8, 37, 37)
 
 
-def test_crf_on_saved_scores_is_independent_of_workers_and_zero_iterations_changes_nothing(val_set, tmp_path):
+@pytest.mark.parametrize("method", ["lattice", "pydensecrf"])
+def test_crf_on_saved_scores_is_independent_of_workers_and_zero_iterations_changes_nothing(
+        val_set, tmp_path, method):
     evaluate(tiny("deeplabv1"), val_set, trimap_widths=(), scores_dir=tmp_path, progress=False)
     params = CRFParams(iterations=3)
-    before1, after1 = crf_evaluate(val_set, tmp_path, params, workers=1, trimap_widths=(2,), progress=False)
-    before2, after2 = crf_evaluate(val_set, tmp_path, params, workers=2, trimap_widths=(2,), progress=False)
+    runs = {workers: crf_evaluate(val_set, tmp_path, params, method, workers=workers, trimap_widths=(2,),
+                                  progress=False, device="cpu") for workers in (1, 2)}
+    (before1, after1), (before2, after2) = runs[1], runs[2]
     np.testing.assert_array_equal(after1.confusion.matrix, after2.confusion.matrix)
     np.testing.assert_array_equal(before1.confusion.matrix, before2.confusion.matrix)
     assert after1.trimap.accuracy() == after2.trimap.accuracy()
-    before0, after0 = crf_evaluate(val_set, tmp_path, params.replace(iterations=0), progress=False)
+    before0, after0 = crf_evaluate(val_set, tmp_path, params.replace(iterations=0), method, progress=False)
     np.testing.assert_array_equal(before0.confusion.matrix, after0.confusion.matrix)
+
+
+def test_the_lattice_crf_step_agrees_with_pydensecrf(val_set, tmp_path):
+    evaluate(tiny("deeplabv1"), val_set, trimap_widths=(), scores_dir=tmp_path, progress=False)
+    params = CRFParams(w1=4, sigma_alpha=10, sigma_beta=5, iterations=5)
+    _, lattice = crf_evaluate(val_set, tmp_path, params, "lattice", workers=1, progress=False)
+    _, reference = crf_evaluate(val_set, tmp_path, params, "pydensecrf", workers=1, progress=False)
+    agree = np.trace(lattice.confusion.matrix) / lattice.confusion.matrix.sum()
+    assert abs(agree - np.trace(reference.confusion.matrix) / reference.confusion.matrix.sum()) < 0.01
+    assert abs(lattice.confusion.miou() - reference.confusion.miou()) < 0.01
+
+
+def test_a_gpu_crf_step_runs_in_one_process(tmp_path):
+    with pytest.raises(ValueError, match="on a GPU the CRF runs in one process"):
+        crf_evaluate(None, tmp_path, method="lattice", workers=2, device="cuda")
 
 
 def test_missing_or_corrupt_scores_are_named(tmp_path):

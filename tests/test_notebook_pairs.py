@@ -29,6 +29,27 @@ def test_committed_notebook_is_executed(script):
         f"{script.with_suffix('.ipynb').name} has unexecuted cells: run `make notebooks NB={script}`"
 
 
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_chapter_source_has_no_metadata_header(script):
+    # jupytext.toml keeps notebook metadata out of the .py, so `make sync` and
+    # `make notebooks` write the same source; a header means a different config wrote it.
+    assert not script.read_text(encoding="utf-8").startswith("# ---"), \
+        f"{script.name} starts with a YAML header: remove it and run `make sync`"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_figures_were_drawn_inline(script):
+    # A chapter executed with MPLBACKEND=Agg has no figures; nbval then fails on every
+    # machine whose kernel draws them. `make notebooks` clears MPLBACKEND for the kernel.
+    import nbformat
+
+    notebook = nbformat.read(script.with_suffix(".ipynb"), as_version=4)
+    shows = [c for c in notebook.cells if c.cell_type == "code" and "plt.show()" in c.source]
+    figures = [c for c in shows if any(o.output_type == "display_data" and "image/png" in o.get("data", {})
+                                       for o in c.outputs)]
+    assert not shows or figures, f"{script.with_suffix('.ipynb').name} has no figures: re-run `make notebooks`"
+
+
 def test_a_desynced_pair_is_reported(tmp_path):
     for suffix in (".py", ".ipynb"):
         shutil.copy(SCRIPTS[0].with_suffix(suffix), tmp_path / SCRIPTS[0].with_suffix(suffix).name)

@@ -15,6 +15,8 @@ method         how                                                              
 "pydensecrf"   the permutohedral lattice in C++ (``dense``)                        CPU
 "torch"        separable smoothness kernel + chunked appearance kernel
                (``torch_meanfield``)                                               any device
+"lattice"      the permutohedral lattice in PyTorch, batched and differentiable
+               (``permutohedral``, ``lattice_meanfield``); the fast path            any device
 =============  ==================================================================  ==========
 
 **Adding a method.** Every entry of ``METHODS`` has one signature, ``CRFMethod``::
@@ -24,7 +26,7 @@ method         how                                                              
        params: CRFParams) -> torch.Tensor   # refined (C, H, W), any device/dtype
 
 ``dense_crf`` validates the inputs, converts to tensors before the call and back after it,
-so a new method is one line: ``METHODS["lattice"] = lattice_fn``. All methods use the
+so a new method is one line: ``METHODS["name"] = fn``. All methods use the
 ``"densecrf"`` kernel convention (see ``energy``), so one set of parameters means the same
 thing everywhere.
 """
@@ -40,6 +42,7 @@ from .coarse import coarse_scores
 from .dense import dense_crf_pydensecrf
 from .energy import (appearance_kernel, free_energy, gibbs_energy, kernel_matrix,
                      smoothness_kernel, unary_energy)
+from .lattice_meanfield import dense_crf_lattice, lattice_mean_field
 from .meanfield import mean_field_exact, mean_field_steps
 from .params import CRFParams, check_inputs
 from .torch_meanfield import mean_field_torch
@@ -59,10 +62,15 @@ def _torch(image: torch.Tensor, probs: torch.Tensor, params: CRFParams) -> torch
     return mean_field_torch(image, probs, params)
 
 
+def _lattice(image: torch.Tensor, probs: torch.Tensor, params: CRFParams) -> torch.Tensor:
+    return dense_crf_lattice(image, probs, params)
+
+
 METHODS: dict[str, CRFMethod] = {
     "exact": _exact,
     "pydensecrf": _pydensecrf,
     "torch": _torch,
+    "lattice": _lattice,
 }
 
 
@@ -85,6 +93,7 @@ def dense_crf(image, probs, params: CRFParams | None = None, method: str = "pyde
 
 __all__ = [
     "CRFMethod", "CRFParams", "METHODS", "appearance_kernel", "check_inputs", "coarse_scores",
-    "dense_crf", "dense_crf_pydensecrf", "free_energy", "gibbs_energy", "kernel_matrix",
-    "mean_field_exact", "mean_field_steps", "mean_field_torch", "smoothness_kernel", "unary_energy",
+    "dense_crf", "dense_crf_lattice", "dense_crf_pydensecrf", "free_energy", "gibbs_energy",
+    "kernel_matrix", "lattice_mean_field", "mean_field_exact", "mean_field_steps",
+    "mean_field_torch", "smoothness_kernel", "unary_energy",
 ]

@@ -1,0 +1,155 @@
+"""CRF-as-RNN (Zheng et al. 2015): mean-field as a differentiable layer, held against the
+lattice mean-field, checked by gradcheck, and shown to learn."""
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from deeplab_edu.crf import CRFParams
+from deeplab_edu.crf.crf_rnn import CRFasRNN, CRFRNNSegmenter
+from deeplab_edu.crf.lattice_meanfield import lattice_mean_field
+from deeplab_edu.runtime import seed_everything
+
+SMALL = CRFParams(w1=4, sigma_alpha=3, sigma_beta=20, w2=3, sigma_gamma=1, iterations=3)
+
+
+def _inputs(batch=2, classes=3, h=5, w=6, seed=0, dtype=torch.float64):
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.randint(0, 256, (batch, 3, h, w), generator=generator).float()
+    scores = torch.randn(batch, classes, h, w, generator=generator, dtype=dtype)
+    return scores, image
+
+
+def test_gradcheck_through_unaries_weights_and_compatibility():
+    scores, image = _inputs()
+    crf = CRFasRNN(3, SMALL).double()
+    params = {name: p.detach().clone().requires_grad_() for name, p in crf.named_parameters()}
+    assert set(params) == {"kernel_weights", "compatibility"}
+
+    def layer(scores, weights, compatibility):
+        return functional_call(crf, {"kernel_weights": weights, "compatibility": compatibility},
+                               (scores, image))
+
+    inputs = (scores.requires_grad_(), params["kernel_weights"], params["compatibility"])
+    assert torch.autograd.gradcheck(layer, inputs)
+
+
+@pytest.mark.parametrize("learn_compatibility", [True, False])
+@pytest.mark.parametrize("convention", ["densecrf", "paper"])
+def test_untrained_layer_is_the_lattice_meanfield(learn_compatibility, convention):
+    # μ initialised to Potts [l ≠ l'] differs from the Potts shortcut by Σ_l' m(l'), the same for
+    # every label, which the softmax removes: both must give the mean-field's Q.
+    scores, image = _inputs(seed=1)
+    crf = CRFasRNN(3, SMALL, learn_compatibility=learn_compatibility, convention=convention).double()
+    q = crf(scores, image).softmax(1)
+    torch.testing.assert_close(q, lattice_mean_field(-scores, image, SMALL, convention))
+
+
+def test_zero_iterations_pass_the_scores_through():
+    scores, image = _inputs()
+    crf = CRFasRNN(3, SMALL).double()
+    torch.testing.assert_close(crf(scores, image, iterations=0), scores)
+
+
+def test_learning_through_the_crf_lowers_the_loss():
+    # Noisy scores around a two-region truth: training only w1, w2 and μ must reduce the
+    # cross-entropy of the CRF's output (the CRF learns to trust the smoothing).
+    seed_everything(0)
+    h = w = 12
+    target = torch.zeros(1, h, w, dtype=torch.long)
+    target[:, :, w // 2:] = 1
+    image = (target[:, None].float() * 180 + 40).expand(1, 3, h, w).contiguous()
+    scores = 2 * nn.functional.one_hot(target, 2).permute(0, 3, 1, 2).float() + 1.5 * torch.randn(1, 2, h, w)
+    crf = CRFasRNN(2, CRFParams(w1=0.5, sigma_alpha=5, sigma_beta=20, w2=0.5, sigma_gamma=1, iterations=5))
+    optimiser = torch.optim.Adam(crf.parameters(), lr=0.1)
+    losses = []
+    for _ in range(20):
+        loss = nn.functional.cross_entropy(crf(scores, image), target)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0]
+    assert not torch.equal(crf.compatibility.detach(), 1 - torch.eye(2))
+
+
+class _Tiny(nn.Module):
+    output_stride = 1
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Conv2d(3, 4, 3, padding=1)
+        self.head = nn.Conv2d(4, 3, 1)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.backbone(x)))
+
+    def parameter_groups(self):
+        return {"backbone": list(self.backbone.parameters()), "head": list(self.head.parameters())}
+
+
+def test_segmenter_trains_model_and_crf_end_to_end():
+    seed_everything(0)
+    model = CRFRNNSegmenter(_Tiny(), CRFasRNN(3, SMALL), to_rgb=lambda x: (x * 64 + 128).clamp(0, 255))
+    x = torch.randn(2, 3, 9, 10)
+    target = torch.randint(0, 3, (2, 9, 10))
+    loss = nn.functional.cross_entropy(model(x), target)
+    loss.backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None and torch.isfinite(parameter.grad).all(), name
+        assert parameter.grad.abs().sum() > 0, name
+    groups = model.parameter_groups()
+    assert set(groups) == {"backbone", "head", "crf"}
+    assert sum(len(g) for g in groups.values()) == len(list(model.parameters()))
+    assert model.output_stride == 1  # the wrapped model's attributes show through
+    with pytest.raises(AttributeError, match="no_such_attribute"):
+        model.no_such_attribute
+    twin = copy.deepcopy(model)
+    torch.testing.assert_close(twin(x), model(x))
+
+
+def test_frozen_weights_are_buffers_not_parameters():
+    crf = CRFasRNN(4, SMALL, learn_weights=False, learn_compatibility=False)
+    assert list(crf.parameters()) == []
+    torch.testing.assert_close(crf.kernel_weights, torch.tensor([4.0, 3.0]))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"num_classes": 1}, ValueError, "num_classes must be an integer >= 2"),
+    ({"num_classes": 2.0}, ValueError, "num_classes"),
+    ({"num_classes": 3, "params": {"w1": 1}}, TypeError, "params must be a CRFParams"),
+])
+def test_constructor_rejects_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        CRFasRNN(**kwargs)
+
+
+def test_forward_rejects_bad_shapes_and_iterations():
+    crf = CRFasRNN(3, SMALL)
+    scores, image = _inputs(dtype=torch.float32)
+    with pytest.raises(ValueError, match="scores must be \\(batch, 3, H, W\\)"):
+        crf(scores[:, :2], image)
+    with pytest.raises(ValueError, match="image must be \\(batch, 3, H, W\\) matching"):
+        crf(scores, image[..., :4])
+    with pytest.raises(ValueError, match="iterations must be a non-negative integer"):
+        crf(scores, image, iterations=-1)
+
+
+def test_compatibility_and_segmentation_figures():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from deeplab_edu.viz.crf_rnn import plot_compatibility, plot_segmentations
+
+    mu = np.array([[0.0, 1.2], [0.7, 0.0]])
+    fig = plot_compatibility(mu, ["background", "disc"], start=1 - np.eye(2))
+    assert len(fig.axes) == 4  # two heat maps, two colour bars
+    np.testing.assert_allclose(fig.axes[1].images[0].get_array(), mu - (1 - np.eye(2)))
+    plt.close(fig)
+    label = np.zeros((6, 7), np.int64)
+    fig = plot_segmentations(np.zeros((6, 7, 3), np.uint8), label, {"plain": label, "CRF-as-RNN": label})
+    assert [ax.get_title() for ax in fig.axes] == ["image", "truth", "plain", "CRF-as-RNN"]
+    plt.close(fig)
