@@ -6,8 +6,8 @@
 Each model trains for ``--steps`` timed SGD steps (after ``--warmup`` untimed ones) on random
 images at output stride 8, crop ``size``×``size``, batch ``--batch``:
 
-* ``ours v3`` / ``ours v3+`` — ``deeplab_edu.train``'s step: bf16 autocast, channels-last,
-  optional ``torch.compile``, the loss on upsampled scores;
+* ``ours v3`` / ``ours v3+`` — ``deeplab_edu.train``'s step (``forward_backward``): bf16
+  autocast, channels-last, optional ``torch.compile``, the loss on upsampled scores;
 * ``torchvision v3`` — ``torchvision.models.segmentation.deeplabv3_resnet101`` in a plain bf16
   autocast loop (the reference, measured in the same run).
 
@@ -50,18 +50,24 @@ def build(which: str, num_classes: int, width: float, blocks):
 
 
 def step_fn(which: str, model, channels_last: bool):
-    def scores(x):
-        if which == "torchvision v3":
-            return model(x)["out"]
-        return model.forward_scores(x)
+    """One SGD step: ours is the engine's own (``train.forward_backward``), torchvision's the
+    plain bf16 autocast loop a user would write."""
+    if which != "torchvision v3":
+        from deeplab_edu.train import ScoresOnly, forward_backward
+
+        net = ScoresOnly(model)
+
+        def step(x, y, optimizer):
+            optimizer.zero_grad(set_to_none=True)
+            loss = forward_backward(net, x, y, "upsampled", "bf16", channels_last)
+            optimizer.step()
+            return loss
+        return step
 
     def step(x, y, optimizer):
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(x.device.type, dtype=torch.bfloat16):
-            s = scores(x)
-        up = F.interpolate(s.float(), size=y.shape[-2:], mode="bilinear", align_corners=False)
-        loss = F.cross_entropy(up, y, ignore_index=255)
+            s = model(x)["out"]
+        loss = F.cross_entropy(s.float(), y, ignore_index=255)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -210,6 +210,9 @@ def crf_evaluate(dataset, scores_dir: str | Path, params: CRFParams | None = Non
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if gpu and workers > 1:
         raise ValueError(f"workers={workers}: on a GPU the CRF runs in one process; pass workers=1")
+    if device is not None and method not in TORCH_METHODS:
+        raise ValueError(f"device={device!r} applies to the PyTorch methods {TORCH_METHODS}; "
+                         f"{method!r} runs on the CPU")
     device = torch.device(device or default_device()) if method in TORCH_METHODS else None
     params = params or CRFParams()
     before = _new_result(dataset.num_classes, dataset.class_names, trimap_widths)
@@ -235,6 +238,7 @@ def crf_evaluate(dataset, scores_dir: str | Path, params: CRFParams | None = Non
             bar.update(1)
     finally:
         bar.close()
+        _WORKER.clear()  # the in-process run's dataset; a pool's workers exit with theirs
         if pool is not None:
             pool.close()
             pool.join()

@@ -241,7 +241,7 @@ def _set_train_mode(model: torch.nn.Module, batchnorm: str) -> None:
         ddp.freeze_batchnorm(model)
 
 
-class _ScoresOnly(torch.nn.Module):
+class ScoresOnly(torch.nn.Module):
     """Makes ``forward`` return the coarse scores, so DDP's forward hooks see the call."""
 
     def __init__(self, model: torch.nn.Module) -> None:
@@ -255,7 +255,7 @@ class _ScoresOnly(torch.nn.Module):
 
 
 def batch_loss(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, kind: str) -> torch.Tensor:
-    """Loss of one batch through ``net`` (a ``_ScoresOnly``, possibly DDP-wrapped).
+    """Loss of one batch through ``net`` (a ``ScoresOnly``, possibly DDP-wrapped).
 
     A multi-scale v2 model returns every scale's scores and their max-fusion; the loss sums
     over them, as v2 §4.1 trains MSC ("the loss is the sum over the scales and the fusion").
@@ -265,6 +265,21 @@ def batch_loss(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
     if scores.ndim == 5:
         return sum(loss_fn(s, labels) for s in scores.unbind(0))
     return loss_fn(scores, labels)
+
+
+def forward_backward(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, kind: str,
+                     amp: str = "auto", channels_last: bool = False, scale: float = 1.0) -> torch.Tensor:
+    """One pass of a training step: bf16 forward (on CUDA, or ``amp="bf16"``), the loss in
+    float32, times ``scale`` (1/accumulate), back-propagated; returns the scaled loss, detached.
+
+    ``benchmarks/bench_train.py`` times exactly this, so what it measures is what ``train`` runs.
+    """
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    with _autocast(images.device, amp):
+        loss = batch_loss(net, images, labels, kind) * scale
+    loss.backward()
+    return loss.detach()
 
 
 def _write_log(path: Path, rows: list[dict], mode: str) -> None:
@@ -327,7 +342,7 @@ def train(config: TrainConfig) -> TrainResult:
     elif config.resume and env.is_main:
         print(f"no checkpoint at {ckpt_path}; starting from iteration 0")
 
-    net: torch.nn.Module = _ScoresOnly(model)
+    net: torch.nn.Module = ScoresOnly(model)
     if config.compile:
         net = torch.compile(net)
     net = ddp.wrap_model(net, env, device)
@@ -362,15 +377,11 @@ def train(config: TrainConfig) -> TrainResult:
             images, labels = next(batches)
             images = images.to(device, non_blocking=True)
             labels = labels.to(device, non_blocking=True)
-            if channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
             # DDP averages gradients at the last pass only; the earlier ones accumulate locally.
             sync = nullcontext() if pass_ == config.accumulate - 1 or not env.is_distributed else net.no_sync()
             with sync:
-                with _autocast(device, config.amp):  # bf16 forward; the loss itself is float32
-                    loss = batch_loss(net, images, labels, config.loss) / config.accumulate
-                loss.backward()
-            total += loss.detach()
+                total += forward_backward(net, images, labels, config.loss, config.amp, channels_last,
+                                          1 / config.accumulate)
         total = ddp.mean_over_processes(total, env)
         if not torch.isfinite(total):
             bar.close()

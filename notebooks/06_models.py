@@ -61,6 +61,26 @@ v1 = full_size("deeplabv1")
 print(format_layer_table(layer_table(v1, 513)))
 
 # %% [markdown]
+# **Fully connected layers are convolutions.** A classifier's fc6 multiplies the flattened 7×7×512
+# map by a matrix; reshape each row of that matrix to 512×7×7 and it is a 7×7 convolution
+# kernel. On a 7×7 input the convolution gives the same numbers as the matrix (one position);
+# on a larger input it slides, and the classifier becomes a dense scorer: one score vector per
+# window. `weights.vgg16_fc_to_conv` does this to torchvision's VGG-16 checkpoint. Shown here
+# with 16 output units instead of 4096, to keep the cell small:
+
+# %%
+fc = torch.nn.Linear(512 * 7 * 7, 16)
+conv = torch.nn.Conv2d(512, 16, kernel_size=7)
+with torch.no_grad():
+    conv.weight.copy_(fc.weight.reshape(16, 512, 7, 7))
+    conv.bias.copy_(fc.bias)
+    features = torch.randn(1, 512, 7, 7, generator=torch.Generator().manual_seed(0))
+    same = torch.allclose(fc(features.flatten(1)), conv(features).flatten(1), atol=1e-5)
+    print(f"7x7 input: Linear and Conv2d give the same 16 numbers (to float rounding): {same}")
+    larger = torch.randn(1, 512, 14, 14, generator=torch.Generator().manual_seed(1))
+    print(f"14x14 input: the Linear cannot take it; the Conv2d gives scores of shape {tuple(conv(larger).shape)}")
+
+# %% [markdown]
 # VGG's fc6 is a 4096 × (512·7·7) matrix; as a convolution it is a 7×7 kernel, and at rate 4 it
 # covers the field the original saw at output stride 32. It is also most of the network's
 # weights. The v1 paper (Table 2) tried smaller fc6 designs; this cell counts each model's
@@ -237,6 +257,21 @@ with torch.no_grad():
 print("image", tuple(x.shape), "-> scores", tuple(scores.shape), "-> logits", tuple(logits.shape))
 plot_forward(image, scores, logits, "DeepLab v3+ (random weights)")
 plt.show()
+
+# %% [markdown]
+# **Why bilinear upsampling, not a learned deconvolution?** FCN learned its upsampling with a
+# transposed convolution; DeepLab v1 (§3.1) found that the scores are so smooth that fixed
+# bilinear interpolation does as well, at no cost in parameters and with no training. The model's
+# output *is* bilinear interpolation of its score grid, and the cell counts what a deconvolution
+# (8× up, the usual 16×16 kernel) would add:
+
+# %%
+upsampled = torch.nn.functional.interpolate(scores, size=logits.shape[-2:], mode="bilinear",
+                                            align_corners=False)
+print(f"model(x) == bilinear(forward_scores(x)): {torch.allclose(upsampled, logits, atol=1e-5)}")
+deconvolution = torch.nn.ConvTranspose2d(21, 21, kernel_size=16, stride=8, padding=4, bias=False)
+print(f"a learned 8x deconvolution for 21 classes: {sum(p.numel() for p in deconvolution.parameters()):,} "
+      f"parameters; bilinear: 0")
 
 # %% [markdown]
 # ## Using torchvision's trained DeepLabV3

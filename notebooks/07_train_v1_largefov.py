@@ -63,18 +63,20 @@ print(f"DeepLab v1 LargeFOV: output stride {v1.output_stride}, receptive field {
 # invisible to the loss. We train both, with everything else equal.
 #
 # The step schedule keeps its shape at every size: the iterations are the profile's (6000 at
-# most, the paper's count) and the rate drops ×0.1 after each third. Without ImageNet weights
+# most, the paper's count) and the rate drops ×0.1 after each third. In the `full` profile the
+# crops and batches are v1's own, 321 × 321 and 20 (the profile's 513 and 16 are v3's). Without ImageNet weights
 # (nothing is downloaded) the network starts from scratch, so the base rate is 0.01 rather than
 # the 0.001 that fine-tunes a pretrained VGG (`TrainConfig(pretrained=...)` loads a local copy).
 
 # %%
 iterations = min(profile.iterations, 6000)
+crop_size, batch_size = (321, 20) if profile.name == "full" else (profile.crop_size, profile.batch_size)
 runs = {}
 for loss in ("downsampled", "upsampled"):
     config = TrainConfig.from_profile(
         "deeplabv1", profile, dataset=DATASET, data_root=DATA_ROOT, loss=loss, schedule="step",
         iterations=iterations, step_size=max(iterations // 3, 1), lr=0.01, weight_decay=5e-4,
-        crop_size=profile.crop_size, out_dir=str(RUNS / loss), seed=0)
+        crop_size=crop_size, batch_size=batch_size, out_dir=str(RUNS / loss), seed=0)
     runs[loss] = train(config)
 
 # %%

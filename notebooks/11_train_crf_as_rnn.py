@@ -155,8 +155,8 @@ print("gradients through the unaries match finite differences:",
 # %% [markdown]
 # ## 3 · The experiment
 #
-# The same small DeepLab v2 (ASPP on a ResNet-50 with one unit per stage, channels scaled by the
-# profile's width) is first trained without a CRF by the book's engine, `deeplab_edu.train`
+# The same DeepLab v2 (ASPP on a ResNet-50; below the `full` profile, one unit per stage and
+# channels scaled by the profile's width) is first trained without a CRF by the book's engine, `deeplab_edu.train`
 # (chapters 07–10). Then it is trained for as many iterations again, in two ways:
 #
 # * **plain** — as before; at test time the dense CRF is applied as post-processing, with
@@ -183,10 +183,10 @@ print(f"stage 1 (no CRF): {stage1.iterations} iterations, last loss {stage1.hist
 # The engine trains plain networks (it takes the loss on `forward_scores`, before any CRF), so
 # stage 2 is a short loop here made of the engine's parts: its optimiser (SGD, the head at 10×
 # the rate), its poly schedule and its full-resolution loss — plus one more parameter group for
-# the CRF's w1, w2 and μ. Both variants start from the stage-1 weights and see the same batches.
+# the CRF's w1, w2 and μ. Both variants start from the stage-1 weights and see the same batches
+# (the loader's order and the crops' random scale, crop and flip are seeded afresh for each).
 
 # %%
-train_set = build_dataset("builtin", "train", transform=TrainTransform(profile.crop_size), root=DATA_ROOT)
 val_set = build_dataset("builtin", "val", transform=EvalTransform(), root=DATA_ROOT)
 
 
@@ -198,10 +198,12 @@ def to_rgb(x):
 def fine_tune(model, iterations, lr=config.lr):
     network = model.model if isinstance(model, CRFRNNSegmenter) else model
     optimiser = make_optimizer(network, lr, config.momentum, config.weight_decay)
-    if network is not model:  # the CRF's few parameters start far from their optimum: 10x
+    if network is not model:  # w1, w2, μ: a handful of numbers, given the head's 10x rate
         optimiser.add_param_group({"params": list(model.crf.parameters()), "lr": 10 * lr,
                                    "weight_decay": 0.0, "name": "crf"})
     schedule = make_scheduler(optimiser, "poly", iterations)
+    augment = TrainTransform(profile.crop_size, generator=torch.Generator().manual_seed(1))
+    train_set = build_dataset("builtin", "train", transform=augment, root=DATA_ROOT)
     loader = torch.utils.data.DataLoader(train_set, batch_size=profile.batch_size, shuffle=True,
                                          drop_last=True, generator=torch.Generator().manual_seed(1))
     model.train()
@@ -232,7 +234,7 @@ print(f"stage 2, CRF-as-RNN: last loss {fine_tune(crf_rnn, profile.iterations):.
 #
 # The plain network's probabilities on the validation images are computed once; the
 # cross-validation then runs the lattice CRF for every (w1, σα, σβ) of a small grid on them
-# (`crf.search.grid_search`, the same code chapter 04 runs with pydensecrf).
+# (`crf.search.grid_search`, the same code chapter 04 runs), on the network's device.
 
 # %%
 @torch.no_grad()
@@ -250,7 +252,7 @@ def predict(model):
 
 images, plain_probs, labels = predict(plain)
 grid = grid_search(images, plain_probs, labels, num_classes, w1=[3, 5], sigma_alpha=[10, 30],
-                   sigma_beta=[5, 13], method="lattice")
+                   sigma_beta=[5, 13], method="lattice", device=device)
 best = grid[0].params
 print(f"cross-validated: w1 = {best.w1:g}, σα = {best.sigma_alpha:g}, σβ = {best.sigma_beta:g}")
 
@@ -260,7 +262,7 @@ _, rnn_probs, _ = predict(crf_rnn)
 results = {
     "network alone": evaluate_crf(images, plain_probs, labels, num_classes, None),
     "network + CRF (post-processing)": evaluate_crf(images, plain_probs, labels, num_classes, best,
-                                                    method="lattice"),
+                                                    method="lattice", device=device),
     "CRF-as-RNN (end to end)": evaluate_crf(images, rnn_probs, labels, num_classes, None),
 }
 widths = list(results["network alone"].trimap_accuracy)

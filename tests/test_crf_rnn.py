@@ -73,6 +73,7 @@ def test_learning_through_the_crf_lowers_the_loss():
         optimiser.step()
         losses.append(loss.item())
     assert losses[-1] < 0.8 * losses[0]
+    assert (crf.kernel_weights > 0.5).all()  # it learned to trust the smoothing more
     assert not torch.equal(crf.compatibility.detach(), 1 - torch.eye(2))
 
 
@@ -107,6 +108,8 @@ def test_segmenter_trains_model_and_crf_end_to_end():
     assert model.output_stride == 1  # the wrapped model's attributes show through
     with pytest.raises(AttributeError, match="no_such_attribute"):
         model.no_such_attribute
+    with pytest.raises(AttributeError, match="call the segmenter itself"):
+        model.forward_scores  # the model's scores without the CRF: hidden, so no one trains on them
     twin = copy.deepcopy(model)
     torch.testing.assert_close(twin(x), model(x))
 
@@ -115,6 +118,26 @@ def test_frozen_weights_are_buffers_not_parameters():
     crf = CRFasRNN(4, SMALL, learn_weights=False, learn_compatibility=False)
     assert list(crf.parameters()) == []
     torch.testing.assert_close(crf.kernel_weights, torch.tensor([4.0, 3.0]))
+    assert crf.compatibility is None and "compatibility" not in crf.state_dict()
+
+
+def test_low_precision_scores_are_refined_in_float32_and_returned_as_given():
+    crf = CRFasRNN(3, SMALL)
+    scores, image = _inputs(dtype=torch.float32)
+    for dtype in (torch.bfloat16, torch.float16):
+        out = crf(scores.to(dtype), image)
+        assert out.dtype == dtype
+        torch.testing.assert_close(out.float(), crf(scores.to(dtype).float(), image), atol=0, rtol=0.01)
+
+
+def test_numpy_numbers_in_params_work():
+    import numpy as np
+
+    params = CRFParams(w1=np.float32(4), sigma_alpha=np.float32(3), sigma_beta=np.int64(20), w2=3,
+                       sigma_gamma=np.float64(1), iterations=np.int64(2))
+    scores, image = _inputs(dtype=torch.float32)
+    torch.testing.assert_close(CRFasRNN(3, params)(scores, image),
+                               CRFasRNN(3, SMALL.replace(iterations=2))(scores, image))
 
 
 @pytest.mark.parametrize("kwargs, error, match", [

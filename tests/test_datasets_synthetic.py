@@ -175,6 +175,16 @@ def test_missing_builtin_is_generated_with_profile_sizes(tmp_path, monkeypatch):
     assert ensure_builtin() == tmp_path / "auto"
 
 
+def test_a_builtin_set_of_other_sizes_is_used_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPLAB_EDU_PROFILE", "smoke")
+    monkeypatch.setenv("DEEPLAB_EDU_BUILTIN", str(tmp_path / "b"))
+    root = write_builtin(tmp_path / "b", train=3, val=2, size=40, progress=False)
+    with pytest.warns(UserWarning, match=r"3 \+ 2 images at 40px.*smoke profile.*make-data --root"):
+        ds = build_dataset("builtin", "train")
+    assert len(ds) == 3
+    build_dataset("builtin", "train", root=root)  # a folder the caller chose: no warning
+
+
 def test_corrupt_builtin_metadata_names_the_file(tmp_path):
     root = write_builtin(tmp_path / "b", train=1, val=1, size=32, progress=False)
     (root / "builtin.json").write_text("{not json")

@@ -51,7 +51,7 @@ class CRFasRNN(nn.Module):
         if not isinstance(params, CRFParams):
             raise TypeError(f"params must be a CRFParams, got {type(params).__name__}")
         self.num_classes, self.params, self.convention = num_classes, params, convention
-        self.iterations = params.iterations
+        self.iterations = int(params.iterations)
         weights = torch.tensor([float(params.w1), float(params.w2)])
         if learn_weights:
             self.kernel_weights = nn.Parameter(weights)
@@ -74,15 +74,19 @@ class CRFasRNN(nn.Module):
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
             raise ValueError(f"iterations must be a non-negative integer, got {iterations!r}")
         batch, c, height, width = scores.shape
-        unary = scores.permute(0, 2, 3, 1).reshape(batch, height * width, c)  # −θ, one row per pixel
+        dtype = scores.dtype
+        # The lattice's sparse kernels take float32 / float64 only: bf16 autocast scores are
+        # promoted here and the refined scores handed back in their own precision.
+        work = scores if dtype in (torch.float32, torch.float64) else scores.float()
+        unary = work.permute(0, 2, 3, 1).reshape(batch, height * width, c)  # −θ, one row per pixel
         out = unary
         if iterations > 0:
-            kernels = CRFKernels(image.detach(), self.params, self.convention)
-            w1, w2 = self.kernel_weights.to(scores.dtype)
-            compatibility = None if self.compatibility is None else self.compatibility.to(scores.dtype)
+            kernels = CRFKernels(image.detach().to(scores.device), self.params, self.convention)
+            w1, w2 = self.kernel_weights.to(work.dtype)
+            compatibility = None if self.compatibility is None else self.compatibility.to(work.dtype)
             for _ in range(iterations):
                 out = mean_field_scores(torch.softmax(out, -1), -unary, kernels, w1, w2, compatibility)
-        return out.reshape(batch, height, width, c).permute(0, 3, 1, 2)
+        return out.reshape(batch, height, width, c).permute(0, 3, 1, 2).to(dtype)
 
     def extra_repr(self) -> str:
         p = self.params
@@ -114,10 +118,14 @@ class CRFRNNSegmenter(nn.Module):
         return {**groups, "crf": list(self.crf.parameters())}
 
     def __getattr__(self, name: str):
-        # Expose the wrapped model's attributes (output_stride, receptive_field, ...).
+        # Expose the wrapped model's attributes (output_stride, receptive_field, ...), but not
+        # its score methods: the training engine calls forward_scores, which would skip the CRF.
         try:
             return super().__getattr__(name)
         except AttributeError:
+            if name in ("forward_scores", "forward_all_scales"):
+                raise AttributeError(f"CRFRNNSegmenter has no {name}: its output is the CRF's, "
+                                     "call the segmenter itself (model(x))") from None
             model = self.__dict__.get("_modules", {}).get("model")
             if model is None:  # half-built (copying, unpickling): no model to ask yet
                 raise

@@ -14,8 +14,10 @@ iteration — which is what makes 10 iterations on a 500 × 375 image cost less 
 Conventions are the CRF package's (``energy.py``): ``"densecrf"`` normalises each kernel
 symmetrically, D^{-1/2} K D^{-1/2} with D = diag(K 1), and keeps the self-pair — what pydensecrf
 does and what DeepLab's w1, w2 were tuned for; ``"paper"`` is the formula as printed (no
-normalisation, j ≠ i). Everything is batched, runs on any device, and is differentiable with
-respect to the unaries, the weights and μ (``crf_rnn.py`` builds on that).
+normalisation, j ≠ i; the lattice's own k(i, i) is not exactly 1, see ``permutohedral._alpha``,
+so this convention is approximate twice over). Everything is batched and runs on any device;
+:func:`mean_field_scores` is differentiable with respect to the unaries, and to the weights and
+μ when they are tensors (``crf_rnn.py`` builds on that).
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ class CRFKernels:
 
 def _normalised(lattice: PermutohedralLattice) -> PermutohedralLattice:
     # D^{-1/2} K D^{-1/2} with D = diag(K 1), folded into the lattice's matrices once.
-    ones = torch.ones(lattice.batch, lattice.num_points, 1, device=lattice.device)
+    ones = torch.ones(lattice.batch, lattice.num_points, 1, device=lattice.device,
+                      dtype=lattice._splat_weights.dtype)
     return lattice.scaled(lattice.filter(ones).clamp_min(1e-20).rsqrt()[..., 0])
 
 
@@ -109,6 +112,8 @@ def lattice_mean_field(unary: torch.Tensor, image: torch.Tensor, params: CRFPara
     if (image.shape[0], *image.shape[2:]) != (batch, height, width):
         raise ValueError(f"image is {tuple(image.shape)} but unary is {tuple(unary.shape)}: "
                          "they must share batch, H and W")
+    if kernels is not None and kernels.convention != convention:
+        raise ValueError(f"kernels were built for convention {kernels.convention!r}, not {convention!r}")
     if compatibility is not None and tuple(compatibility.shape) != (c, c):
         raise ValueError(f"compatibility must be ({c}, {c}) for {c} labels, got {tuple(compatibility.shape)}")
     theta = unary.permute(0, 2, 3, 1).reshape(batch, height * width, c)  # one row per pixel
@@ -150,7 +155,7 @@ def dense_crf_lattice(image: np.ndarray | torch.Tensor, probs: np.ndarray | torc
     check_inputs(image, probs)
     as_numpy = isinstance(probs, np.ndarray)
     p = torch.as_tensor(probs)
-    if not p.is_floating_point() or p.dtype == torch.float16:
+    if p.dtype not in (torch.float32, torch.float64):  # sparse kernels take these two only
         p = p.float()
     img = torch.as_tensor(np.asarray(image) if isinstance(image, np.ndarray) else image)
     img = img.to(p.device).permute(2, 0, 1)[None]

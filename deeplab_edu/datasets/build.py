@@ -16,6 +16,7 @@ not exist yet (sizes from the run profile); real data must already be on disk.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 from .. import paths
@@ -39,16 +40,38 @@ def _builtin_classes(root: Path) -> tuple[str, ...]:
 
 
 def ensure_builtin(root: str | Path | None = None, progress: bool = True) -> Path:
-    """The built-in set's folder, generated with the run profile's sizes if it is missing."""
+    """The built-in set's folder, generated with the run profile's sizes if it is missing.
+
+    A set generated earlier is used as it is; when the default folder (no ``root``) holds a set
+    whose sizes are not the run profile's (say, a ``smoke`` set read by a ``laptop`` run), a
+    warning says so and how to regenerate it.
+    """
     from ..profiles import get_profile
     from .synthetic import write_builtin
 
-    root = Path(root) if root is not None else paths.builtin_root()
-    if not (root / "builtin.json").exists() and not (root.exists() and any(root.iterdir())):
-        p = get_profile()
-        print(f"generating the built-in dataset ({p.train_images} + {p.val_images} images, "
-              f"{p.image_size}px, profile {p.name}) in {root}")
-        write_builtin(root, train=p.train_images, val=p.val_images, size=p.image_size, progress=progress)
+    chosen = root is not None
+    root = Path(root) if chosen else paths.builtin_root()
+    p = get_profile()
+    if not (root / "builtin.json").is_file():
+        # A non-empty folder without builtin.json (written last) is left for _builtin_classes to
+        # report: an interrupted generation or someone else's files, not ours to overwrite.
+        if not (root.exists() and any(root.iterdir())):
+            print(f"generating the built-in dataset ({p.train_images} + {p.val_images} images, "
+                  f"{p.image_size}px, profile {p.name}) in {root}")
+            write_builtin(root, train=p.train_images, val=p.val_images, size=p.image_size, progress=progress)
+        return root
+    if not chosen:
+        wanted = {"train": p.train_images, "val": p.val_images, "size": p.image_size}
+        try:
+            meta = json.loads((root / "builtin.json").read_text())
+            have = {key: meta.get(key) for key in wanted}
+        except (ValueError, AttributeError):
+            return root  # _builtin_classes names the corrupt file when the set is opened
+        if have != wanted:
+            warnings.warn(f"the built-in set in {root} has {have['train']} + {have['val']} images at "
+                          f"{have['size']}px, the {p.name} profile's has {p.train_images} + {p.val_images} "
+                          f"at {p.image_size}px; using it as it is (regenerate: python -m deeplab_edu "
+                          f"make-data --root {root})", stacklevel=3)
     return root
 
 

@@ -22,7 +22,7 @@ import torch
 
 from .palette import IGNORE_INDEX, VOC_CLASSES
 from .transforms import EvalTransform
-from .voc import Transform, check_label_values, read_image, read_split
+from .voc import Transform, check_label_values, check_pairs, read_image, read_split
 
 
 def read_sbd_label(path: str | Path, num_classes: int = len(VOC_CLASSES)) -> np.ndarray:
@@ -63,14 +63,7 @@ class SBDSegmentation(torch.utils.data.Dataset):
         self.class_names, self.num_classes = VOC_CLASSES, len(VOC_CLASSES)
         self.split_file = self.root / f"{split}.txt"
         self.ids = read_split(self.split_file)
-        for i in self.ids:
-            image, label = self.image_path(i), self.label_path(i)
-            if not image.is_file():
-                raise FileNotFoundError(f"split file {self.split_file} lists id {i!r} but its image "
-                                        f"{image} does not exist")
-            if not label.is_file():
-                raise FileNotFoundError(f"image {image} has no label: expected {label} "
-                                        f"(listed in {self.split_file})")
+        check_pairs(self.ids, self.split_file, self.image_path, self.label_path)
 
     def image_path(self, image_id: str) -> Path:
         return self.root / "img" / f"{image_id}.jpg"

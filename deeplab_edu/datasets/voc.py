@@ -40,6 +40,20 @@ def read_split(path: str | Path) -> list[str]:
     return ids
 
 
+def check_pairs(ids: list[str], split_file: Path, image_path: Callable[[str], Path],
+                label_path: Callable[[str], Path]) -> None:
+    """Every listed id has its image and its label, checked once, now, rather than an hour
+    into training; the error names the split file, the id and the missing file."""
+    for i in ids:
+        image, label = image_path(i), label_path(i)
+        if not image.is_file():
+            raise FileNotFoundError(f"split file {split_file} lists id {i!r} but its image "
+                                    f"{image} does not exist")
+        if not label.is_file():
+            raise FileNotFoundError(f"image {image} has no label: expected {label} "
+                                    f"(listed in {split_file})")
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """An RGB image file as uint8 (H, W, 3); a corrupt or truncated file raises ``ValueError``."""
     path = Path(path)
@@ -112,15 +126,7 @@ class VOCSegmentation(torch.utils.data.Dataset):
         self.ids = read_split(self.split_file)
         self.image_dir, self.label_dir = self.root / image_dir, self.root / label_dir
         self.image_ext = image_ext
-        # Missing files are found now, once, rather than an hour into training.
-        for i in self.ids:
-            image, label = self.image_path(i), self.label_path(i)
-            if not image.is_file():
-                raise FileNotFoundError(f"split file {self.split_file} lists id {i!r} but its image "
-                                        f"{image} does not exist")
-            if not label.is_file():
-                raise FileNotFoundError(f"image {image} has no label: expected {label} "
-                                        f"(listed in {self.split_file})")
+        check_pairs(self.ids, self.split_file, self.image_path, self.label_path)
 
     def image_path(self, image_id: str) -> Path:
         return self.image_dir / f"{image_id}{self.image_ext}"
