@@ -3,7 +3,8 @@
 The same code path trains and evaluates in every profile; only the sizes differ.
 
 - ``smoke``  — seconds on a 2-core CPU; what the test suite and CI use.
-- ``laptop`` — a few minutes on a CPU, large enough that learning is visible.
+- ``laptop`` — a few minutes on a CPU: the same runs at a size a laptop can finish (on the
+  built-in set, not yet long enough for the small models to get past the background class).
 - ``full``   — a GPU, with the papers' crop sizes and iteration counts.
 
 The profile is chosen by the ``DEEPLAB_EDU_PROFILE`` environment variable; when it is unset
