@@ -27,7 +27,7 @@ from deeplab_edu.models import build_model
 from deeplab_edu.models.anatomy import format_layer_table, layer_table, measure_receptive_field
 from deeplab_edu.receptive_field import FC6_VARIANTS
 from deeplab_edu.separable import SeparableConv2d
-from deeplab_edu.viz.models import plot_forward
+from deeplab_edu.viz.models import plot_aspp_footprints, plot_forward
 
 runtime.seed_everything(0)
 profile = profiles.get_profile()
@@ -104,6 +104,16 @@ for key, variant in FC6_VARIANTS.items():
 
 # %%
 print("ASPP-L rates:", ASPP_L, "   ASPP-S rates:", ASPP_S)
+
+# %% [markdown]
+# Each branch looks at the same position with a different field of view: its nine taps spread
+# `rate` feature-map cells apart. Drawn for ASPP-L on the feature map (at output stride 8 one
+# cell is 8 input pixels), the four branches sample rings of growing size around one position,
+# and the small branches fill in what the large ones skip:
+
+# %%
+plot_aspp_footprints(ASPP_L)
+plt.show()
 
 # %% [markdown]
 # With ResNet-101 each branch is a single 3×3 convolution from 2048 channels straight to the

@@ -39,3 +39,4 @@ def test_pairs_statistics_and_augmentations_draw():
     fig = viz.plot_augmentations(image, label, [t(image, label) for _ in range(2)], CLASSES)
     assert fig.axes[1].images[0].get_array().shape[:2] == (41, 41)
     plt.close(fig)
+

@@ -25,3 +25,43 @@ def plot_forward(image: np.ndarray, scores: torch.Tensor, logits: torch.Tensor, 
     figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+def aspp_footprints(rates: tuple[int, ...], kernel_size: int = 3) -> np.ndarray:
+    """Which feature-map positions each ASPP branch reads around one output: (R, S, S) booleans.
+
+    Branch r is a ``kernel_size`` × ``kernel_size`` convolution at rate r: its taps, the kernel
+    dilated with r − 1 zeros between them (``atrous.dilate_kernel``), centred on a grid of side
+    S that fits the widest branch.
+    """
+    from deeplab_edu.atrous import dilate_kernel
+
+    if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
+        raise ValueError(f"rates must be positive integers, got {rates!r}")
+    side = kernel_size + (kernel_size - 1) * (max(rates) - 1)
+    out = np.zeros((len(rates), side, side), dtype=bool)
+    for i, rate in enumerate(rates):
+        taps = dilate_kernel(torch.ones(kernel_size, kernel_size), rate).numpy() > 0
+        start = (side - taps.shape[0]) // 2
+        out[i, start:start + taps.shape[0], start:start + taps.shape[1]] = taps
+    return out
+
+
+def plot_aspp_footprints(rates: tuple[int, ...], title: str = "") -> plt.Figure:
+    """One output position of ASPP and the feature-map positions each branch reads, one colour a rate."""
+    footprints = aspp_footprints(rates)
+    figure, ax = plt.subplots(figsize=(4.6, 4.9))
+    colours = plt.get_cmap("viridis")(np.linspace(0.1, 0.9, len(rates)))
+    for footprint, rate, colour in zip(footprints, rates, colours):
+        rows, cols = np.nonzero(footprint)
+        span = 3 + 2 * (rate - 1)  # the 3×3 kernel's effective size at this rate
+        ax.scatter(cols, rows, s=36, color=colour, label=f"rate {rate}: spans {span}×{span}")
+    centre = footprints.shape[1] // 2
+    ax.scatter([centre], [centre], s=90, marker="x", color="black", label="the output position")
+    ax.set_xlim(-1, footprints.shape[2])
+    ax.set_ylim(footprints.shape[1], -1)
+    ax.set_aspect("equal")
+    ax.set_title(title or f"ASPP branches on the feature map (rates {', '.join(map(str, rates))})", fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2)
+    figure.tight_layout()
+    return figure
