@@ -13,7 +13,8 @@
 * **CRF post-processing of saved scores** (kazuto1011/deeplab-pytorch's ``crf`` step): the
   network's probabilities are written once (``scores_dir``), then ``crf_evaluate`` refines
   them with ``crf.dense_crf``, with no network in memory: by default with the permutohedral
-  lattice in PyTorch, on the GPU when there is one, else in parallel worker processes.
+  lattice in PyTorch, on the GPU when there is one, else on all the CPU's cores (pydensecrf,
+  single-threaded, gets parallel worker processes instead).
 """
 
 from __future__ import annotations
@@ -198,14 +199,14 @@ def crf_evaluate(dataset, scores_dir: str | Path, params: CRFParams | None = Non
     """(before, after): the saved scores' argmax and the dense-CRF-refined argmax, scored.
 
     ``method`` is a ``crf.dense_crf`` method; the default, the permutohedral lattice in PyTorch,
-    runs on ``device`` (default: CUDA when available, else the CPU). On a GPU the images are
-    refined one after another in this process (milliseconds each); on the CPU ``workers``
-    processes (default: up to 4, one per core) share the images and the cores. The confusion
-    matrices are sums, so the result does not depend on ``workers``.
+    runs on ``device`` (default: CUDA when available, else the CPU), one image after another in
+    this process: PyTorch already spreads each image over the CPU's cores (or the GPU). The
+    single-threaded methods ("pydensecrf", "exact") default to ``workers`` = one process per
+    core, up to 4. The confusion matrices are sums, so the result does not depend on ``workers``.
     """
     gpu = method in TORCH_METHODS and torch.device(device or default_device()).type != "cpu"
     if workers is None:
-        workers = 1 if gpu else max(1, min(4, os.cpu_count() or 1))
+        workers = 1 if method in TORCH_METHODS else max(1, min(4, os.cpu_count() or 1))
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if gpu and workers > 1:

@@ -4,7 +4,7 @@ DeepLab v1/v2 apply the fully-connected CRF after the network, as a separate ste
 (v1 §4.3, v2 §3.3). Kept apart as in kazuto1011/deeplab-pytorch: ``evaluate --save-scores
 DIR`` writes each image's probabilities once; this command reads them back and runs
 ``crf.dense_crf`` over the images (``evaluate.crf_evaluate``): the permutohedral lattice in
-PyTorch on the GPU when there is one, else in parallel worker processes,
+PyTorch on the GPU when there is one, else on all CPU cores (pydensecrf: worker processes),
 then prints the scores before and after the CRF, computed from the same saved probabilities.
 """
 
@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dense_crf method: lattice (PyTorch, any device), pydensecrf (C++, CPU), ...")
     parser.add_argument("--device", default=None, help="device of the PyTorch methods (default: cuda if available)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="worker processes (default: 1 on a GPU, else one per core up to 4)")
+                        help="worker processes (default: 1 for the PyTorch methods, which use threads; "
+                             "one per core up to 4 for pydensecrf)")
     parser.add_argument("--trimap", type=int, nargs="*", default=[2, 4, 8], help="trimap band widths (px)")
 
 

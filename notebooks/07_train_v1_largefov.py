@@ -90,8 +90,8 @@ plt.show()
 # Each validation image is scored whole (padded to 8·k + 1), one confusion matrix is
 # accumulated over the set, and the trimap accuracy counts only pixels within a few pixels of
 # a label boundary. The softmax probabilities are saved, and the fully-connected CRF refines
-# them — with the permutohedral lattice in PyTorch (chapter 11), on the GPU when there is one,
-# else in parallel worker processes. The same saved scores give the "before" and "after".
+# them with the permutohedral lattice in PyTorch (chapter 11), on the GPU when there is one,
+# else on all the CPU's cores. The same saved scores give the "before" and "after".
 
 # %%
 val_set = build_dataset(DATASET, "val", root=DATA_ROOT)
