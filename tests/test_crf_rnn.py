@@ -144,6 +144,7 @@ def test_numpy_numbers_in_params_work():
     ({"num_classes": 1}, ValueError, "num_classes must be an integer >= 2"),
     ({"num_classes": 2.0}, ValueError, "num_classes"),
     ({"num_classes": 3, "params": {"w1": 1}}, TypeError, "params must be a CRFParams"),
+    ({"num_classes": 3, "convention": "zheng"}, ValueError, "convention must be one of"),
 ])
 def test_constructor_rejects_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -25,6 +25,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .energy import CONVENTIONS
 from .lattice_meanfield import CRFKernels, mean_field_scores, potts_compatibility
 from .params import CRFParams
 
@@ -50,6 +51,8 @@ class CRFasRNN(nn.Module):
         params = CRFParams() if params is None else params
         if not isinstance(params, CRFParams):
             raise TypeError(f"params must be a CRFParams, got {type(params).__name__}")
+        if convention not in CONVENTIONS:
+            raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
         self.num_classes, self.params, self.convention = num_classes, params, convention
         self.iterations = int(params.iterations)
         weights = torch.tensor([float(params.w1), float(params.w2)])
