@@ -37,6 +37,15 @@ def _as_int_array(values, name: str) -> np.ndarray:
     return values.astype(np.int64, copy=False)
 
 
+def _as_int_pair(pred, truth, truth_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted and true labels as integer arrays of one shape (the truth named in errors)."""
+    pred, truth = _as_int_array(pred, "pred"), _as_int_array(truth, truth_name)
+    if pred.shape != truth.shape:
+        raise ValueError(f"pred and {truth_name} must have the same shape, got {tuple(pred.shape)} "
+                         f"and {tuple(truth.shape)}")
+    return pred, truth
+
+
 class ConfusionMatrix:
     """Counts (truth, prediction) pairs over a whole evaluation set; every score derives from it.
 
@@ -63,11 +72,7 @@ class ConfusionMatrix:
 
     def update(self, pred, target) -> "ConfusionMatrix":
         """Add one batch of predicted and true labels (same shape, any number of dimensions)."""
-        pred = _as_int_array(pred, "pred")
-        target = _as_int_array(target, "target")
-        if pred.shape != target.shape:
-            raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} "
-                             f"and {tuple(target.shape)}")
+        pred, target = _as_int_pair(pred, target, "target")
         keep = target != self.ignore_index
         pred, target = pred[keep], target[keep]
         c = self.num_classes
@@ -218,11 +223,7 @@ class TrimapConfusion:
 
     def update(self, pred, label) -> "TrimapConfusion":
         """Add images: ``pred`` and ``label`` of shape (H, W) or (..., H, W)."""
-        pred = _as_int_array(pred, "pred")
-        label = _as_int_array(label, "label")
-        if pred.shape != label.shape:
-            raise ValueError(f"pred and label must have the same shape, got {tuple(pred.shape)} "
-                             f"and {tuple(label.shape)}")
+        pred, label = _as_int_pair(pred, label, "label")
         if label.ndim < 2:
             raise ValueError(f"label must have shape (H, W) or (..., H, W), got {tuple(label.shape)}")
         h, w = label.shape[-2:]

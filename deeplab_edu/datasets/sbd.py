@@ -22,7 +22,7 @@ import torch
 
 from .palette import IGNORE_INDEX, VOC_CLASSES
 from .transforms import EvalTransform
-from .voc import Transform, check_label_values, check_pairs, read_image, read_split
+from .voc import Transform, check_label_values, check_pairs, check_same_size, read_image, read_split
 
 
 def read_sbd_label(path: str | Path, num_classes: int = len(VOC_CLASSES)) -> np.ndarray:
@@ -78,9 +78,7 @@ class SBDSegmentation(torch.utils.data.Dataset):
         image_id = self.ids[index]
         image = read_image(self.image_path(image_id))
         label = read_sbd_label(self.label_path(image_id), self.num_classes)
-        if image.shape[:2] != label.shape:
-            raise ValueError(f"SBD label file {self.label_path(image_id)} is {label.shape[1]}x"
-                             f"{label.shape[0]} but its image is {image.shape[1]}x{image.shape[0]}")
+        check_same_size(image, label, self.label_path(image_id), kind="SBD label file")
         return image, label
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -54,6 +54,13 @@ def check_pairs(ids: list[str], split_file: Path, image_path: Callable[[str], Pa
                                     f"(listed in {split_file})")
 
 
+def check_same_size(image: np.ndarray, label: np.ndarray, label_path: Path, kind: str = "label file") -> None:
+    """An image and its label map must cover the same pixels; the error names the label file."""
+    if image.shape[:2] != label.shape:
+        raise ValueError(f"{kind} {label_path} is {label.shape[1]}x{label.shape[0]} but its image is "
+                         f"{image.shape[1]}x{image.shape[0]}; expected equal sizes")
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """An RGB image file as uint8 (H, W, 3); a corrupt or truncated file raises ``ValueError``."""
     path = Path(path)
@@ -142,9 +149,7 @@ class VOCSegmentation(torch.utils.data.Dataset):
         image_id = self.ids[index]
         image = read_image(self.image_path(image_id))
         label = read_label(self.label_path(image_id), self.num_classes, self.ignore_index)
-        if image.shape[:2] != label.shape:
-            raise ValueError(f"label file {self.label_path(image_id)} is {label.shape[1]}x{label.shape[0]} "
-                             f"but its image is {image.shape[1]}x{image.shape[0]}; expected equal sizes")
+        check_same_size(image, label, self.label_path(image_id))
         return image, label
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
