@@ -246,6 +246,19 @@ def crf_evaluate(dataset, scores_dir: str | Path, params: CRFParams | None = Non
     return before, after
 
 
+def evaluate_with_crf(model: torch.nn.Module, dataset, scores_dir: str | Path, params: CRFParams | None = None,
+                      trimap_widths: Sequence[int] = DEFAULT_TRIMAP_WIDTHS,
+                      device: torch.device | str | None = None, progress: bool = True
+                      ) -> tuple[EvalResult, EvalResult]:
+    """(network alone, network + dense CRF): ``evaluate`` saving the probabilities in
+    ``scores_dir``, then ``crf_evaluate`` (the lattice, on ``device``) on exactly those."""
+    before = evaluate(model, dataset, trimap_widths=trimap_widths, device=device, scores_dir=scores_dir,
+                      progress=progress)
+    _, after = crf_evaluate(dataset, scores_dir, params, trimap_widths=trimap_widths, progress=progress,
+                            device=device)
+    return before, after
+
+
 # --------------------------------------------------------------------------- command line
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -21,8 +21,8 @@ import matplotlib.pyplot as plt
 
 from deeplab_edu import paths, profiles, runtime
 from deeplab_edu.crf import CRFParams
-from deeplab_edu.datasets import build_dataset
-from deeplab_edu.evaluate import crf_evaluate, evaluate, format_table, results_row
+from deeplab_edu.datasets import build_dataset, default_training_data
+from deeplab_edu.evaluate import evaluate_with_crf, format_table, results_row
 from deeplab_edu.models import build_model
 from deeplab_edu.schedules import step_lr
 from deeplab_edu.train import TrainConfig, train
@@ -31,8 +31,7 @@ from deeplab_edu.viz.training import plot_training_curves
 runtime.seed_everything(0)
 profile = profiles.get_profile()
 device = runtime.default_device()
-DATASET = "voc_aug" if paths.voc_root().is_dir() else "builtin"
-DATA_ROOT = None if DATASET != "builtin" else str(paths.builtin_root() / profile.name)
+DATASET, DATA_ROOT = default_training_data(profile.name)  # VOC + SBD if on disk, else built-in
 RUNS = paths.REPO_ROOT / "runs" / "07_v1"
 print(f"profile {profile.name}, dataset {DATASET}")
 
@@ -98,9 +97,8 @@ val_set = build_dataset(DATASET, "val", root=DATA_ROOT)
 crf = CRFParams(iterations=profile.crf_iterations)
 rows = []
 for name, result in runs.items():
-    before = evaluate(result.model, val_set, trimap_widths=(2, 4), scores_dir=RUNS / name / "scores",
-                      device=device)
-    _, after = crf_evaluate(val_set, RUNS / name / "scores", crf, trimap_widths=(2, 4))
+    before, after = evaluate_with_crf(result.model, val_set, RUNS / name / "scores", crf, trimap_widths=(2, 4),
+                                      device=device)
     rows.append(results_row(f"v1 LargeFOV, {name} loss", before, after, result.seconds, result.device,
                             trimap_width=4))
 

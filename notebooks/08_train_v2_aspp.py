@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt
 
 from deeplab_edu import paths, profiles, runtime
 from deeplab_edu.crf import CRFParams
-from deeplab_edu.datasets import build_dataset
-from deeplab_edu.evaluate import crf_evaluate, evaluate, format_table, results_row
+from deeplab_edu.datasets import build_dataset, default_training_data
+from deeplab_edu.evaluate import evaluate_with_crf, format_table, results_row
 from deeplab_edu.models import build_model
 from deeplab_edu.schedules import poly_lr
 from deeplab_edu.train import TrainConfig, train
@@ -26,8 +26,7 @@ from deeplab_edu.viz.training import plot_training_curves
 runtime.seed_everything(0)
 profile = profiles.get_profile()
 device = runtime.default_device()
-DATASET = "voc_aug" if paths.voc_root().is_dir() else "builtin"
-DATA_ROOT = None if DATASET != "builtin" else str(paths.builtin_root() / profile.name)
+DATASET, DATA_ROOT = default_training_data(profile.name)  # VOC + SBD if on disk, else built-in
 RUNS = paths.REPO_ROOT / "runs" / "08_v2"
 print(f"profile {profile.name}, dataset {DATASET}")
 
@@ -85,8 +84,7 @@ crf = CRFParams(iterations=profile.crf_iterations)
 rows = []
 for name, result in runs.items():
     scores = RUNS / VARIANTS[name][0] / "scores"
-    before = evaluate(result.model, val_set, trimap_widths=(2, 4), scores_dir=scores, device=device)
-    _, after = crf_evaluate(val_set, scores, crf, trimap_widths=(2, 4))
+    before, after = evaluate_with_crf(result.model, val_set, scores, crf, trimap_widths=(2, 4), device=device)
     rows.append(results_row(name, before, after, result.seconds, result.device, trimap_width=4))
 
 # %% [markdown]

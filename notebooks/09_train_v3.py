@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 
 from deeplab_edu import paths, profiles, runtime
 from deeplab_edu.aspp import v3_rates
-from deeplab_edu.datasets import build_dataset
+from deeplab_edu.datasets import build_dataset, default_training_data
 from deeplab_edu.evaluate import evaluate, format_table, results_row
 from deeplab_edu.models import build_model
 from deeplab_edu.schedules import poly_lr
@@ -24,8 +24,7 @@ from deeplab_edu.viz.training import plot_training_curves
 runtime.seed_everything(0)
 profile = profiles.get_profile()
 device = runtime.default_device()
-DATASET = "voc_aug" if paths.voc_root().is_dir() else "builtin"
-DATA_ROOT = None if DATASET != "builtin" else str(paths.builtin_root() / profile.name)
+DATASET, DATA_ROOT = default_training_data(profile.name)  # VOC + SBD if on disk, else built-in
 RUNS = paths.REPO_ROOT / "runs" / "09_v3"
 print(f"profile {profile.name}, dataset {DATASET}")
 

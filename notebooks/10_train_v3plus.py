@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt
 
 from deeplab_edu import paths, profiles, runtime
 from deeplab_edu.crf import CRFParams
-from deeplab_edu.datasets import build_dataset
-from deeplab_edu.evaluate import crf_evaluate, evaluate, format_table, results_row
+from deeplab_edu.datasets import build_dataset, default_training_data
+from deeplab_edu.evaluate import evaluate_with_crf, format_table, results_row
 from deeplab_edu.models import build_model
 from deeplab_edu.train import TrainConfig, train
 from deeplab_edu.viz.training import plot_training_curves
@@ -21,8 +21,7 @@ from deeplab_edu.viz.training import plot_training_curves
 runtime.seed_everything(0)
 profile = profiles.get_profile()
 device = runtime.default_device()
-DATASET = "voc_aug" if paths.voc_root().is_dir() else "builtin"
-DATA_ROOT = None if DATASET != "builtin" else str(paths.builtin_root() / profile.name)
+DATASET, DATA_ROOT = default_training_data(profile.name)  # VOC + SBD if on disk, else built-in
 RUNS = paths.REPO_ROOT / "runs" / "10_v3plus"
 print(f"profile {profile.name}, dataset {DATASET}")
 
@@ -66,8 +65,7 @@ crf = CRFParams(iterations=profile.crf_iterations)
 rows = []
 for name, result in runs.items():
     scores = RUNS / name / "scores"
-    before = evaluate(result.model, val_set, trimap_widths=(2, 8), scores_dir=scores, device=device)
-    _, after = crf_evaluate(val_set, scores, crf, trimap_widths=(2, 8))
+    before, after = evaluate_with_crf(result.model, val_set, scores, crf, trimap_widths=(2, 8), device=device)
     for width in (2, 8):
         rows.append(results_row(f"{name}, trimap {width}px", before, after, result.seconds, result.device,
                                 trimap_width=width))

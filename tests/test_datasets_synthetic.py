@@ -216,3 +216,13 @@ def test_scene_statistics_agree_with_counting_by_hand():
     for c in range(1, len(CLASSES)):
         by_hand = sorted(a for lab in labels for _, a in components(lab, c))
         assert sorted(stats["region_area"][stats["region_class"] == c].tolist()) == by_hand
+
+
+def test_training_chapters_use_voc_when_it_is_on_disk_else_the_profiles_builtin_set(tmp_path, monkeypatch):
+    from deeplab_edu.datasets import default_training_data
+
+    monkeypatch.setenv("DEEPLAB_EDU_BUILTIN", str(tmp_path / "builtin"))
+    monkeypatch.setenv("DEEPLAB_EDU_VOC", str(tmp_path / "VOC2012"))
+    assert default_training_data("laptop") == ("builtin", str(tmp_path / "builtin" / "laptop"))
+    (tmp_path / "VOC2012").mkdir()
+    assert default_training_data("laptop") == ("voc_aug", None)

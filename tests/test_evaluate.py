@@ -149,3 +149,18 @@ def test_results_table_reports_before_and_after(val_set, tmp_path):
     assert lines[0].startswith("| run | mIoU |") and len(lines) == 4
     assert f"{row['mIoU']:.3f}" in lines[2] and "| 1.5 | cpu |" in lines[2]
     assert "—" in lines[3] and not math.isnan(row["pixel acc"])
+
+
+def test_evaluate_with_crf_is_evaluate_then_the_crf_on_the_saved_scores(val_set, tmp_path):
+    from deeplab_edu.evaluate import evaluate_with_crf
+
+    params = CRFParams(iterations=2)
+    before, after = evaluate_with_crf(tiny("deeplabv1"), val_set, tmp_path / "a", params, trimap_widths=(2,),
+                                      device="cpu", progress=False)
+    expected_before = evaluate(tiny("deeplabv1"), val_set, trimap_widths=(2,), scores_dir=tmp_path / "b",
+                               device="cpu", progress=False)
+    _, expected_after = crf_evaluate(val_set, tmp_path / "b", params, trimap_widths=(2,), progress=False,
+                                     device="cpu")
+    np.testing.assert_array_equal(before.confusion.matrix, expected_before.confusion.matrix)
+    np.testing.assert_array_equal(after.confusion.matrix, expected_after.confusion.matrix)
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(f"{i}.npy" for i in val_set.ids)

@@ -75,6 +75,15 @@ def ensure_builtin(root: str | Path | None = None, progress: bool = True) -> Pat
     return root
 
 
+def default_training_data(profile_name: str) -> tuple[str, str | None]:
+    """``(name, root)`` of what the training chapters train on: VOC 2012 + SBD (``"voc_aug"``,
+    from ``paths``) when VOC is on disk, else the built-in set in the run profile's own folder,
+    ``builtin_root()/<profile>``, so a ``smoke`` set never stands in for a ``laptop`` one."""
+    if paths.voc_root().is_dir():
+        return "voc_aug", None
+    return "builtin", str(paths.builtin_root() / profile_name)
+
+
 def build_dataset(name: str, split: str, transform: Transform | None = None,
                   root: str | Path | None = None) -> VOCSegmentation:
     """The dataset ``name`` (see the table above), split ``split``, read from ``root`` or its default.
