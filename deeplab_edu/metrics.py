@@ -137,8 +137,7 @@ def _nanmean(values: np.ndarray) -> float:
 def confusion_matrix_loops(pred, target, num_classes: int,
                            ignore_index: int = IGNORE_INDEX) -> np.ndarray:
     """The readable reference: visit every pixel and add one to ``matrix[truth, prediction]``."""
-    pred = _as_int_array(pred, "pred").ravel()
-    target = _as_int_array(target, "target").ravel()
+    pred, target = (a.ravel() for a in _as_int_pair(pred, target, "target"))
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     for p, t in zip(pred.tolist(), target.tolist()):
         if t != ignore_index:

@@ -187,3 +187,11 @@ def test_band_width_must_be_a_positive_integer(width):
 def test_band_needs_a_2d_label():
     with pytest.raises(ValueError, match="2-D"):
         trimap_band(np.zeros((2, 3, 3), dtype=np.int64), 1)
+
+
+def test_the_loop_reference_refuses_labels_of_another_shape():
+    # zip() would silently stop at the shorter of the two and count fewer pixels.
+    with pytest.raises(ValueError, match="pred and target must have the same shape"):
+        confusion_matrix_loops(np.zeros((2, 3), np.int64), np.zeros((3, 2), np.int64), 2)
+    with pytest.raises(ValueError, match="same shape"):
+        confusion_matrix_loops(np.zeros(5, np.int64), np.zeros(6, np.int64), 2)
