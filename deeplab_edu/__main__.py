@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                   "write the offline built-in dataset in VOC layout (size and seed selectable)"),
     "convert-sbd": ("deeplab_edu.datasets.trainaug",
                     "convert SBD .mat labels to palette PNGs and write the 10,582-image trainaug split"),
+    "pretrain": ("deeplab_edu.pretrain",
+                 "ImageNet pretraining in miniature: teach a small backbone to classify objects"),
     "train": ("deeplab_edu.train",
               "train a DeepLab (v1-v3+); resumable; multi-GPU under torchrun"),
     "evaluate": ("deeplab_edu.evaluate",

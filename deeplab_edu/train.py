@@ -62,7 +62,7 @@ class TrainConfig:
     output_stride: int | None = None
     width: float = 1.0
     model_options: dict = dataclasses.field(default_factory=dict)  # fc6, rates, blocks, multi_grid …
-    pretrained: str | None = None  # ImageNet backbone weights (a local file)
+    pretrained: str | None = None  # ImageNet (or miniature-ImageNet) backbone weights, a local file
     dataset: str = "builtin"
     data_root: str | None = None
     crop_size: int = 513
@@ -98,7 +98,10 @@ class TrainConfig:
         """A config with the profile's crop, batch, iterations, width and log interval.
 
         Below full width the ResNets get one unit per stage (``blocks=(1, 1, 1, 1)``): the
-        "small version of the same" network that trains on a CPU.
+        "small version of the same" network that trains on a CPU. Where the book ships
+        miniature-ImageNet weights for that backbone (``deeplab_edu.pretrain``, the laptop
+        profile's width) they become ``pretrained``, as ImageNet weights do in the papers;
+        pass ``pretrained=None`` to train from scratch.
         """
         p = profile or get_profile()
         resnet = model != "deeplabv1" and overrides.get("backbone") != "vgg16"
@@ -106,7 +109,8 @@ class TrainConfig:
         options.update(overrides.pop("model_options", {}))
         values = dict(model=model, width=p.width, crop_size=p.crop_size, batch_size=p.batch_size,
                       iterations=p.iterations, log_every=p.log_every,
-                      checkpoint_every=max(p.iterations // 4, 1), model_options=options)
+                      checkpoint_every=max(p.iterations // 4, 1), model_options=options,
+                      pretrained=shipped_pretrained(model, overrides.get("backbone"), p.width, options))
         values.update(overrides)
         return cls(**values)
 
@@ -129,6 +133,15 @@ class TrainConfig:
         return {"model": self.model, "num_classes": num_classes, "backbone": self.backbone,
                 "output_stride": self.output_stride, "width": float(self.width),
                 "options": dict(self.model_options)}
+
+
+def shipped_pretrained(model: str, backbone: str | None, width: float, options: dict) -> str | None:
+    """The book's miniature-ImageNet weights for this model's backbone, if it ships a file that fits."""
+    from deeplab_edu.models import DEFAULT_BACKBONES
+    from deeplab_edu.pretrain import shipped_weights
+
+    path = shipped_weights(backbone or DEFAULT_BACKBONES.get(model, "resnet101"), width, options.get("blocks"))
+    return None if path is None else str(path)
 
 
 @dataclasses.dataclass
@@ -318,10 +331,7 @@ def train(config: TrainConfig) -> TrainResult:
     model = build_from_config(model_config)
     if config.pretrained:
         from deeplab_edu import weights
-        if config.model == "deeplabv1":
-            weights.load_vgg16_imagenet(model, config.pretrained)
-        else:
-            weights.load_backbone(model.backbone, config.pretrained)
+        weights.load_pretrained(model, config.pretrained)
     if config.batchnorm == "sync":
         model = ddp.convert_sync_batchnorm(model, device)
     model.to(device)
@@ -439,7 +449,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--fc6", default=None, help="v1's fc6 variant: largefov, 7x7, 4x4, 4x4-rate8")
     g.add_argument("--rates", default=None, help="ASPP rates, e.g. 6,12,18 or aspp-l / aspp-s (v2)")
     g.add_argument("--dropout", type=float, default=None, help="v1's fc6/fc7 dropout (default 0.5)")
-    g.add_argument("--pretrained", default=None, help="local ImageNet weights file for the backbone")
+    g.add_argument("--pretrained", default="auto",
+                   help="ImageNet weights file for the backbone; 'auto': the book's miniature-ImageNet "
+                        "weights where they fit the model (the laptop profile's width), else none; "
+                        "'none': train from scratch")
     g = parser.add_argument_group("data")
     g.add_argument("--dataset", default="builtin", choices=["builtin", "sample", "voc", "voc_aug"])
     g.add_argument("--data-root", default=None, help="dataset folder (default: from deeplab_edu.paths)")
@@ -480,8 +493,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         options["dropout"] = args.dropout
     if args.rates:
         options["rates"] = args.rates if args.rates.startswith("aspp") else tuple(int(r) for r in args.rates.split(","))
+    pretrained = {"auto": shipped_pretrained(args.model, args.backbone, args.width, options),
+                  "none": None}.get(args.pretrained, args.pretrained)
     return TrainConfig(model=args.model, backbone=args.backbone, output_stride=args.output_stride, width=args.width,
-                       model_options=options, pretrained=args.pretrained, dataset=args.dataset,
+                       model_options=options, pretrained=pretrained, dataset=args.dataset,
                        data_root=args.data_root, crop_size=args.crop_size, scale=tuple(args.scale), batch_size=args.batch_size,
                        num_workers=args.num_workers, iterations=args.iterations, lr=args.lr,
                        weight_decay=args.weight_decay, schedule=args.schedule, loss=args.loss,

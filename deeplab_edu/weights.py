@@ -9,6 +9,8 @@ modules carry torchvision's parameter names, so:
   classifier becomes fc6 / fc7 by ``vgg16_fc_to_conv`` (DeepLab v1, §4: "we subsample (by
   decimation) the first FC layer to 4×4 (or 3×3) spatial size", and LargeFOV keeps 1 024 of
   the 4 096 channels);
+* the book's miniature-ImageNet backbones (``data/pretrained/``, ``deeplab_edu.pretrain``)
+  load into the laptop profile's small models the same way (``load_pretrained``);
 * a torchvision ``deeplabv3_resnet101`` file loads, key for key and strictly, into
   ``build_model("deeplabv3", 21, output_stride=8, multi_grid=None, aux_loss=True)``.
 
@@ -168,6 +170,20 @@ def load_vgg16_imagenet(model: nn.Module, source: str | Path | Mapping[str, torc
     if shapes:
         raise CheckpointMismatchError(f"vgg16 fc6/fc7 do not fit this model (width < 1?): {_listing(shapes)}")
     model.load_state_dict(converted, strict=False)
+    return model
+
+
+def load_pretrained(model: nn.Module, source: str | Path | Mapping[str, torch.Tensor]) -> nn.Module:
+    """Classification weights into a DeepLab before training: what ``TrainConfig.pretrained`` does.
+
+    A torchvision ``vgg16`` file (it has VGG's fully connected classifier) into DeepLab v1 also
+    becomes fc6 / fc7; any other file, torchvision's ResNets or the book's miniature-ImageNet
+    backbones (``deeplab_edu.pretrain``), initialises the backbone alone.
+    """
+    state = dict(source) if isinstance(source, Mapping) else read_state_dict(source)
+    if "classifier.0.weight" in state and hasattr(model, "fc6_variant"):
+        return load_vgg16_imagenet(model, state)
+    load_backbone(model.backbone, state)
     return model
 
 

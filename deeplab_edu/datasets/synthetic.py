@@ -197,43 +197,75 @@ def make_scene(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     The label holds indices into ``CLASSES`` (0 = background); the same seed and size
     always give the same scene.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < MIN_SIZE:
-        raise ValueError(f"size must be an integer >= {MIN_SIZE} (pixels per side), got {size!r}")
+    _check_seed_and_size(seed, size)
     size = int(size)
     rng = np.random.default_rng(int(seed))
     image = _background(rng, size)
     label = np.zeros((size, size), dtype=np.uint8)
-
     for k in range(int(rng.integers(2, MAX_OBJECTS + 1))):
         cls = int(rng.integers(1, NUM_CLASSES))
-        shape, texture, (p_lo, p_hi) = _OBJECTS[cls]
         r = _object_radius(rng, size, first=k == 0)
         cy, cx = rng.uniform(-0.05 * size, 1.05 * size, 2)  # may be cut by the frame
-        angle = rng.uniform(0, 2 * np.pi)
-        # Work on the bounding box only: small objects cost almost nothing.
-        y0, y1 = max(int(cy - r) - 1, 0), min(int(cy + r) + 2, size)
-        x0, x1 = max(int(cx - r) - 1, 0), min(int(cx + r) + 2, size)
-        if y0 >= y1 or x0 >= x1:
-            continue
-        y, x = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        dy, dx = y + 0.5 - cy, x + 0.5 - cx  # pixel centres
-        u = np.cos(angle) * dx + np.sin(angle) * dy
-        v = -np.sin(angle) * dx + np.cos(angle) * dy
-        mask = shape(u, v, r, rng)
-        if not mask.any():
-            continue
-        t = texture(u, v, float(rng.uniform(p_lo, p_hi)), rng)
-        fill = _mix(t, _colour_pair(rng, float(rng.uniform(0.35, 0.8))))
-        image[y0:y1, x0:x1][mask] = fill[mask]
-        label[y0:y1, x0:x1][mask] = cls
+        _paint_object(rng, image, label, cls, r, cy, cx)
+    return _finish(rng, image), label
 
+
+def _paint_object(rng: np.random.Generator, image: np.ndarray, label: np.ndarray, cls: int,
+                  r: float, cy: float, cx: float) -> None:
+    """Paint one object of class ``cls`` and size ``r`` centred at (cy, cx), in place."""
+    size = image.shape[0]
+    shape, texture, (p_lo, p_hi) = _OBJECTS[cls]
+    angle = rng.uniform(0, 2 * np.pi)
+    # Work on the bounding box only: small objects cost almost nothing.
+    y0, y1 = max(int(cy - r) - 1, 0), min(int(cy + r) + 2, size)
+    x0, x1 = max(int(cx - r) - 1, 0), min(int(cx + r) + 2, size)
+    if y0 >= y1 or x0 >= x1:
+        return
+    y, x = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    dy, dx = y + 0.5 - cy, x + 0.5 - cx  # pixel centres
+    u = np.cos(angle) * dx + np.sin(angle) * dy
+    v = -np.sin(angle) * dx + np.cos(angle) * dy
+    mask = shape(u, v, r, rng)
+    if not mask.any():
+        return
+    t = texture(u, v, float(rng.uniform(p_lo, p_hi)), rng)
+    fill = _mix(t, _colour_pair(rng, float(rng.uniform(0.35, 0.8))))
+    image[y0:y1, x0:x1][mask] = fill[mask]
+    label[y0:y1, x0:x1][mask] = cls
+
+
+def _finish(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     # Camera-like softness and sensor noise: edges are not perfect steps in real photos.
     image[1:-1, 1:-1] = (2 * image[1:-1, 1:-1] + image[:-2, 1:-1] + image[2:, 1:-1]
                          + image[1:-1, :-2] + image[1:-1, 2:]) / 6
     image += rng.normal(0, 4, image.shape).astype(np.float32)
-    return np.clip(image + 0.5, 0, 255).astype(np.uint8), label
+    return np.clip(image + 0.5, 0, 255).astype(np.uint8)
+
+
+def _check_seed_and_size(seed, size) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < MIN_SIZE:
+        raise ValueError(f"size must be an integer >= {MIN_SIZE} (pixels per side), got {size!r}")
+
+
+def make_object_image(seed: int, size: int) -> tuple[np.ndarray, int]:
+    """One object near the centre of a background: ``(image uint8 (size, size, 3), class)``.
+
+    The book's ImageNet in miniature (``deeplab_edu.pretrain``): a classification image whose
+    class (1..7, an index into ``CLASSES``) is the object's, painted by the same code as the
+    scenes' objects so that a backbone trained on these transfers to the scenes.
+    """
+    _check_seed_and_size(seed, size)
+    size = int(size)
+    rng = np.random.default_rng(int(seed))
+    image = _background(rng, size)
+    label = np.zeros((size, size), dtype=np.uint8)
+    cls = int(rng.integers(1, NUM_CLASSES))
+    r = float(rng.uniform(0.2, 0.45) * size)
+    cy, cx = size / 2 + rng.uniform(-0.1, 0.1, 2) * size
+    _paint_object(rng, image, label, cls, r, cy, cx)
+    return _finish(rng, image), cls
 
 
 # ----------------------------------------------------------------------------- the set on disk

@@ -1,0 +1,280 @@
+"""ImageNet pretraining in miniature: why every DeepLab starts from a classifier.
+
+No DeepLab trains its backbone from scratch. v1 (ICLR 2015, §4) initialises from "the
+publicly available ImageNet-pretrained VGG-16"; v2 (TPAMI 2017, §4) and v3 start from
+ImageNet ResNet-101. A segmentation set (10,582 trainaug images, or 400 built-in scenes in
+the laptop profile) is too small to learn both *what* edges, textures and shapes look like
+and *where* one object ends: the classifier learns the first from many labelled images, and
+segmentation training only has to learn the second.
+
+The book cannot download ImageNet, so it runs the same recipe in miniature:
+
+1. a classification set: ``synthetic.make_object_image`` paints one object of the built-in
+   set's 7 classes on a textured background, labelled with its class (ImageNet's "one
+   object per photo");
+2. the backbone, at the width the CPU profiles use, with global average pooling and a
+   linear classifier on top (ResNet's ``avgpool`` + ``fc``), trained to name the object;
+3. the classifier is thrown away and the backbone's weights go into DeepLab
+   (``weights.load_backbone``), which adds its own head.
+
+ResNet is trained at output stride 32, as on ImageNet, and made dense afterwards by the hole
+algorithm: the weights do not change, only strides and rates do. DeepLab's VGG-16 exists
+here only in its dense form (output stride 8), so it is trained as it will be used.
+
+``data/pretrained/`` ships the result for the laptop profile's models, written by
+``python -m deeplab_edu pretrain`` (about a minute per backbone on two CPU cores);
+``shipped_weights`` finds the file that fits a model, and ``TrainConfig.from_profile`` passes
+it on. Chapter 07 compares a run from these weights with one from scratch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from deeplab_edu.backbones.resnet import ResNet
+from deeplab_edu.backbones.vgg import VGG16
+from deeplab_edu.checkpoint import atomic_save
+from deeplab_edu.datasets.synthetic import CLASSES, make_object_image
+from deeplab_edu.datasets.transforms import IMAGENET_MEAN, IMAGENET_STD
+from deeplab_edu.paths import REPO_ROOT
+from deeplab_edu.runtime import seed_everything
+
+BACKBONES = ("resnet", "vgg16")
+NUM_CLASSES = len(CLASSES) - 1  # the object classes; a classification image has no "background"
+SHIPPED_DIR = REPO_ROOT / "data" / "pretrained"
+# Object-image seeds: far from the scene seeds (seed·10⁶ + i), so no scene is ever reused.
+TRAIN_SEED_OFFSET = 10_000_000
+VAL_SEED_OFFSET = 20_000_000
+# VGG-16 has no BatchNorm, so it takes a smaller step than ResNet before diverging.
+DEFAULT_LR = {"resnet": 0.2, "vgg16": 0.03}
+
+
+@dataclasses.dataclass
+class PretrainConfig:
+    """One pretraining run. The defaults made the shipped weights."""
+
+    backbone: str = "resnet"
+    width: float = 0.25
+    blocks: tuple[int, int, int, int] = (1, 1, 1, 1)  # ResNet units per stage
+    train_images: int = 10_000
+    val_images: int = 500
+    image_size: int = 64
+    batch_size: int = 64
+    iterations: int = 600
+    lr: float | None = None  # the one-cycle schedule's peak; None: DEFAULT_LR[backbone]
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    seed: int = 0
+    progress: bool = True
+
+    def validate(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        for name in ("train_images", "val_images", "batch_size", "iterations"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not self.width > 0 or (self.lr is not None and not self.lr > 0):
+            raise ValueError(f"width and lr must be positive, got {self.width!r} and {self.lr!r}")
+
+    @property
+    def peak_lr(self) -> float:
+        return DEFAULT_LR[self.backbone] if self.lr is None else self.lr
+
+
+class Classifier(nn.Module):
+    """A backbone, global average pooling and one linear layer: the ImageNet classifier's shape."""
+
+    def __init__(self, backbone: nn.Module, num_classes: int = NUM_CLASSES) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.fc = nn.Linear(backbone.out_channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.backbone(x)["out"].mean(dim=(2, 3)))
+
+
+def build_backbone(config: PretrainConfig) -> nn.Module:
+    """The backbone exactly as DeepLab builds it, so the state dict loads key for key."""
+    if config.backbone == "resnet":
+        return ResNet(output_stride=32, width=config.width, blocks=config.blocks)
+    backbone = VGG16(width=config.width)
+    # VGG has no BatchNorm: with PyTorch's default initialisation the signal fades over 13
+    # layers and nothing trains. He initialisation (torchvision's for VGG) keeps its scale.
+    for module in backbone.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+    return backbone
+
+
+def object_images(count: int, size: int, seed_offset: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` object images as uint8 (N, 3, size, size) and their labels 0..6 (class − 1)."""
+    images = np.empty((count, size, size, 3), dtype=np.uint8)
+    labels = np.empty(count, dtype=np.int64)
+    for i in range(count):
+        images[i], cls = make_object_image(seed_offset + i, size)
+        labels[i] = cls - 1
+    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
+
+
+def normalize_batch(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 3, H, W) → float, ImageNet mean / std: the same input statistics as DeepLab's."""
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255
+    return (images.float() - mean) / std
+
+
+@torch.no_grad()
+def accuracy(model: Classifier, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 250) -> float:
+    """The share of ``images`` whose object ``model`` names correctly."""
+    was_training = model.training
+    model.eval()
+    correct = sum(int((model(normalize_batch(images[i:i + batch_size])).argmax(1)
+                       == labels[i:i + batch_size]).sum()) for i in range(0, len(images), batch_size))
+    model.train(was_training)
+    return correct / len(images)
+
+
+@dataclasses.dataclass
+class PretrainResult:
+    backbone: nn.Module
+    fc: nn.Linear
+    val_accuracy: float
+    history: list[dict]  # step, loss, lr
+    seconds: float
+
+
+def pretrain(config: PretrainConfig) -> PretrainResult:
+    """Train ``config.backbone`` to classify object images; return it with its val accuracy."""
+    from tqdm.auto import tqdm
+
+    config.validate()
+    generator = seed_everything(config.seed)
+    train_x, train_y = object_images(config.train_images, config.image_size, TRAIN_SEED_OFFSET)
+    val_x, val_y = object_images(config.val_images, config.image_size, VAL_SEED_OFFSET)
+    model = Classifier(build_backbone(config))
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.peak_lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay, nesterov=True)
+    # One cycle (warm up, then anneal): the short-run schedule that tolerates a large peak rate.
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.peak_lr, total_steps=config.iterations)
+    loss_fn = nn.CrossEntropyLoss()
+    history = []
+    start = time.perf_counter()
+    bar = tqdm(range(config.iterations), desc=f"pretraining {config.backbone}", disable=not config.progress)
+    for step in bar:
+        index = torch.randint(len(train_x), (config.batch_size,), generator=generator)
+        images = train_x[index]
+        flip = torch.rand(config.batch_size, generator=generator) < 0.5
+        images[flip] = images[flip].flip(-1)
+        loss = loss_fn(model(normalize_batch(images)), train_y[index])
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"pretraining loss is {loss.item()} at step {step}; lower the lr "
+                                     f"(now {config.peak_lr})")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        history.append({"step": step + 1, "loss": loss.item(), "lr": schedule.get_last_lr()[0]})
+        schedule.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    seconds = time.perf_counter() - start
+    return PretrainResult(model.backbone, model.fc, accuracy(model, val_x, val_y), history, seconds)
+
+
+def load_classifier(path: str | Path, config: PretrainConfig) -> Classifier:
+    """The classifier a ``save_classifier`` file holds, built as ``config`` says."""
+    from deeplab_edu import weights
+
+    state = weights.read_state_dict(path)
+    model = Classifier(build_backbone(config))
+    weights.load_weights(model, {(k if k.startswith("fc.") else f"backbone.{k}"): v for k, v in state.items()},
+                         what=f"pretrained classifier {path}")
+    return model
+
+
+# ----------------------------------------------------------------------------- shipped weights
+
+def weights_name(backbone: str, width: float, blocks: tuple[int, ...] | None = None) -> str:
+    """The file name that identifies a backbone's shape: ``resnet-w0.25-b1111.pt``, ``vgg16-w0.25.pt``."""
+    name = f"{backbone}-w{width:g}"
+    if backbone == "resnet":
+        name += "-b" + "".join(str(b) for b in blocks or ())
+    return name + ".pt"
+
+
+def shipped_weights(backbone: str, width: float, blocks: tuple[int, ...] | None = None) -> Path | None:
+    """The pretrained file under ``data/pretrained/`` that fits this backbone, or ``None``.
+
+    ``backbone`` is a model's backbone name (``vgg16``, ``resnet50``, ``resnet101``): the small
+    ResNets have ``blocks`` units per stage whatever their depth name, so only width and blocks
+    decide. Full-width models need real ImageNet weights (``--pretrained FILE``) instead.
+    """
+    kind = "vgg16" if backbone == "vgg16" else "resnet"
+    if kind == "resnet" and blocks is None:
+        return None  # a full-depth ResNet-50/101: nothing this small set could pretrain
+    path = SHIPPED_DIR / weights_name(kind, width, tuple(blocks) if blocks else None)
+    return path if path.is_file() else None
+
+
+def save_classifier(result: PretrainResult, config: PretrainConfig, path: str | Path) -> Path:
+    """Write the weights atomically, plus a ``.json`` record of how they were made.
+
+    The file holds the backbone's keys and the classifier's ``fc.*``, as torchvision's ImageNet
+    files do: ``weights.load_backbone`` drops ``fc.*``, ``load_classifier`` keeps it.
+    """
+    import json
+
+    state = {**result.backbone.state_dict(), **{f"fc.{k}": v for k, v in result.fc.state_dict().items()}}
+    path = atomic_save(state, path)
+    settings = dataclasses.asdict(config)
+    for key in ("progress",) + (("blocks",) if config.backbone != "resnet" else ()):
+        settings.pop(key)
+    record = {"config": settings,
+              "val_accuracy": round(result.val_accuracy, 4), "seconds": round(result.seconds, 1),
+              "torch": torch.__version__}
+    path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+# ----------------------------------------------------------------------------- `pretrain`
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = PretrainConfig()
+    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+    parser.add_argument("--backbone", choices=BACKBONES, default=defaults.backbone)
+    parser.add_argument("--width", type=float, default=defaults.width, help="channel multiplier")
+    parser.add_argument("--blocks", type=int, nargs=4, default=defaults.blocks, metavar="N",
+                        help="ResNet units per stage")
+    parser.add_argument("--iterations", type=int, default=defaults.iterations)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: "
+                        + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
+    parser.add_argument("--train-images", type=int, default=defaults.train_images)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"weights file (default: {SHIPPED_DIR.relative_to(REPO_ROOT)}/<backbone>-w<width>….pt)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+
+def run(args: argparse.Namespace) -> int:
+    config = PretrainConfig(backbone=args.backbone, width=args.width, blocks=tuple(args.blocks),
+                            iterations=args.iterations, batch_size=args.batch_size,
+                            lr=args.lr,
+                            train_images=args.train_images, seed=args.seed, progress=not args.no_progress)
+    result = pretrain(config)
+    blocks = config.blocks if config.backbone == "resnet" else None
+    out = args.out or SHIPPED_DIR / weights_name(config.backbone, config.width, blocks)
+    save_classifier(result, config, out)
+    print(f"{config.backbone} (width {config.width:g}): val accuracy {result.val_accuracy:.3f} "
+          f"(chance {1 / NUM_CLASSES:.3f}) after {config.iterations} iterations, "
+          f"{result.seconds:.0f} s; wrote {out}")
+    return 0

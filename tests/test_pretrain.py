@@ -1,0 +1,169 @@
+"""ImageNet pretraining in miniature: the object images, the run, the shipped weights."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from deeplab_edu import weights
+from deeplab_edu.__main__ import main
+from deeplab_edu.datasets.synthetic import CLASSES, make_object_image, make_scene
+from deeplab_edu.models import MODELS
+from deeplab_edu.pretrain import (NUM_CLASSES, SHIPPED_DIR, TRAIN_SEED_OFFSET, VAL_SEED_OFFSET, Classifier,
+                                  PretrainConfig, accuracy,
+                                  load_classifier, object_images, pretrain, save_classifier,
+                                  shipped_weights, weights_name)
+from deeplab_edu.profiles import PROFILES
+from deeplab_edu.train import TrainConfig
+from deeplab_edu.checkpoint import build_from_config
+
+SHIPPED = {"resnet": PretrainConfig(backbone="resnet"), "vgg16": PretrainConfig(backbone="vgg16")}
+
+
+def tiny(backbone: str = "resnet", **changes) -> PretrainConfig:
+    values = dict(backbone=backbone, width=0.125, train_images=24, val_images=8, image_size=32,
+                  batch_size=8, iterations=3, progress=False)
+    values.update(changes)
+    return PretrainConfig(**values)
+
+
+# ----------------------------------------------------------------------------- the images
+
+def test_object_images_are_deterministic_and_cover_every_class():
+    first, cls = make_object_image(5, 64)
+    again, cls_again = make_object_image(5, 64)
+    assert np.array_equal(first, again) and cls == cls_again
+    assert first.shape == (64, 64, 3) and first.dtype == np.uint8
+    classes = {make_object_image(seed, 32)[1] for seed in range(200)}
+    assert classes == set(range(1, len(CLASSES)))
+
+
+def test_object_images_keep_the_scene_generator_unchanged():
+    # Sharing the painting code must not move a single scene (the committed sample is the
+    # generator's; tests/test_datasets_synthetic.py compares it file by file).
+    image, label = make_scene(3, 48)
+    assert image.shape == (48, 48, 3) and set(np.unique(label)) <= set(range(len(CLASSES)))
+
+
+@pytest.mark.parametrize("seed, size", [(-1, 64), (1.5, 64), (0, 8), (True, 64)])
+def test_object_image_bad_arguments(seed, size):
+    with pytest.raises(ValueError, match="seed|size"):
+        make_object_image(seed, size)
+
+
+def test_object_images_batch_labels_are_class_minus_one():
+    images, labels = object_images(20, 32, VAL_SEED_OFFSET)
+    assert images.shape == (20, 3, 32, 32) and images.dtype == torch.uint8
+    expected = [make_object_image(VAL_SEED_OFFSET + i, 32)[1] - 1 for i in range(20)]
+    assert labels.tolist() == expected and labels.max() < NUM_CLASSES
+
+
+# ----------------------------------------------------------------------------- the run
+
+@pytest.mark.parametrize("backbone", ["resnet", "vgg16"])
+def test_a_short_run_saves_weights_that_load_back_and_into_deeplab(tmp_path, backbone):
+    config = tiny(backbone)
+    result = pretrain(config)
+    assert [row["step"] for row in result.history] == [1, 2, 3]
+    assert all(np.isfinite(row["loss"]) for row in result.history)
+    path = save_classifier(result, config, tmp_path / "w.pt")
+    record = json.loads(path.with_suffix(".json").read_text())
+    assert record["config"]["backbone"] == backbone and 0 <= record["val_accuracy"] <= 1
+    assert ("blocks" in record["config"]) == (backbone == "resnet")
+    assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temporary file
+
+    restored = load_classifier(path, config)
+    x = torch.randn(2, 3, 32, 32)
+    result.backbone.eval(), result.fc.eval(), restored.eval()
+    with torch.no_grad():
+        expected = result.fc(result.backbone(x)["out"].mean(dim=(2, 3)))
+        assert torch.allclose(restored(x), expected)
+
+    model = build_from_config(TrainConfig.from_profile(
+        "deeplabv1" if backbone == "vgg16" else "deeplabv3", PROFILES["smoke"]).model_config(8))
+    weights.load_pretrained(model, path)  # the classifier's fc.* is dropped, as torchvision's is
+    assert torch.equal(model.backbone.state_dict()["conv1.weight" if backbone == "resnet" else "features.0.weight"],
+                       torch.load(path, weights_only=True)["conv1.weight" if backbone == "resnet"
+                                                           else "features.0.weight"])
+
+
+def test_pretraining_learns_its_training_images():
+    # 40 steps on 32 images: the classifier must come to name most of them (chance is 1/7).
+    # How well it generalises is the shipped weights' test below.
+    config = PretrainConfig(backbone="resnet", train_images=32, val_images=8, image_size=32, batch_size=16,
+                            iterations=40, lr=0.02, progress=False)
+    result = pretrain(config)
+    model = Classifier(result.backbone)
+    model.fc = result.fc
+    assert accuracy(model, *object_images(32, 32, TRAIN_SEED_OFFSET)) > 0.6
+    assert np.mean([r["loss"] for r in result.history[-5:]]) < np.mean([r["loss"] for r in result.history[:5]])
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"backbone": "alexnet"}, "backbone"), ({"iterations": 0}, "iterations"),
+    ({"batch_size": 2.5}, "batch_size"), ({"lr": -1.0}, "lr"), ({"width": 0}, "width")])
+def test_bad_pretrain_configs_are_refused(changes, message):
+    with pytest.raises(ValueError, match=message):
+        pretrain(tiny(**changes))
+
+
+def test_pretrain_command(tmp_path, capsys):
+    out = tmp_path / "r.pt"
+    assert main(["pretrain", "--width", "0.125", "--iterations", "2", "--train-images", "16",
+                 "--batch-size", "4", "--out", str(out), "--no-progress"]) == 0
+    assert out.is_file() and out.with_suffix(".json").is_file()
+    assert "val accuracy" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--help"])
+    assert "miniature" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- shipped weights
+
+@pytest.mark.parametrize("backbone", sorted(SHIPPED))
+def test_shipped_weights_name_held_out_objects(backbone):
+    config = SHIPPED[backbone]
+    path = SHIPPED_DIR / weights_name(backbone, config.width, config.blocks if backbone == "resnet" else None)
+    model = load_classifier(path, config)
+    # Images after the 500 the run validated on: never seen by training or by model selection.
+    images, labels = object_images(300, config.image_size, VAL_SEED_OFFSET + 500)
+    assert accuracy(model, images, labels) > 0.8  # chance is 1/7
+    record = json.loads(path.with_suffix(".json").read_text())
+    assert record["config"]["backbone"] == backbone and record["val_accuracy"] > 0.8
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_laptop_models_start_from_the_shipped_weights_and_smoke_from_scratch(name):
+    laptop = TrainConfig.from_profile(name, PROFILES["laptop"])
+    assert laptop.pretrained is not None and SHIPPED_DIR.samefile(laptop.pretrained.rsplit("/", 1)[0])
+    model = build_from_config(laptop.model_config(8))
+    weights.load_pretrained(model, laptop.pretrained)
+    assert TrainConfig.from_profile(name, PROFILES["smoke"]).pretrained is None
+    assert TrainConfig.from_profile(name, PROFILES["laptop"], pretrained=None).pretrained is None
+
+
+def test_shipped_weights_only_fit_their_own_shape():
+    assert shipped_weights("resnet101", 0.25, (1, 1, 1, 1)) is not None
+    assert shipped_weights("resnet50", 0.25, (1, 1, 1, 1)) == shipped_weights("resnet101", 0.25, (1, 1, 1, 1))
+    assert shipped_weights("vgg16", 0.25) is not None
+    assert shipped_weights("resnet101", 0.25, None) is None  # a full-depth ResNet
+    assert shipped_weights("resnet101", 1.0, (1, 1, 1, 1)) is None
+    assert shipped_weights("vgg16", 0.5) is None
+
+
+def test_train_command_picks_the_shipped_weights_unless_told_otherwise(tmp_path):
+    import argparse
+
+    from deeplab_edu.train import add_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    small = ["--width", "0.25", "--model", "deeplabv3"]
+    auto = config_from_args(parser.parse_args(small)).pretrained
+    assert auto is not None and auto.endswith(weights_name("resnet", 0.25, (1, 1, 1, 1)))
+    assert config_from_args(parser.parse_args([*small, "--pretrained", "none"])).pretrained is None
+    assert config_from_args(parser.parse_args([*small, "--pretrained", "my.pt"])).pretrained == "my.pt"
+    assert config_from_args(parser.parse_args(["--width", "1.0"])).pretrained is None
+    vgg = config_from_args(parser.parse_args(["--width", "0.25", "--model", "deeplabv1"])).pretrained
+    assert vgg is not None and vgg.endswith(weights_name("vgg16", 0.25))
