@@ -327,6 +327,11 @@ def results_row(name: str, before: EvalResult, after: EvalResult | None = None, 
     return row
 
 
+def per_class_row(name: str, result: EvalResult) -> dict[str, object]:
+    """One line of a per-class IoU table: which classes a run has learned to name."""
+    return {"run": name, **result.per_class()}
+
+
 def format_table(rows: list[dict[str, object]]) -> str:
     """The rows as a Markdown table; floats with 3 decimals (times with 1)."""
     columns = list(dict.fromkeys(k for row in rows for k in row))

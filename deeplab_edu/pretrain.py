@@ -22,9 +22,9 @@ algorithm: the weights do not change, only strides and rates do. DeepLab's VGG-1
 here only in its dense form (output stride 8), so it is trained as it will be used.
 
 ``data/pretrained/`` ships the result for the laptop profile's models, written by
-``python -m deeplab_edu pretrain`` (about a minute per backbone on two CPU cores);
+``python -m deeplab_edu pretrain`` (one to three minutes per backbone on two CPU cores);
 ``shipped_weights`` finds the file that fits a model, and ``TrainConfig.from_profile`` passes
-it on. Chapter 07 compares a run from these weights with one from scratch.
+it on. Chapter 09 compares a run from these weights with one from scratch.
 """
 
 from __future__ import annotations
@@ -49,10 +49,11 @@ from deeplab_edu.runtime import seed_everything
 BACKBONES = ("resnet", "vgg16")
 NUM_CLASSES = len(CLASSES) - 1  # the object classes; a classification image has no "background"
 SHIPPED_DIR = REPO_ROOT / "data" / "pretrained"
-# Object-image seeds: far from the scene seeds (seed·10⁶ + i), so no scene is ever reused.
+# Object-image seeds, away from the default built-in set's scene seeds (0 … 999 999): an object
+# image and a scene with one seed would share their background.
 TRAIN_SEED_OFFSET = 10_000_000
 VAL_SEED_OFFSET = 20_000_000
-# VGG-16 has no BatchNorm, so it takes a smaller step than ResNet before diverging.
+# Peak rates found by trial: VGG-16, without BatchNorm, learns only at a smaller one than ResNet.
 DEFAULT_LR = {"resnet": 0.2, "vgg16": 0.03}
 
 
@@ -106,8 +107,8 @@ def build_backbone(config: PretrainConfig) -> nn.Module:
     if config.backbone == "resnet":
         return ResNet(output_stride=32, width=config.width, blocks=config.blocks)
     backbone = VGG16(width=config.width)
-    # VGG has no BatchNorm: with PyTorch's default initialisation the signal fades over 13
-    # layers and nothing trains. He initialisation (torchvision's for VGG) keeps its scale.
+    # VGG has no BatchNorm to rescale activations, so the initialisation must: He et al.'s
+    # (ICCV 2015, Eq. 10) Var[w] = 2 / fan_in keeps the variance constant through 13 ReLU layers.
     for module in backbone.modules():
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
@@ -145,8 +146,7 @@ def accuracy(model: Classifier, images: torch.Tensor, labels: torch.Tensor, batc
 
 @dataclasses.dataclass
 class PretrainResult:
-    backbone: nn.Module
-    fc: nn.Linear
+    model: Classifier  # DeepLab takes ``model.backbone``
     val_accuracy: float
     history: list[dict]  # step, loss, lr
     seconds: float
@@ -186,7 +186,7 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
         schedule.step()
         bar.set_postfix(loss=f"{loss.item():.3f}")
     seconds = time.perf_counter() - start
-    return PretrainResult(model.backbone, model.fc, accuracy(model, val_x, val_y), history, seconds)
+    return PretrainResult(model, accuracy(model, val_x, val_y), history, seconds)
 
 
 def load_classifier(path: str | Path, config: PretrainConfig) -> Classifier:
@@ -232,7 +232,7 @@ def save_classifier(result: PretrainResult, config: PretrainConfig, path: str | 
     """
     import json
 
-    state = {**result.backbone.state_dict(), **{f"fc.{k}": v for k, v in result.fc.state_dict().items()}}
+    state = {key.removeprefix("backbone."): value for key, value in result.model.state_dict().items()}
     path = atomic_save(state, path)
     settings = dataclasses.asdict(config)
     for key in ("progress",) + (("blocks",) if config.backbone != "resnet" else ()):

@@ -3,8 +3,10 @@
 The same code path trains and evaluates in every profile; only the sizes differ.
 
 - ``smoke``  — seconds on a 2-core CPU; what the test suite and CI use.
-- ``laptop`` — a few minutes on a CPU: the same runs at a size a laptop can finish (on the
-  built-in set, not yet long enough for the small models to get past the background class).
+- ``laptop`` — a few minutes on a CPU: the same runs at a size a laptop can finish. Its small
+  models start from the book's miniature-ImageNet backbones (``deeplab_edu.pretrain``), as
+  DeepLab starts from ImageNet; from random weights they would not get past the background
+  class in that time.
 - ``full``   — a GPU, with the papers' crop sizes and iteration counts.
 
 The profile is chosen by the ``DEEPLAB_EDU_PROFILE`` environment variable; when it is unset
@@ -59,7 +61,7 @@ PROFILES: dict[str, Profile] = {
         description="CPU: a few minutes per chapter, learning is visible",
         crop_size=129,
         batch_size=8,
-        iterations=400,
+        iterations=800,
         train_images=400,
         val_images=50,
         image_size=160,

@@ -17,12 +17,14 @@
 # built-in offline set unless PASCAL VOC is on disk (chapter 05).
 
 # %%
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 
 from deeplab_edu import paths, profiles, runtime
 from deeplab_edu.crf import CRFParams
 from deeplab_edu.datasets import build_dataset, default_training_data
-from deeplab_edu.evaluate import evaluate_with_crf, format_table, results_row
+from deeplab_edu.evaluate import evaluate_with_crf, format_table, per_class_row, results_row
 from deeplab_edu.models import build_model
 from deeplab_edu.schedules import step_lr
 from deeplab_edu.train import TrainConfig, train
@@ -63,9 +65,14 @@ print(f"DeepLab v1 LargeFOV: output stride {v1.output_stride}, receptive field {
 #
 # The step schedule keeps its shape at every size: the iterations are the profile's (6000 at
 # most, the paper's count) and the rate drops ×0.1 after each third. In the `full` profile the
-# crops and batches are v1's own, 321 × 321 and 20 (the profile's 513 and 16 are v3's). Without ImageNet weights
-# (nothing is downloaded) the network starts from scratch, so the base rate is 0.01 rather than
-# the 0.001 that fine-tunes a pretrained VGG (`TrainConfig(pretrained=...)` loads a local copy).
+# crops and batches are v1's own, 321 × 321 and 20 (the profile's 513 and 16 are v3's).
+#
+# v1 fine-tunes an ImageNet VGG-16 at a base rate of 0.001. Nothing is downloaded here: in the
+# `laptop` profile the small VGG-16 starts from the book's miniature-ImageNet weights
+# (`data/pretrained/`; chapter 09 shows what such a start buys), but without batch norm it
+# fine-tunes too slowly at 0.001 for a run of minutes, so the base rate is 0.01. With
+# torchvision's VGG-16 file (`TrainConfig(pretrained=...)`, fc6 / fc7 decimated from its fully
+# connected layers) use the paper's 0.001.
 
 # %%
 iterations = min(profile.iterations, 6000)
@@ -77,6 +84,7 @@ for loss in ("downsampled", "upsampled"):
         iterations=iterations, step_size=max(iterations // 3, 1), lr=0.01, weight_decay=5e-4,
         crop_size=crop_size, batch_size=batch_size, out_dir=str(RUNS / loss), seed=0)
     runs[loss] = train(config)
+print(f"backbone initialised from {Path(config.pretrained).name if config.pretrained else 'random weights'}")
 
 # %%
 plot_training_curves({name: RUNS / name / "log.csv" for name in runs},
@@ -95,10 +103,11 @@ plt.show()
 # %%
 val_set = build_dataset(DATASET, "val", root=DATA_ROOT)
 crf = CRFParams(iterations=profile.crf_iterations)
-rows = []
+rows, class_rows = [], []
 for name, result in runs.items():
     before, after = evaluate_with_crf(result.model, val_set, RUNS / name / "scores", crf, trimap_widths=(2, 4),
                                       device=device)
+    class_rows.append(per_class_row(f"{name} loss", before))
     rows.append(results_row(f"v1 LargeFOV, {name} loss", before, after, result.seconds, result.device,
                             trimap_width=4))
 
@@ -108,14 +117,18 @@ for name, result in runs.items():
 # mIoU and pixel accuracy over the whole validation set, the accuracy in a 4-pixel band around
 # boundaries (the trimap), each before and after the CRF, training time and device. In the
 # `smoke` profile the network has seen a handful of crops, so the numbers only show that the
-# pipeline runs. On the built-in set, the `laptop` profile's 400 iterations are not yet enough for these
-# small networks, trained from scratch, to get past predicting background everywhere (the
-# pixel accuracy is then the background's share of the pixels); the `full` profile on a GPU is
-# where the comparison means something.
+# pipeline runs. On the built-in set the `laptop` profile's small VGG-16 starts from the
+# miniature-ImageNet backbone (`data/pretrained/`). Without batch norm it learns slowly: in a few
+# CPU minutes it finds some of the objects but names few classes (the per-class table says
+# which), while the ResNets of chapters 09 and 10 get further in the same time; from random
+# weights the same runs predict background everywhere (chapter 09 compares the two). The `full`
+# profile on a GPU is where the differences between the methods mean something.
 
 # %%
 print(f"profile {profile.name}, {len(val_set)} validation images, {iterations} iterations")
 print(format_table(rows))
+print("\nIoU per class, network alone:")
+print(format_table(class_rows))
 
 # %% [markdown]
 # ## What to take away

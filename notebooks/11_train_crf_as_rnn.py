@@ -166,10 +166,11 @@ print("gradients through the unaries match finite differences:",
 #   as Zheng et al.), trained end to end: the network, w1, w2 and μ.
 #
 # The built-in dataset stands in for PASCAL VOC (chapter 05); in the smoke profile the runs are a
-# few iterations long and the numbers only show that everything runs. On the built-in set, the `laptop` profile's 400 iterations are not yet enough for these
-# small networks, trained from scratch, to get past predicting background everywhere (the
-# pixel accuracy is then the background's share of the pixels); the `full` profile on a GPU is
-# where the comparison means something.
+# few iterations long and the numbers only show that everything runs. On the built-in set the `laptop` profile's small models start from the
+# miniature-ImageNet backbones (`data/pretrained/`) and, in a few CPU minutes, learn to tell
+# objects from the background and to name some of the classes (chapters 07–10 print which);
+# from random weights the same runs predict background everywhere (chapter 09 compares the
+# two). The `full` profile on a GPU is where the differences between the methods mean something.
 
 # %%
 DATA_ROOT = str(paths.builtin_root() / profile.name)
@@ -286,7 +287,10 @@ for name, score in results.items():
 #
 # What did the CRF layer learn? Its kernel weights moved from where they started, and the
 # compatibility μ(l, l') — the penalty for giving a pixel label l when its similar neighbours say
-# l' — is no longer the same for every pair of labels:
+# l' — is no longer the same for every pair of labels. Nothing in the layer keeps w1, w2 or μ
+# positive (Zheng et al. do not constrain them either): a kernel's message enters the update
+# only multiplied by its weight and by μ, so a weight that changed sign says "this kernel now
+# pushes the other way", to be read together with μ:
 
 # %%
 w1, w2 = crf_rnn.crf.kernel_weights.tolist()

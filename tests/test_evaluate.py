@@ -151,6 +151,17 @@ def test_results_table_reports_before_and_after(val_set, tmp_path):
     assert "—" in lines[3] and not math.isnan(row["pixel acc"])
 
 
+def test_per_class_table_has_one_column_per_class(val_set):
+    from deeplab_edu.evaluate import format_table, per_class_row
+
+    result = evaluate(tiny("deeplabv3"), val_set, progress=False)
+    row = per_class_row("v3", result)
+    assert list(row) == ["run", *val_set.class_names]
+    assert [row[name] for name in val_set.class_names] == result.confusion.per_class_iou().tolist()
+    header = format_table([row]).splitlines()[0]
+    assert header == "| run | " + " | ".join(val_set.class_names) + " |"
+
+
 def test_evaluate_with_crf_is_evaluate_then_the_crf_on_the_saved_scores(val_set, tmp_path):
     from deeplab_edu.evaluate import evaluate_with_crf
 

@@ -22,6 +22,9 @@ Backgrounds are two-colour value noise, and half of them carry a faint copy of o
 object textures, so texture alone does not decide the class either: context and boundaries
 matter. Object sizes are log-uniform, from a few pixels up to most of the frame.
 
+``make_object_image`` paints a single object of a class near the centre of a background: the
+classification images of the book's miniature ImageNet (``deeplab_edu.pretrain``).
+
 Everything is vectorised numpy on the object's bounding box: a 160 × 160 scene takes a few
 milliseconds. ``write_builtin`` stores a set of scenes in the PASCAL VOC layout so the same
 reader loads the built-in set and VOC 2012 (``python -m deeplab_edu make-data``).
