@@ -149,6 +149,11 @@ def test_vgg16_checkpoint_initialises_v1_by_decimation():
     fc6 = state["classifier.0.weight"].reshape(4096, 512, 7, 7)
     assert torch.equal(model.classifier.fc6.weight[5, :, 2, 1], fc6[20, :, 6, 3])
     assert torch.equal(model.classifier.fc7.weight[3, 2, 0, 0], state["classifier.3.weight"][12, 8])
+    # What TrainConfig(pretrained=...) calls: the same decimation for v1, the backbone alone for v2.
+    again = weights.load_pretrained(build_model("deeplabv1", 21), state)
+    assert torch.equal(again.classifier.fc6.weight, model.classifier.fc6.weight)
+    v2 = weights.load_pretrained(build_model("deeplabv2", 21, backbone="vgg16"), state)
+    assert torch.equal(v2.backbone.features[28].weight, state["features.28.weight"])
 
 
 def test_checkpoint_files_fail_with_clear_messages(tmp_path):
