@@ -120,8 +120,8 @@ for name, result in runs.items():
 # pipeline runs. On the built-in set the `laptop` profile's small VGG-16 starts from the
 # miniature-ImageNet backbone (`data/pretrained/`). Without batch norm it learns slowly: in a few
 # CPU minutes it finds some of the objects but names few classes (the per-class table says
-# which), while the ResNets of chapters 09 and 10 get further in the same time; from random
-# weights the same runs predict background everywhere (chapter 09 compares the two). The `full`
+# which), while the ResNets of chapters 09 and 10 get further in the same time; chapter 09
+# trains v3 from random weights for comparison, and it stays at background. The `full`
 # profile on a GPU is where the differences between the methods mean something.
 
 # %%

@@ -79,8 +79,8 @@ for name, result in runs.items():
 # On the built-in set the `laptop` profile's small models start from the
 # miniature-ImageNet backbones (`data/pretrained/`) and, in a few CPU minutes, learn to tell
 # objects from the background and to name some of the classes (the per-class table says which);
-# from random weights the same runs predict background everywhere (chapter 09 compares the
-# two). The `full` profile on a GPU is where the differences between the methods mean something.
+# chapter 09 trains v3 from random weights for comparison, and it stays at background. The
+# `full` profile on a GPU is where the differences between the methods mean something.
 
 # %%
 print(f"profile {profile.name}, {len(val_set)} validation images, {profile.iterations} iterations")

@@ -169,8 +169,8 @@ print("gradients through the unaries match finite differences:",
 # few iterations long and the numbers only show that everything runs. On the built-in set the `laptop` profile's small models start from the
 # miniature-ImageNet backbones (`data/pretrained/`) and, in a few CPU minutes, learn to tell
 # objects from the background and to name some of the classes (chapters 07–10 print which);
-# from random weights the same runs predict background everywhere (chapter 09 compares the
-# two). The `full` profile on a GPU is where the differences between the methods mean something.
+# chapter 09 trains v3 from random weights for comparison, and it stays at background. The
+# `full` profile on a GPU is where the differences between the methods mean something.
 
 # %%
 DATA_ROOT = str(paths.builtin_root() / profile.name)
