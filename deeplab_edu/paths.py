@@ -10,6 +10,7 @@ variable                default                                        holds
 ``DEEPLAB_EDU_VOC``     ``$DEEPLAB_EDU_DATA/VOCdevkit/VOC2012``        PASCAL VOC 2012
 ``DEEPLAB_EDU_SBD``     ``$DEEPLAB_EDU_DATA/benchmark_RELEASE/dataset``  SBD (Hariharan et al.)
 ``DEEPLAB_EDU_BUILTIN`` ``$DEEPLAB_EDU_DATA/builtin``                  the generated offline set
+``DEEPLAB_EDU_IMAGENET`` ``$DEEPLAB_EDU_DATA/imagenet``                torchvision's ImageNet files
 ======================  =============================================  ===================
 """
 
@@ -44,6 +45,11 @@ def sbd_root() -> Path:
 def builtin_root() -> Path:
     """Where ``python -m deeplab_edu make-data`` writes the offline dataset."""
     return _from_env("DEEPLAB_EDU_BUILTIN", data_root() / "builtin")
+
+
+def imagenet_root() -> Path:
+    """Where full-width models look for torchvision's ImageNet files (``resnet101-63fe2227.pth`` …)."""
+    return _from_env("DEEPLAB_EDU_IMAGENET", data_root() / "imagenet")
 
 
 def sample_root() -> Path:

@@ -98,10 +98,10 @@ class TrainConfig:
         """A config with the profile's crop, batch, iterations, width and log interval.
 
         Below full width the ResNets get one unit per stage (``blocks=(1, 1, 1, 1)``): the
-        "small version of the same" network that trains on a CPU. Where the book ships
-        miniature-ImageNet weights for that backbone (``deeplab_edu.pretrain``, the laptop
-        profile's width) they become ``pretrained``, as ImageNet weights do in the papers;
-        pass ``pretrained=None`` to train from scratch.
+        "small version of the same" network that trains on a CPU. ``pretrained`` is
+        ``default_pretrained``'s choice: torchvision's ImageNet file at full size when it is on
+        disk, the book's miniature-ImageNet weights for the laptop profile's small models, as
+        the papers start from ImageNet; pass ``pretrained=None`` to train from scratch.
         """
         p = profile or get_profile()
         resnet = model != "deeplabv1" and overrides.get("backbone") != "vgg16"
@@ -110,7 +110,7 @@ class TrainConfig:
         values = dict(model=model, width=p.width, crop_size=p.crop_size, batch_size=p.batch_size,
                       iterations=p.iterations, log_every=p.log_every,
                       checkpoint_every=max(p.iterations // 4, 1), model_options=options,
-                      pretrained=shipped_pretrained(model, overrides.get("backbone"), p.width, options))
+                      pretrained=default_pretrained(model, overrides.get("backbone"), p.width, options))
         values.update(overrides)
         return cls(**values)
 
@@ -135,12 +135,24 @@ class TrainConfig:
                 "options": dict(self.model_options)}
 
 
-def shipped_pretrained(model: str, backbone: str | None, width: float, options: dict) -> str | None:
-    """The book's miniature-ImageNet weights for this model's backbone, if it ships a file that fits."""
-    from deeplab_edu.models import DEFAULT_BACKBONES
-    from deeplab_edu.pretrain import shipped_weights
+def default_pretrained(model: str, backbone: str | None, width: float, options: dict) -> str | None:
+    """The weights a run starts from unless told otherwise, or ``None`` (random weights).
 
-    path = shipped_weights(backbone or DEFAULT_BACKBONES.get(model, "resnet101"), width, options.get("blocks"))
+    Full-size models: torchvision's ImageNet file for the backbone, if it lies in
+    ``paths.imagenet_root()`` (nothing is downloaded). Small models: the book's miniature-ImageNet
+    weights, if it ships a file of that shape (``deeplab_edu.pretrain``).
+    """
+    from deeplab_edu.models import DEFAULT_BACKBONES
+    from deeplab_edu.paths import imagenet_root
+    from deeplab_edu.pretrain import shipped_weights
+    from deeplab_edu.weights import TORCHVISION_URLS
+
+    backbone = backbone or DEFAULT_BACKBONES.get(model, "resnet101")
+    if width == 1 and options.get("blocks") is None:
+        url = TORCHVISION_URLS.get(backbone)
+        path = None if url is None else imagenet_root() / url.rsplit("/", 1)[1]
+        return str(path) if path is not None and path.is_file() else None
+    path = shipped_weights(backbone, width, options.get("blocks"))
     return None if path is None else str(path)
 
 
@@ -450,8 +462,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--rates", default=None, help="ASPP rates, e.g. 6,12,18 or aspp-l / aspp-s (v2)")
     g.add_argument("--dropout", type=float, default=None, help="v1's fc6/fc7 dropout (default 0.5)")
     g.add_argument("--pretrained", default="auto",
-                   help="ImageNet weights file for the backbone; 'auto': the book's miniature-ImageNet "
-                        "weights where they fit the model (the laptop profile's width), else none; "
+                   help="ImageNet weights file for the backbone; 'auto': torchvision's file from "
+                        "$DEEPLAB_EDU_IMAGENET (default data/imagenet) for full-size models, the book's "
+                        "miniature-ImageNet weights where they fit a small one, else none; "
                         "'none': train from scratch")
     g = parser.add_argument_group("data")
     g.add_argument("--dataset", default="builtin", choices=["builtin", "sample", "voc", "voc_aug"])
@@ -493,7 +506,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         options["dropout"] = args.dropout
     if args.rates:
         options["rates"] = args.rates if args.rates.startswith("aspp") else tuple(int(r) for r in args.rates.split(","))
-    pretrained = {"auto": shipped_pretrained(args.model, args.backbone, args.width, options),
+    pretrained = {"auto": default_pretrained(args.model, args.backbone, args.width, options),
                   "none": None}.get(args.pretrained, args.pretrained)
     return TrainConfig(model=args.model, backbone=args.backbone, output_stride=args.output_stride, width=args.width,
                        model_options=options, pretrained=pretrained, dataset=args.dataset,

@@ -70,9 +70,10 @@ print(f"DeepLab v1 LargeFOV: output stride {v1.output_stride}, receptive field {
 # v1 fine-tunes an ImageNet VGG-16 at a base rate of 0.001. Nothing is downloaded here: in the
 # `laptop` profile the small VGG-16 starts from the book's miniature-ImageNet weights
 # (`data/pretrained/`; chapter 09 shows what such a start buys), but without batch norm it
-# fine-tunes too slowly at 0.001 for a run of minutes, so the base rate is 0.01. With
-# torchvision's VGG-16 file (`TrainConfig(pretrained=...)`, fc6 / fc7 decimated from its fully
-# connected layers) use the paper's 0.001.
+# fine-tunes too slowly at 0.001 for a run of minutes, so the base rate is 0.01. The `full`
+# profile starts from torchvision's ImageNet VGG-16 when its file lies in `data/imagenet/`
+# (`paths.imagenet_root()`; fc6 / fc7 are decimated from its fully connected layers): set
+# `lr=0.001` below for the paper's recipe.
 
 # %%
 iterations = min(profile.iterations, 6000)

@@ -59,8 +59,8 @@ for fraction in (0.0, 0.25, 0.5, 0.75, 1.0):
 # ## Train both, same recipe
 #
 # Both start from the same VGG-16 weights: in the `laptop` profile the book's miniature-ImageNet
-# ones (`data/pretrained/`), elsewhere random unless you pass ImageNet weights
-# (`TrainConfig(pretrained=...)`). The base rate is 0.01, as in chapter 07; with torchvision's
+# ones (`data/pretrained/`); in `full`, torchvision's ImageNet VGG-16 if its file lies in
+# `data/imagenet/`, else random. The base rate is 0.01, as in chapter 07; from torchvision's
 # ImageNet VGG-16 the paper's 0.001 applies.
 
 # %%

@@ -67,14 +67,16 @@ plt.show()
 # fits, the run above began the same way in miniature: the same small ResNet, first trained to
 # name the single object in thousands of small images (`python -m deeplab_edu pretrain`, shipped
 # in `data/pretrained/`; the record beside it says how well it names objects it never saw).
-# Here the same run again from random weights, everything else equal. In profiles without a
-# shipped file (`smoke`, and `full` unless you pass real ImageNet weights) both would be the
-# same run, so the cell says so instead.
+# Here the same run again from random weights, everything else equal. Without a shipped file
+# (`smoke`) both would be the same run; in `full`, the run starts from torchvision's ImageNet
+# ResNet-101 if you put it in `data/imagenet/` (`paths.imagenet_root()`), and a second
+# from-scratch run would double hours of GPU time. There the cell only says where it started.
 
 # %%
 scratch = None
-if config.pretrained:
-    record = json.loads(Path(config.pretrained).with_suffix(".json").read_text())
+record_file = Path(config.pretrained).with_suffix(".json") if config.pretrained else None
+if record_file is not None and record_file.is_file():
+    record = json.loads(record_file.read_text())
     print(f"started from {Path(config.pretrained).name}, pretrained on {record['config']['train_images']:,} "
           f"object images: names {record['val_accuracy']:.0%} of held-out ones "
           f"(chance {1 / pretrain.NUM_CLASSES:.0%})")
@@ -83,7 +85,8 @@ if config.pretrained:
                           "from scratch": RUNS / "scratch" / "log.csv"}, title="DeepLab v3, output stride 16")
     plt.show()
 else:
-    print(f"no pretrained backbone fits the {profile.name} profile's model: nothing to compare")
+    print(f"started from {Path(config.pretrained).name if config.pretrained else 'random weights'}; "
+          f"the comparison with random weights runs where the book ships a backbone (laptop profile)")
 
 # %% [markdown]
 # ## Evaluate at 16, at 8, and at 8 with multi-scale + flip
