@@ -215,7 +215,8 @@ def shipped_weights(backbone: str, width: float, blocks: tuple[int, ...] | None 
 
     ``backbone`` is a model's backbone name (``vgg16``, ``resnet50``, ``resnet101``): the small
     ResNets have ``blocks`` units per stage whatever their depth name, so only width and blocks
-    decide. Full-width models need real ImageNet weights (``--pretrained FILE``) instead.
+    decide. Full-size models start from torchvision's ImageNet files instead
+    (``train.default_pretrained``).
     """
     kind = "vgg16" if backbone == "vgg16" else "resnet"
     if kind == "resnet" and blocks is None:
@@ -264,11 +265,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-
 def run(args: argparse.Namespace) -> int:
     config = PretrainConfig(backbone=args.backbone, width=args.width, blocks=tuple(args.blocks),
-                            iterations=args.iterations, batch_size=args.batch_size,
-                            lr=args.lr,
+                            iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
                             train_images=args.train_images, seed=args.seed, progress=not args.no_progress)
     result = pretrain(config)
     blocks = config.blocks if config.backbone == "resnet" else None
