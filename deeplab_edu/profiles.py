@@ -36,6 +36,7 @@ class Profile:
     iterations: int
     train_images: int  # images in the built-in dataset's train split
     val_images: int  # images in its val split
+    holdout_images: int  # train-like images never trained on: the CRF is cross-validated there
     image_size: int  # side of the built-in dataset's images
     width: float  # channel multiplier: the "small version of the same" model below 1.0
     crf_iterations: int
@@ -51,6 +52,7 @@ PROFILES: dict[str, Profile] = {
         iterations=4,
         train_images=8,
         val_images=4,
+        holdout_images=2,
         image_size=96,
         width=0.125,
         crf_iterations=3,
@@ -64,6 +66,7 @@ PROFILES: dict[str, Profile] = {
         iterations=800,
         train_images=400,
         val_images=50,
+        holdout_images=30,
         image_size=160,
         width=0.25,
         crf_iterations=5,
@@ -77,6 +80,7 @@ PROFILES: dict[str, Profile] = {
         iterations=30_000,
         train_images=10_582,
         val_images=1_449,
+        holdout_images=100,
         image_size=512,
         width=1.0,
         crf_iterations=10,

@@ -58,7 +58,8 @@ def ensure_builtin(root: str | Path | None = None, progress: bool = True) -> Pat
         if not (root.exists() and any(root.iterdir())):
             print(f"generating the built-in dataset ({p.train_images} + {p.val_images} images, "
                   f"{p.image_size}px, profile {p.name}) in {root}")
-            write_builtin(root, train=p.train_images, val=p.val_images, size=p.image_size, progress=progress)
+            write_builtin(root, train=p.train_images, val=p.val_images, size=p.image_size, progress=progress,
+                          holdout=p.holdout_images)
         return root
     if not chosen:
         wanted = {"train": p.train_images, "val": p.val_images, "size": p.image_size}

@@ -45,10 +45,12 @@ CLASSES: tuple[str, ...] = ("background", "disc", "square", "triangle", "star", 
                             "crescent", "stick")
 NUM_CLASSES = len(CLASSES)
 MIN_SIZE = 16
-MAX_OBJECTS = 7
-FORMAT_VERSION = 1
-# Scene seeds for split s, image i: seed·10⁶ + i (train) and seed·10⁶ + 500 000 + i (val).
-_SPLIT_OFFSET = {"train": 0, "val": 500_000}
+MAX_OBJECTS = 7  # "hard" scenes
+MAX_STANDARD_OBJECTS = 4
+FORMAT_VERSION = 2
+# Scene seeds for split s, image i: seed·10⁶ + i (train), + 250 000 + i (holdout: drawn like
+# train, never trained on; the CRF's parameters are cross-validated there) and + 500 000 + i (val).
+_SPLIT_OFFSET = {"train": 0, "holdout": 250_000, "val": 500_000}
 
 
 # ----------------------------------------------------------------------------- textures
@@ -194,23 +196,129 @@ def _object_radius(rng: np.random.Generator, size: int, first: bool) -> float:
     return float(np.exp(rng.uniform(np.log(2.5), np.log(0.35 * size))))
 
 
-def make_scene(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+# ----------------------------------------------------------------------------- the two designs
+# "standard" (the default, format 2): every property is there for a lesson of chapters 07-11.
+#   * The class is the object's *shape*; fill texture and colours are drawn for every instance
+#     from one pool shared by all classes, so no pixel's colour or texture names its class and
+#     a network must see the object at its own scale (field of view: LargeFOV, ASPP).
+#   * Object extents span about 12-80 % of the frame (multi-scale context).
+#   * Fills contrast with the background (boundaries lie on colour edges) and are nearly flat,
+#     so the CNN's coarse scores are blurred where the image is sharp: the CRF's job.
+#   * Thin parts (bars, star arms, ring walls) are at least 4 px wide at 160 px, so output
+#     stride 8 and the decoder have something to win and nothing is unlearnable.
+#   * One to four objects, occluding one another, on a smooth, non-flat background.
+# "hard" (format 1's scenes): class-specific textures, two to seven objects from a few pixels
+# to most of the frame, one-pixel spikes and sticks. Kept for the ``full`` profile and for
+# comparison; a laptop run cannot learn it (see chapter 05).
+
+DIFFICULTIES = ("standard", "hard")
+MIN_THIN_PX = 4.0  # the narrowest thin part of a "standard" object at 160 px
+
+
+def _star_arms(u, v, r, rng):
+    # r(θ) = R (ρ + (1-ρ) cos²(5θ/2)): five arms whose width is a fair share of R.
+    rho = 0.42
+    outline = r * (rho + (1 - rho) * np.cos(2.5 * np.arctan2(v, u)) ** 2)
+    return np.hypot(u, v) <= outline
+
+
+def _ring_thick(u, v, r, rng):
+    rad = np.hypot(u, v)
+    wall = max(MIN_THIN_PX, float(rng.uniform(0.3, 0.45)) * r)
+    return (rad <= r) & (rad >= r - wall)
+
+
+def _bar(u, v, r, rng):
+    width = max(MIN_THIN_PX, float(rng.uniform(0.2, 0.32)) * r)
+    return (np.abs(u) <= 1.3 * r) & (np.abs(v) <= width / 2)
+
+
+def _flat(u, v, p, rng):
+    return np.zeros(u.shape, dtype=np.float32)
+
+
+_STANDARD_SHAPES = {1: _disc, 2: _square, 3: _triangle, 4: _star_arms, 5: _ring_thick,
+                    6: _crescent, 7: _bar}
+_SHARED_FILLS = (_flat, _dots, _checker, _stripes, _zigzag)
+
+
+def _standard_radius(rng: np.random.Generator, size: int, first: bool) -> float:
+    # Extents (2R) log-uniform over 12-80 % of the frame; the first object is never tiny.
+    lo = 0.18 if first else 0.07
+    return float(np.exp(rng.uniform(np.log(lo * size), np.log(0.4 * size))))
+
+
+def _paint_standard_object(rng: np.random.Generator, image: np.ndarray, label: np.ndarray, cls: int,
+                           r: float, cy: float, cx: float) -> None:
+    """A "standard" object: the class's shape, a fill drawn from the shared pool, in a colour
+    at least ``min_contrast`` away from the background it covers."""
+    size = image.shape[0]
+    r_min = MIN_THIN_PX * size / 160  # thin parts scale with the image
+    angle = rng.uniform(0, 2 * np.pi)
+    y0, y1 = max(int(cy - 1.35 * r) - 1, 0), min(int(cy + 1.35 * r) + 2, size)
+    x0, x1 = max(int(cx - 1.35 * r) - 1, 0), min(int(cx + 1.35 * r) + 2, size)
+    if y0 >= y1 or x0 >= x1:
+        return
+    y, x = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    dy, dx = y + 0.5 - cy, x + 0.5 - cx
+    u = np.cos(angle) * dx + np.sin(angle) * dy
+    v = -np.sin(angle) * dx + np.cos(angle) * dy
+    scale = r_min / MIN_THIN_PX  # the shapes' thin-part floor is in 160-px pixels
+    mask = _STANDARD_SHAPES[cls](u / scale, v / scale, r / scale, rng)
+    if not mask.any():
+        return
+    below = image[y0:y1, x0:x1][mask].mean(axis=0)
+    for _ in range(20):  # a colour that stands out from what it covers: the boundary is an edge
+        colour = rng.uniform(0, 255, 3).astype(np.float32)
+        if np.linalg.norm(colour - below) > 110:
+            break
+    direction = rng.normal(size=3).astype(np.float32)
+    direction /= np.linalg.norm(direction) + 1e-6
+    pair = (colour, np.clip(colour + float(rng.uniform(0.08, 0.2)) * 255 * direction, 0, 255))
+    fill = _SHARED_FILLS[rng.integers(len(_SHARED_FILLS))]
+    t = fill(u, v, float(rng.uniform(3, 8)), rng)
+    image[y0:y1, x0:x1][mask] = _mix(t, pair)[mask]
+    label[y0:y1, x0:x1][mask] = cls
+
+
+def _smooth_background(rng: np.random.Generator, size: int) -> np.ndarray:
+    t = 0.65 * _value_noise(rng, size, 3) + 0.35 * _value_noise(rng, size, 8)
+    t = (t - t.min()) / (np.ptp(t) + 1e-6)
+    return _mix(t, _colour_pair(rng, float(rng.uniform(0.15, 0.4))))
+
+
+def make_scene(seed: int, size: int, difficulty: str = "standard") -> tuple[np.ndarray, np.ndarray]:
     """One scene: ``(image uint8 (size, size, 3), label uint8 (size, size))``.
 
-    The label holds indices into ``CLASSES`` (0 = background); the same seed and size
-    always give the same scene.
+    The label holds indices into ``CLASSES`` (0 = background); the same seed, size and
+    difficulty always give the same scene. ``difficulty`` is ``"standard"`` (the book's
+    learnable design, above) or ``"hard"`` (format 1's scenes).
     """
     _check_seed_and_size(seed, size)
+    _check_difficulty(difficulty)
     size = int(size)
     rng = np.random.default_rng(int(seed))
-    image = _background(rng, size)
     label = np.zeros((size, size), dtype=np.uint8)
-    for k in range(int(rng.integers(2, MAX_OBJECTS + 1))):
+    if difficulty == "hard":
+        image = _background(rng, size)
+        for k in range(int(rng.integers(2, MAX_OBJECTS + 1))):
+            cls = int(rng.integers(1, NUM_CLASSES))
+            r = _object_radius(rng, size, first=k == 0)
+            cy, cx = rng.uniform(-0.05 * size, 1.05 * size, 2)  # may be cut by the frame
+            _paint_object(rng, image, label, cls, r, cy, cx)
+        return _finish(rng, image), label
+    image = _smooth_background(rng, size)
+    for k in range(int(rng.integers(1, MAX_STANDARD_OBJECTS + 1))):
         cls = int(rng.integers(1, NUM_CLASSES))
-        r = _object_radius(rng, size, first=k == 0)
-        cy, cx = rng.uniform(-0.05 * size, 1.05 * size, 2)  # may be cut by the frame
-        _paint_object(rng, image, label, cls, r, cy, cx)
+        r = _standard_radius(rng, size, first=k == 0)
+        cy, cx = rng.uniform(0.1 * size, 0.9 * size, 2)
+        _paint_standard_object(rng, image, label, cls, r, cy, cx)
     return _finish(rng, image), label
+
+
+def _check_difficulty(difficulty) -> None:
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"difficulty must be one of {DIFFICULTIES}, got {difficulty!r}")
 
 
 def _paint_object(rng: np.random.Generator, image: np.ndarray, label: np.ndarray, cls: int,
@@ -252,22 +360,29 @@ def _check_seed_and_size(seed, size) -> None:
         raise ValueError(f"size must be an integer >= {MIN_SIZE} (pixels per side), got {size!r}")
 
 
-def make_object_image(seed: int, size: int) -> tuple[np.ndarray, int]:
+def make_object_image(seed: int, size: int, difficulty: str = "standard") -> tuple[np.ndarray, int]:
     """One object near the centre of a background: ``(image uint8 (size, size, 3), class)``.
 
     The book's ImageNet in miniature (``deeplab_edu.pretrain``): a classification image whose
     class (1..7, an index into ``CLASSES``) is the object's, painted by the same code as the
-    scenes' objects so that a backbone trained on these transfers to the scenes.
+    scenes' objects of that ``difficulty`` so that a backbone trained on these transfers to them.
     """
     _check_seed_and_size(seed, size)
+    _check_difficulty(difficulty)
     size = int(size)
     rng = np.random.default_rng(int(seed))
-    image = _background(rng, size)
     label = np.zeros((size, size), dtype=np.uint8)
     cls = int(rng.integers(1, NUM_CLASSES))
-    r = float(rng.uniform(0.2, 0.45) * size)
+    if difficulty == "hard":
+        image = _background(rng, size)
+        r = float(rng.uniform(0.2, 0.45) * size)
+        cy, cx = size / 2 + rng.uniform(-0.1, 0.1, 2) * size
+        _paint_object(rng, image, label, cls, r, cy, cx)
+        return _finish(rng, image), cls
+    image = _smooth_background(rng, size)
+    r = float(rng.uniform(0.2, 0.4) * size)
     cy, cx = size / 2 + rng.uniform(-0.1, 0.1, 2) * size
-    _paint_object(rng, image, label, cls, r, cy, cx)
+    _paint_standard_object(rng, image, label, cls, r, cy, cx)
     return _finish(rng, image), cls
 
 
@@ -277,8 +392,8 @@ def scene_seed(seed: int, split: str, index: int) -> int:
     """The ``make_scene`` seed of image ``index`` of ``split`` in a set generated from ``seed``."""
     if split not in _SPLIT_OFFSET:
         raise ValueError(f"split must be one of {sorted(_SPLIT_OFFSET)}, got {split!r}")
-    if not 0 <= index < 500_000:
-        raise ValueError(f"index must lie in 0..499999, got {index!r}")
+    if not 0 <= index < 250_000:
+        raise ValueError(f"index must lie in 0..249999, got {index!r}")
     return seed * 1_000_000 + _SPLIT_OFFSET[split] + index
 
 
@@ -287,43 +402,49 @@ def image_id(split: str, index: int) -> str:
 
 
 def write_builtin(root: str | Path, train: int, val: int, size: int, seed: int = 0,
-                  progress: bool = True) -> Path:
-    """Write ``train`` + ``val`` scenes under ``root`` in the PASCAL VOC 2012 layout.
+                  progress: bool = True, difficulty: str = "standard", holdout: int = 0) -> Path:
+    """Write ``train`` + ``val`` (+ ``holdout``) scenes under ``root`` in the PASCAL VOC 2012 layout.
 
     ``JPEGImages/<id>.jpg``, ``SegmentationClass/<id>.png`` (palette PNG, VOC colours),
-    ``ImageSets/Segmentation/{train,val,trainval}.txt`` and ``builtin.json`` (classes, seed,
-    size), so ``datasets.build_dataset("builtin")`` reads it with the VOC reader.
+    ``ImageSets/Segmentation/{train,val,trainval,holdout}.txt`` and ``builtin.json`` (classes,
+    seed, size, difficulty), so ``datasets.build_dataset("builtin")`` reads it with the VOC
+    reader. ``holdout`` images are drawn like the train split but never trained on: the CRF's
+    parameters are cross-validated on them, as DeepLab v1 §4.1 held out part of its data.
     """
     from PIL import Image
     from tqdm.auto import tqdm
 
-    for name, count in (("train", train), ("val", val)):
-        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 500_000:
-            raise ValueError(f"{name} must be an image count in 0..499999, got {count!r}")
+    counts = {"train": train, "val": val, "holdout": holdout}
+    for name, count in counts.items():
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 250_000:
+            raise ValueError(f"{name} must be an image count in 0..249999, got {count!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    _check_difficulty(difficulty)
     root = Path(root)
     (root / "JPEGImages").mkdir(parents=True, exist_ok=True)
     (root / "SegmentationClass").mkdir(parents=True, exist_ok=True)
     (root / "ImageSets" / "Segmentation").mkdir(parents=True, exist_ok=True)
 
-    jobs = [(split, i) for split, n in (("train", train), ("val", val)) for i in range(n)]
+    jobs = [(split, i) for split, n in counts.items() for i in range(n)]
     palette = palette_bytes()
     for split, i in tqdm(jobs, desc=f"writing built-in set to {root}", disable=not progress):
-        image, label = make_scene(scene_seed(seed, split, i), size)
+        image, label = make_scene(scene_seed(seed, split, i), size, difficulty)
         name = image_id(split, i)
         Image.fromarray(image).save(root / "JPEGImages" / f"{name}.jpg", quality=92)
         png = Image.fromarray(label, mode="P")
         png.putpalette(palette)
         png.save(root / "SegmentationClass" / f"{name}.png", optimize=True)
 
-    ids = {split: [image_id(split, i) for i in range(n)] for split, n in (("train", train), ("val", val))}
+    ids = {split: [image_id(split, i) for i in range(n)] for split, n in counts.items()}
     ids["trainval"] = ids["train"] + ids["val"]
     for split, names in ids.items():
+        if not names and split == "holdout":
+            continue  # a split file must list ids; no holdout images, no holdout split
         (root / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("".join(f"{n}\n" for n in names))
     meta = {"dataset": "deeplab_edu built-in", "format_version": FORMAT_VERSION,
-            "classes": list(CLASSES), "ignore_index": IGNORE_INDEX, "seed": seed, "size": size,
-            "train": train, "val": val}
+            "classes": list(CLASSES), "ignore_index": IGNORE_INDEX, "seed": seed, "size": size, "difficulty": difficulty,
+            "train": train, "val": val, "holdout": holdout}
     (root / "builtin.json").write_text(json.dumps(meta, indent=2) + "\n")
     return root
 
@@ -344,12 +465,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=profile.image_size,
                         help=f"image side in pixels (default from the {profile.name} profile: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default: %(default)s)")
+    parser.add_argument("--difficulty", default="standard", choices=DIFFICULTIES,
+                        help="standard: the learnable design the chapters use; hard: format 1's scenes "
+                             "(default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     root = write_builtin(args.root, train=args.train, val=args.val, size=args.size,
-                         seed=args.seed, progress=not args.no_progress)
+                         seed=args.seed, progress=not args.no_progress, difficulty=args.difficulty)
     print(f"wrote {args.train} train + {args.val} val images of {args.size}x{args.size} "
           f"(seed {args.seed}) to {root}")
     return 0
@@ -357,7 +481,7 @@ def run(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- statistics
 
-def scene_statistics(seeds, size: int) -> dict[str, np.ndarray]:
+def scene_statistics(seeds, size: int, difficulty: str = "standard") -> dict[str, np.ndarray]:
     """What a set of scenes holds: the fraction of pixels of each class, and the area in
     pixels of every visible object region (4-connected component of one object class)."""
     from scipy import ndimage
@@ -365,7 +489,7 @@ def scene_statistics(seeds, size: int) -> dict[str, np.ndarray]:
     counts = np.zeros(NUM_CLASSES, dtype=np.int64)
     areas, classes = [], []
     for seed in seeds:
-        _, label = make_scene(int(seed), size)
+        _, label = make_scene(int(seed), size, difficulty)
         counts += np.bincount(label.ravel(), minlength=NUM_CLASSES)
         for cls in range(1, NUM_CLASSES):
             regions, n = ndimage.label(label == cls)

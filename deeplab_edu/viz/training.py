@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -25,18 +26,49 @@ def read_log(path: str | Path) -> dict[str, np.ndarray]:
     return {k: np.array([float(r[k]) for r in rows]) for k in LOG_FIELDS}
 
 
-def plot_training_curves(logs: dict[str, dict[str, np.ndarray] | str | Path], title: str = "") -> plt.Figure:
-    """Loss (left) and the backbone's learning rate (right) against the step, one line per run."""
-    figure, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(10, 3.4))
-    for name, log in logs.items():
+def smooth(values: np.ndarray, weight: float = 0.9) -> np.ndarray:
+    """Exponential moving average with bias correction (as TensorBoard smooths a curve):
+    s_t = w·s_{t−1} + (1 − w)·x_t, divided by 1 − w^t so the start is not pulled to 0."""
+    if not 0 <= weight < 1:
+        raise ValueError(f"weight must lie in [0, 1), got {weight!r}")
+    values = np.asarray(values, dtype=float)
+    out, running = np.empty_like(values), 0.0
+    for t, x in enumerate(values, start=1):
+        running = weight * running + (1 - weight) * x
+        out[t - 1] = running / (1 - weight ** t)
+    return out
+
+
+def plot_training_curves(logs: dict[str, dict[str, np.ndarray] | str | Path], title: str = "",
+                         validation: dict[str, tuple[Sequence[int], Sequence[float]]] | None = None,
+                         smoothing: float = 0.8) -> plt.Figure:
+    """Loss (left: smoothed, the raw curve faint behind it) and the backbone's learning rate
+    (right) against the step, one colour per run; ``validation`` adds each run's val mIoU at
+    a few steps (``{name: (steps, mious)}``) on the loss panel's right axis."""
+    figure, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(10.5, 3.6))
+    ax_val = ax_loss.twinx() if validation else None
+    for k, (name, log) in enumerate(logs.items()):
         log = read_log(log) if isinstance(log, (str, Path)) else log
-        ax_loss.plot(log["step"], log["loss"], marker="." if len(log["step"]) < 20 else None, label=name)
-        ax_lr.plot(log["step"], log["lr_backbone"], label=name)
-    ax_loss.set(xlabel="iteration", ylabel="training loss (cross-entropy)", title="loss")
-    ax_lr.set(xlabel="iteration", ylabel="learning rate (backbone; head ×10)", title="schedule")
+        colour = f"C{k}"
+        ax_loss.plot(log["step"], log["loss"], color=colour, alpha=0.25, linewidth=0.8)
+        ax_loss.plot(log["step"], smooth(log["loss"], smoothing), color=colour, label=f"{name}: loss")
+        ax_lr.plot(log["step"], log["lr_backbone"], color=colour, label=name)
+        if ax_val is not None and name in validation:
+            steps, mious = validation[name]
+            ax_val.plot(steps, mious, color=colour, marker="o", linestyle="--", label=f"{name}: val mIoU")
+    ax_loss.set(xlabel="iteration", ylabel="training loss (cross-entropy)", title="loss (faint: raw)")
+    ax_loss.set_ylim(bottom=0)
+    if ax_val is not None:
+        ax_val.set(ylabel="validation mIoU", ylim=(0, 1))
+        lines = ax_loss.get_legend_handles_labels()
+        more = ax_val.get_legend_handles_labels()
+        ax_loss.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="center right")
+    else:
+        ax_loss.legend(fontsize=8)
+    ax_lr.set(xlabel="iteration", ylabel="learning rate (backbone)", title="schedule")
+    ax_lr.legend(fontsize=8)
     for ax in (ax_loss, ax_lr):
         ax.grid(alpha=0.3)
-        ax.legend()
     figure.suptitle(title)
     figure.tight_layout()
     return figure

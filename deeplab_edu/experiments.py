@@ -1,0 +1,115 @@
+"""An effect is a finding only when it is larger than the noise: comparisons over seeds.
+
+A training chapter asks "does A beat B?" (ASPP vs LargeFOV, output stride 8 vs 16, the CRF
+vs none). One run of each answers nothing: two runs of the *same* recipe with different seeds
+already differ, by the run-to-run noise. So every arm of a comparison is trained with several
+seeds, and the difference of the means is set against the seeds' spread:
+
+    Δ = mean(A) − mean(B),      noise = max(range(A), range(B)),      range = max − min
+
+The effect **holds here** when |Δ| exceeds the noise and has the sign the paper reports; it is
+**inside the noise** when |Δ| ≤ noise. With two seeds the range is the only spread there is;
+it is a rough yardstick, not a significance test, and the chapters say so.
+
+``Effect.sentence`` writes the verdict as a sentence from the numbers, so that no chapter
+types a result into its prose.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+
+def _values(values: Sequence[float], name: str) -> tuple[float, ...]:
+    out = tuple(float(v) for v in values)
+    if not out:
+        raise ValueError(f"{name} needs at least one value (one per seed), got none")
+    if not all(math.isfinite(v) for v in out):
+        raise ValueError(f"{name} holds a non-finite value: {out}")
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Spread:
+    """One arm's metric over seeds: the values, their mean and range (max − min)."""
+
+    values: tuple[float, ...]
+
+    @classmethod
+    def of(cls, values: Sequence[float], name: str = "values") -> "Spread":
+        return cls(_values(values, name))
+
+    @property
+    def mean(self) -> float:
+        return sum(self.values) / len(self.values)
+
+    @property
+    def range(self) -> float:
+        return max(self.values) - min(self.values)
+
+    def __str__(self) -> str:
+        if len(self.values) == 1:
+            return f"{self.mean:.3f} (1 seed)"
+        return f"{self.mean:.3f} ± {self.range / 2:.3f}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Effect:
+    """B − A for one metric; ``expected`` names the arm the paper reports better ("a", "b", "none")."""
+
+    metric: str
+    a: str
+    b: str
+    spread_a: Spread
+    spread_b: Spread
+    expected: str = "b"
+
+    @property
+    def delta(self) -> float:
+        return self.spread_b.mean - self.spread_a.mean
+
+    @property
+    def noise(self) -> float:
+        return max(self.spread_a.range, self.spread_b.range)
+
+    @property
+    def seeds(self) -> int:
+        return min(len(self.spread_a.values), len(self.spread_b.values))
+
+    @property
+    def outside_noise(self) -> bool:
+        return self.seeds >= 2 and abs(self.delta) > self.noise
+
+    @property
+    def verdict(self) -> str:
+        """"holds", "reversed", "inside the noise", or "one seed: no spread to compare with"."""
+        if self.seeds < 2:
+            return "one seed: no spread to compare with"
+        if not self.outside_noise:
+            return "inside the noise"
+        if self.expected == "none":
+            return "outside the noise"
+        better_b = self.delta > 0
+        return "holds" if better_b == (self.expected == "b") else "reversed"
+
+    def sentence(self) -> str:
+        """The comparison in words, every number from the results."""
+        return (f"{self.metric}: {self.a} {self.spread_a}, {self.b} {self.spread_b}; "
+                f"difference {self.delta:+.3f} against a seed spread of {self.noise:.3f} "
+                f"({self.seeds} seeds each) — {self.verdict}")
+
+    def row(self) -> dict[str, object]:
+        """A row for ``evaluate.format_table``."""
+        return {"comparison": f"{self.b} vs {self.a}", "metric": self.metric, "A": str(self.spread_a),
+                "B": str(self.spread_b), "B − A": round(self.delta, 4), "spread": round(self.noise, 4),
+                "verdict": self.verdict}
+
+
+def compare(metric: str, a: str, values_a: Sequence[float], b: str, values_b: Sequence[float],
+            expected: str = "b") -> Effect:
+    """``Effect`` of arm ``b`` over arm ``a`` on ``metric`` from one value per seed each."""
+    if expected not in ("a", "b", "none"):
+        raise ValueError(f"expected must be 'a', 'b' or 'none', got {expected!r}")
+    return Effect(metric, a, b, Spread.of(values_a, a), Spread.of(values_b, b), expected)

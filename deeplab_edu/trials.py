@@ -1,0 +1,177 @@
+"""A trial: one training recipe run with several seeds, each run scored the same way.
+
+The training chapters compare recipes (LargeFOV vs ASPP, output stride 16 vs 8, with and
+without the CRF). ``run_trial`` trains a ``TrainConfig`` once per seed (each run in its own
+folder, resumable like any other), scores every run on whole validation images and, when
+given CRF parameters, again after the fully-connected CRF on the same saved scores. A
+``Trial`` then hands each metric over seeds to ``experiments.compare``, which sets the
+difference of two trials against their seed spread.
+
+``tune_crf`` cross-validates the CRF's (w1, σα, σβ) for a trained network on held-out training
+images, never on the images it is then scored on (DeepLab v1 §4.3 held out part of its data;
+here the built-in set's ``holdout`` split). ``example_predictions`` gives what the chapters
+draw: image | truth | network | network + CRF.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deeplab_edu.crf import CRFParams, dense_crf
+from deeplab_edu.crf.search import grid_search
+from deeplab_edu.evaluate import EvalResult, crf_evaluate, evaluate, predict_probs
+from deeplab_edu.experiments import Spread
+from deeplab_edu.train import TrainConfig, TrainResult, train
+
+# (w1, σα, σβ) searched per chapter, w2 = 3, σγ = 3 held fixed as in DeepLab v1 §4.3. The built-in
+# images are 160 px with flat fills and sharp colour edges, so σα spans object sizes in pixels and
+# σβ the colour steps between fills, not VOC's 500-px photographs.
+CRF_GRID = {"w1": (3.0, 5.0, 8.0), "sigma_alpha": (10.0, 25.0, 60.0), "sigma_beta": (4.0, 8.0, 16.0)}
+
+
+@dataclasses.dataclass
+class Trial:
+    """A recipe's runs (one per seed) and their scores, network alone and (optionally) + CRF."""
+
+    name: str
+    seeds: list[int]
+    runs: list[TrainResult]
+    network: list[EvalResult]
+    with_crf: list[EvalResult] | None = None
+
+    def values(self, metric: str = "mIoU", crf: bool = False) -> list[float]:
+        scores = self.with_crf if crf else self.network
+        if scores is None:
+            raise ValueError(f"trial {self.name!r} was scored without the CRF; pass crf_params to run_trial")
+        return [s.summary()[metric] for s in scores]
+
+    def spread(self, metric: str = "mIoU", crf: bool = False) -> Spread:
+        return Spread.of(self.values(metric, crf), f"{self.name} {metric}")
+
+    @property
+    def seconds(self) -> float:
+        """Mean training time of one run."""
+        return sum(r.seconds for r in self.runs) / len(self.runs)
+
+    def per_class(self, crf: bool = False) -> dict[str, float]:
+        """Per-class IoU, the mean over seeds."""
+        scores = self.with_crf if crf else self.network
+        tables = [s.per_class() for s in scores]
+        return {name: float(np.mean([t[name] for t in tables])) for name in tables[0]}
+
+    def row(self, trimap_width: int | None = 4) -> dict[str, object]:
+        """One line of a results table: every metric as mean ± half the seed range."""
+        row: dict[str, object] = {"run": self.name, "seeds": len(self.runs), "mIoU": str(self.spread())}
+        if self.with_crf is not None:
+            row["mIoU + CRF"] = str(self.spread(crf=True))
+        if trimap_width is not None and f"trimap_{trimap_width}px" in self.network[0].summary():
+            key = f"trimap_{trimap_width}px"
+            row[f"trimap {trimap_width}px"] = str(self.spread(key))
+            if self.with_crf is not None:
+                row[f"trimap {trimap_width}px + CRF"] = str(self.spread(key, crf=True))
+        row["train s"] = round(self.seconds, 1)
+        return row
+
+
+def run_trial(name: str, config: TrainConfig, seeds: Sequence[int], val_set, crf_params: CRFParams | None = None,
+              trimap_widths: Sequence[int] = (2, 4, 8), device: torch.device | str | None = None,
+              progress: bool = False, trained: Trial | None = None) -> Trial:
+    """Train ``config`` once per seed (in ``<out_dir>/seed<k>``) and score each run on ``val_set``.
+
+    Runs of ``trained`` (a trial of the same config, e.g. seed 0 trained first to fit the CRF)
+    are scored again rather than trained again.
+    """
+    if not seeds:
+        raise ValueError("seeds is empty: a trial needs at least one seed")
+    done = dict(zip(trained.seeds, trained.runs)) if trained is not None else {}
+    runs, network, with_crf = [], [], [] if crf_params is not None else None
+    for seed in seeds:
+        out = Path(config.out_dir) / f"seed{seed}"
+        result = done.get(seed) or train(dataclasses.replace(config, seed=seed, out_dir=str(out), progress=progress))
+        runs.append(result)
+        scores_dir = out / "scores" if crf_params is not None else None
+        network.append(evaluate(result.model, val_set, trimap_widths=trimap_widths, device=device,
+                                scores_dir=scores_dir, progress=progress))
+        if crf_params is not None:
+            _, after = crf_evaluate(val_set, scores_dir, crf_params, trimap_widths=trimap_widths,
+                                    progress=progress, device=device)
+            with_crf.append(after)
+    return Trial(name, list(seeds), runs, network, with_crf)
+
+
+def _holdout_probs(model: torch.nn.Module, dataset, device) -> tuple[list, list, list]:
+    images, probs, labels = [], [], []
+    model.eval()
+    with torch.no_grad():
+        for i in range(len(dataset)):
+            x, y = dataset[i]
+            image, _ = dataset.load(i)
+            p = predict_probs(model, x[None].to(device or next(model.parameters()).device))[0].float().cpu()
+            images.append(np.ascontiguousarray(image, dtype=np.uint8))
+            probs.append(p.numpy())
+            labels.append(y.numpy())
+    return images, probs, labels
+
+
+def tune_crf(model: torch.nn.Module, holdout_set, grid: dict[str, Sequence[float]] = CRF_GRID,
+             iterations: int = 5, device: torch.device | str | None = None):
+    """Cross-validate (w1, σα, σβ) for ``model`` on ``holdout_set`` (held-out training images).
+
+    Returns ``(best CRFParams, the scores of every setting best first, the network alone's
+    score)`` so a chapter can show how flat or peaked the optimum is and whether it lies
+    inside the grid.
+    """
+    from deeplab_edu.crf.search import evaluate_crf
+
+    images, probs, labels = _holdout_probs(model, holdout_set, device)
+    base = CRFParams(w2=3, sigma_gamma=3, iterations=iterations)
+    scores = grid_search(images, probs, labels, holdout_set.num_classes, grid["w1"], grid["sigma_alpha"],
+                         grid["sigma_beta"], base=base, widths=(4,))
+    alone = evaluate_crf(images, probs, labels, holdout_set.num_classes, None, widths=(4,))
+    return scores[0].params, scores, alone
+
+
+def example_predictions(model: torch.nn.Module, dataset, indices: Sequence[int],
+                        crf_params: CRFParams | None = None, device: torch.device | str | None = None) -> dict:
+    """``{"images", "truth", "network"[, "network + CRF"]}`` for the images ``indices`` of ``dataset``."""
+    out: dict[str, list] = {"images": [], "truth": [], "network": []}
+    if crf_params is not None:
+        out["network + CRF"] = []
+    model.eval()
+    with torch.no_grad():
+        for i in indices:
+            x, y = dataset[i]
+            image, _ = dataset.load(i)
+            image = np.ascontiguousarray(image, dtype=np.uint8)
+            p = predict_probs(model, x[None].to(device or next(model.parameters()).device))[0].float().cpu()
+            out["images"].append(image)
+            out["truth"].append(y.numpy())
+            out["network"].append(p.argmax(0).numpy())
+            if crf_params is not None:
+                refined = dense_crf(image, p.numpy(), crf_params, method="lattice")
+                out["network + CRF"].append(np.asarray(refined).argmax(0))
+    return out
+
+
+def scratch_dir(prefix: str = "deeplab_edu-") -> Path:
+    """A temporary folder for throw-away scores (removed when the process exits)."""
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def holdout_split(dataset_name: str, root: str | None, count: int = 100):
+    """The images the CRF is cross-validated on: the built-in set's ``holdout`` split (drawn
+    like train, never trained on or scored); for VOC, ``count`` images of VOC 2012 ``train``
+    (not scored, though trainaug trains on them: VOC has no split of its own for this)."""
+    from deeplab_edu.datasets import build_dataset
+
+    if dataset_name == "builtin":
+        return build_dataset("builtin", "holdout", root=root)
+    voc = build_dataset("voc", "train", root=root)
+    voc.ids = voc.ids[:count]
+    return voc
