@@ -157,8 +157,8 @@ RECIPES: dict[str, Recipe] = {
         iterations=Cited(20_000, f"{_KAZ_CFG} line 40 (ITER_MAX: 20000); {_KAZ_README} line 165 "
                                  "(the release's train2_iter_20000.caffemodel)"),
         scale=Cited((0.5, 1.5), f"{_KAZ_CFG} line 11 (SCALES 0.5 … 1.5); {_KAZ_README} line 222"),
-        output_stride=Cited(8, "v2 (TPAMI 2017) §3.1; kazuto1011 libs/models/deeplabv2.py line 41 ('Output stride is fixed at 8')",
-                            SECONDARY),
+        output_stride=Cited(8, "v2 (TPAMI 2017) §3.1; kazuto1011/deeplab-pytorch libs/models/deeplabv2.py "
+                               "line 41 ('Output stride is fixed at 8')", SECONDARY),
         eval_output_stride=Cited(8, "v2 (TPAMI 2017) §3.1", UNREAD),
         loss=Cited("downsampled", f"{_KAZ_README} line 218 (loss per scale on labels resized to the logits)"),
         batchnorm=Cited("frozen", f"{_KAZ_README} lines 267-270 (v2 training freezes BatchNorm)"),
