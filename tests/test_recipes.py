@@ -134,3 +134,16 @@ def test_a_rule_matching_nothing_is_an_error():
     model = build_model("deeplabv3", 3, width=0.125, blocks=(1, 1, 1, 1))
     with pytest.raises(ValueError, match="fc8"):
         lr_groups(model, "deeplabv1")
+
+
+@pytest.mark.parametrize("model", sorted(RECIPES))
+def test_the_full_profile_with_the_overrides_is_the_paper(model):
+    config = TrainConfig.from_profile(model, PROFILES["full"], **config_overrides(model))
+    assert differences(config) == []
+
+
+def test_v2_trains_each_branch_classifier_at_ten_times():
+    model = build_model("deeplabv2", 3, backbone="vgg16", width=0.125)
+    head = {id(p) for p in lr_groups(model, "deeplabv2")["head"]}
+    fc8 = {id(p) for branch in model.classifier.branches for p in branch.fc8.parameters()}
+    assert head == fc8 and len(fc8) == 2 * len(model.classifier.branches)
