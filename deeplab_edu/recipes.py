@@ -4,11 +4,15 @@ A recipe is what the paper (or the authors' reference implementation) trained wi
 VOC 2012 (+SBD "trainaug", 10 582 images). Each number is a :class:`Cited`: the value, the
 source (paper section, or repository + file + line / flag name), and how it was checked:
 
-* ``READ`` — read in the cited file of a reference implementation while writing this module;
-* ``SECONDARY`` — read in a faithful re-implementation or a summary of the paper, not in the
-  authors' own release (the file is named, so a reader can follow it);
-* ``UNREAD`` — stated by the paper as this book has long quoted it, but the paper's text could
-  not be re-read here: treat as unverified.
+* ``READ`` — read in the cited source while writing this module: the paper's own text, or a
+  file of the authors' reference implementation (or of a port that reproduces their release);
+* ``SECONDARY`` — read in a re-implementation or a summary of the paper, not in the authors'
+  text or release (the file is named, so a reader can follow it);
+* ``UNREAD`` — as this book has long quoted it, but no source could be read here: unverified.
+
+The v1 paper's text was read in a transcription of arXiv 1412.7062 (English with a Chinese
+translation) found in the public code index; its training details are in §5 "Training" (this
+book used to cite them as §4).
 
 The reference implementations cited:
 
@@ -90,7 +94,7 @@ class Recipe:
                 if isinstance(getattr(self, f.name), Cited)}
 
 
-_V1_PAPER = "v1 (Chen et al., ICLR 2015) §4 'Training'"
+_V1_PAPER = "v1 (Chen et al., ICLR 2015, arXiv 1412.7062) §5 'Training'"
 _RLX_V1 = "rulixiang/deeplab-pytorch config/deeplabv1_voc12.yaml"
 _RLX_V1_TRAIN = "rulixiang/deeplab-pytorch v1/train_deeplabv1.py"
 _KAZ_CFG = "kazuto1011/deeplab-pytorch configs/voc12.yaml"
@@ -108,29 +112,31 @@ RECIPES: dict[str, Recipe] = {
         model="deeplabv1",
         title="DeepLab-LargeFOV (v1), VGG-16, step schedule",
         backbone=Cited("vgg16", f"{_V1_PAPER}; {_RLX_V1_TRAIN} (DeepLabV1_LargeFOV)", SECONDARY),
-        optimizer=Cited("SGD", f"{_V1_PAPER}; {_RLX_V1_TRAIN} lines 150-172 (torch.optim.SGD)", SECONDARY),
-        lr=Cited(0.001, f"{_V1_PAPER}; {_RLX_V1} line 29 (learning_rate: 1e-3)", SECONDARY),
+        optimizer=Cited("SGD", f"{_V1_PAPER} ('stochastic gradient descent on the cross-entropy loss')"),
+        lr=Cited(0.001, f"{_V1_PAPER} ('initial learning rate of 0.001'); {_RLX_V1} line 29"),
         head_lr_mult=Cited(10.0, f"{_V1_PAPER} ('0.01 for the final classifier layer'); "
-                                 f"{_RLX_V1_TRAIN} line 162 (10 × lr for conv8)", SECONDARY),
-        head_layers=Cited(("fc8",), f"{_RLX_V1_TRAIN} lines 49-70 (only conv8, the classifier, at 10×/20×; "
-                                    "fc6 and fc7 come from VGG-16 and train at 1×)", SECONDARY),
+                                 f"{_RLX_V1_TRAIN} line 162 (10 × lr for conv8)"),
+        head_layers=Cited(("fc8",), f"{_V1_PAPER} ('the final classifier layer'); {_RLX_V1_TRAIN} lines "
+                                    "49-70 (only conv8 at 10×/20×; fc6 and fc7, from VGG-16, at 1×)"),
         bias_lr_mult=Cited(2.0, f"{_RLX_V1_TRAIN} lines 157, 167 (biases 2× / 20×, no weight decay: "
                                 "Caffe's lr_mult 2, decay_mult 0)", SECONDARY),
-        schedule=Cited("step", f"{_V1_PAPER}; {_RLX_V1} line 2 comment (step_scheduler)", SECONDARY),
+        schedule=Cited("step", f"{_V1_PAPER} ('multiplying the learning rate by 0.1 at every 2000 iterations')"),
         power=None,
-        step_size=Cited(2000, f"{_V1_PAPER} ('multiplying the learning rate by 0.1 at every 2000 "
-                              "iterations'); rulixiang's comment (line 25) steps every 4000 instead", UNREAD),
-        gamma=Cited(0.1, _V1_PAPER, UNREAD),
-        momentum=Cited(0.9, f"{_V1_PAPER}; {_RLX_V1} line 31", SECONDARY),
-        weight_decay=Cited(5e-4, f"{_V1_PAPER}; {_RLX_V1} line 30", SECONDARY),
-        batch_size=Cited(20, f"{_V1_PAPER}; {_RLX_V1} line 23 ('20 for step scheduler')", SECONDARY),
-        crop_size=Cited(321, f"{_V1_PAPER}; {_RLX_V1} line 16", SECONDARY),
-        iterations=Cited(6000, f"{_V1_PAPER}; {_RLX_V1} line 24 ('6000 for step scheduler')", SECONDARY),
-        scale=Cited((1.0, 1.0), f"{_V1_PAPER} describes no random scaling (v2 §4.1 adds it); "
-                                "rulixiang's re-implementation adds 0.5-1.5 (line 27)", UNREAD),
-        output_stride=Cited(8, f"{_V1_PAPER} §3.1 (VGG-16 with the last two poolings made dense)", UNREAD),
-        eval_output_stride=Cited(8, f"{_V1_PAPER} §3.1", UNREAD),
-        loss=Cited("downsampled", f"{_V1_PAPER} (labels subsampled 8×); {_RLX_V1_TRAIN} line 198 "
+        step_size=Cited(2000, f"{_V1_PAPER} ('by 0.1 at every 2000 iterations'); rulixiang's comment "
+                              "(line 25) steps every 4000 instead"),
+        gamma=Cited(0.1, f"{_V1_PAPER} ('multiplying the learning rate by 0.1')"),
+        momentum=Cited(0.9, f"{_V1_PAPER} ('momentum of 0.9'); {_RLX_V1} line 31"),
+        weight_decay=Cited(5e-4, f"{_V1_PAPER} ('a weight decay of 0.0005'); {_RLX_V1} line 30"),
+        batch_size=Cited(20, f"{_V1_PAPER} ('a mini-batch of 20 images'); {_RLX_V1} line 23"),
+        crop_size=Cited(321, f"{_RLX_V1} line 16 (the v1 paper's §5 does not state it)", SECONDARY),
+        iterations=Cited(6000, f"{_RLX_V1} line 24 ('6000 for step scheduler'; the v1 paper's §5 does "
+                               "not state it)", SECONDARY),
+        scale=Cited((1.0, 1.0), f"{_V1_PAPER} names no random scaling (v2 adds it); rulixiang's "
+                                "re-implementation adds 0.5-1.5 (line 27)"),
+        output_stride=Cited(8, "v1 §3.1 (VGG-16 with the last two poolings made dense), as summarised for v2 "
+                               "in the code index", SECONDARY),
+        eval_output_stride=Cited(8, "v1 §3.1", SECONDARY),
+        loss=Cited("downsampled", f"v1 §3.1 (labels subsampled 8×, not re-read); {_RLX_V1_TRAIN} line 198 "
                                   "(labels resized to the score map)", SECONDARY),
         batchnorm=Cited("none", "VGG-16 has no BatchNorm", READ),
         notes="Test time: scores bilinearly upsampled, then the dense CRF (crf.params.PUBLISHED).",
@@ -146,7 +152,9 @@ RECIPES: dict[str, Recipe] = {
                                     "ASPP branch's fc8); the ResNet at 1×"),
         bias_lr_mult=Cited(2.0, f"{_KAZ_MAIN} lines 62-67, 174-178 (ASPP biases 20× = 2 × 10×, "
                                 "weight decay 0)"),
-        schedule=Cited("poly", f"{_KAZ_CFG} line 48 (POLY_POWER); {_KAZ_README} line 220"),
+        schedule=Cited("poly", f"{_KAZ_CFG} line 48 (POLY_POWER); {_KAZ_README} line 220; v2 §4.1.2 "
+                               f"(poly, batch 10, 20K iterations) as summarised with line references in the code "
+                               f"index"),
         power=Cited(0.9, f"{_KAZ_CFG} line 48 (POLY_POWER: 0.9)"),
         step_size=None,
         gamma=None,

@@ -28,8 +28,9 @@ class CRFParams:
 
     The defaults are DeepLab-LargeFOV's (v1) released setting, ``PUBLISHED["v1-largefov"]``
     (w1 = 4, σα = 49, σβ = 5, w2 = 3, σγ = 3, 10 iterations): the one read in the authors' own
-    script, and the one the v1 protocol chapter 04 repeats produces (w2 = 3, σγ = 3 held, w1,
-    σα, σβ cross-validated on held-out images, §4.3). ``PUBLISHED`` lists the other releases.
+    script, and one the v1 protocol that chapter 04 repeats produces (w2 = 3, σγ = 3 held, w1,
+    σα, σβ cross-validated on held-out images, v1 §5 "Training"). ``PUBLISHED`` lists the other
+    releases; ``legacy-121`` is this book's former default, of unknown origin.
     """
 
     w1: float = 4.0
@@ -115,7 +116,8 @@ PUBLISHED: dict[str, PublishedCRF] = {
         "talent518/deeplab-public-ver2 exper/run_densecrf.sh and zhenglab/ChaetocerosImgSeg "
         "UnsupervisedPixel-wiseClassification/run_densecrf.sh", "read",
         "The release's grid script (exper/run_densecrf_grid_search.sh) holds POS_W=3, POS_XY_STD=3 "
-        "('We did not cross-validate for pos_w and pos_xy_std'), as v1 §4.3 says."),
+        "('We did not cross-validate for pos_w and pos_xy_std'), as v1 §5 says. Note w1 = 4 and "
+        "σα = 49 lie below the paper's initial ranges (w1 ∈ [5, 10], σα ∈ [50 : 10 : 100])."),
     "v2-vgg16": PublishedCRF(
         "v2-vgg16", "DeepLab v2, VGG-16 (LargeFOV), PASCAL VOC 2012",
         CRFParams(w1=4, sigma_alpha=65, sigma_beta=3, w2=2, sigma_gamma=2, iterations=10),

@@ -1,16 +1,15 @@
 """Cross-validating the CRF's parameters on held-out images, as DeepLab v1 and v2 did.
 
-With the network fixed, w2 and σγ are held (v1 §4.3: w2 = 3, σγ = 3, "we did not cross-validate
-for pos_w and pos_xy_std" in the release's grid script) and w1, σα, σβ are searched for the best
-mean IoU on a small held-out set of images (100 PASCAL VOC val images in both papers). The
-papers' search ranges, kept in ``PAPER_RANGES``:
+With the network fixed, w2 and σγ are held at their defaults (w2 = 3, σγ = 3; the release's
+grid script: "We did not cross-validate for pos_w and pos_xy_std") and w1, σα, σβ are searched
+for the best mean IoU on a small held-out set (100 PASCAL VOC val images), with 10 mean-field
+iterations, by a **coarse-to-fine** scheme. The papers' initial ranges, kept in ``PAPER_RANGES``:
 
-* v1 (ICLR 2015, §4.3): w1 ∈ [5, 10], σα ∈ [50 : 10 : 100], σβ ∈ [3 : 1 : 10];
-* v2 (TPAMI 2017, §4.1): a **coarse-to-fine** search, starting from w1 ∈ [3 : 6],
-  σα ∈ [30 : 10 : 100], σβ ∈ [3 : 6].
-
-(Both quoted as this book has long had them; the papers' text was not re-read when this module
-was written — see the report of issue 13.)
+* v1 (ICLR 2015, §5 "Training", read in the paper's text): "w1 ∈ [5, 10], σα ∈ [50 : 10 : 100]
+  and σβ ∈ [3 : 1 : 10] (MATLAB notation), and then we refine the search step sizes around the
+  first round's best values" (w1's step is not given; here 1);
+* v2 (TPAMI 2017, §4.1.1, as quoted with line references by a summary in the code index, not
+  read in the paper itself): w1 ∈ [3 : 6], σα ∈ [30 : 10 : 100], σβ ∈ [3 : 6].
 
 ``coarse_to_fine`` runs the v2 scheme: a coarse grid, then finer grids centred on the best
 setting so far; when the best lies on the edge of the grid the grid is moved outwards first,
@@ -133,7 +132,7 @@ def coarse_to_fine(images: Sequence[np.ndarray], probs: Sequence[np.ndarray], la
                    base: CRFParams = CRFParams(w2=3, sigma_gamma=3), refinements: int = 1,
                    max_extensions: int = 3, widths: Iterable[int] = (2, 4, 8), method: str = "lattice",
                    device: str | torch.device | None = None) -> CRFSearch:
-    """DeepLab v2's coarse-to-fine search (§4.1) on the images given (the fitting set).
+    """The papers' coarse-to-fine search (v1 §5, v2 §4.1.1) on the images given (the fitting set).
 
     1. Score the coarse grid. 2. While the best value of a parameter is the lowest or highest of
     its range (and the range has more than one value), extend the range one step outwards on
