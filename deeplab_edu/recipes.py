@@ -103,7 +103,7 @@ _KAZ_README = "kazuto1011/deeplab-pytorch README.md"
 _TF_TRAIN = "tensorflow/models research/deeplab/train.py"
 _TF_MODEL = "tensorflow/models research/deeplab/model.py"
 _TF_COMMON = "tensorflow/models research/deeplab/common.py"
-_V3_PAPER = "v3 (Chen et al., arXiv 1706.05587) §4.1"
+_V3_PAPER = "v3 (Chen et al., arXiv 1706.05587) §4.1"  # read in a transcription in the code index
 _V3P_SUMMARY = "v3+ (Chen et al., ECCV 2018) §4, as summarised in twblogs.net/a/5d440bf5bd9eee5327fb3fec"
 
 
@@ -111,7 +111,8 @@ RECIPES: dict[str, Recipe] = {
     "deeplabv1": Recipe(
         model="deeplabv1",
         title="DeepLab-LargeFOV (v1), VGG-16, step schedule",
-        backbone=Cited("vgg16", f"{_V1_PAPER}; {_RLX_V1_TRAIN} (DeepLabV1_LargeFOV)", SECONDARY),
+        backbone=Cited("vgg16", f"{_V1_PAPER} ('we employ the VGG-16 network which has been pre-trained on "
+                                "ImageNet'); LargeFOV: v1 §5 'Field of View', Table 2"),
         optimizer=Cited("SGD", f"{_V1_PAPER} ('stochastic gradient descent on the cross-entropy loss')"),
         lr=Cited(0.001, f"{_V1_PAPER} ('initial learning rate of 0.001'); {_RLX_V1} line 29"),
         head_lr_mult=Cited(10.0, f"{_V1_PAPER} ('0.01 for the final classifier layer'); "
@@ -179,10 +180,11 @@ RECIPES: dict[str, Recipe] = {
     "deeplabv3": Recipe(
         model="deeplabv3",
         title="DeepLab v3, ResNet-101, ASPP with image pooling, poly schedule",
-        backbone=Cited("resnet101", f"{_V3_PAPER}", UNREAD),
+        backbone=Cited("resnet101", f"{_V3_PAPER} ('Our added modules on top of ResNet'); §4.3, Table 5 "
+                                    "(ResNet-101, Multi-Grid (1, 2, 4), ASPP (6, 12, 18), image pooling)"),
         optimizer=Cited("SGD", f"{_TF_TRAIN} (tf.train.MomentumOptimizer(learning_rate, FLAGS.momentum))"),
-        lr=Cited(0.007, f"{_TF_TRAIN} comment above flag base_learning_rate ('Use 0.007 when training on "
-                        "PASCAL augmented training set, train_aug')"),
+        lr=Cited(0.007, f"{_V3_PAPER} ('initial learning rate = 0.007'); {_TF_TRAIN} comment above flag "
+                        "base_learning_rate ('Use 0.007 when training on PASCAL augmented training set')"),
         head_lr_mult=Cited(1.0, f"{_TF_TRAIN} flag last_layer_gradient_multiplier (default 1.0): no 10× head"),
         head_layers=Cited((), f"{_TF_TRAIN} flag last_layer_gradient_multiplier = 1.0"),
         bias_lr_mult=Cited(1.0, f"{_TF_MODEL}: BatchNorm after every convolution, no biases but the logits'"),
@@ -193,20 +195,23 @@ RECIPES: dict[str, Recipe] = {
         momentum=Cited(0.9, f"{_TF_TRAIN} flag momentum (default 0.9)"),
         weight_decay=Cited(1e-4, f"{_TF_TRAIN} comment above flag weight_decay ('Use 0.0001 for ResNet "
                                  "model variants')"),
-        batch_size=Cited(16, f"{_TF_TRAIN} comment above flag train_batch_size ('batch size more than 16 "
-                             f"is better' with fine_tune_batch_norm); {_V3_PAPER}", SECONDARY),
-        crop_size=Cited(513, f"{_TF_TRAIN} flag train_crop_size (default '513,513')"),
-        iterations=Cited(30_000, f"{_TF_TRAIN} flag training_number_of_steps (default 30000)"),
-        scale=Cited((0.5, 2.0), f"{_TF_TRAIN} flags min_scale_factor 0.5, max_scale_factor 2.0 "
-                                "(scale_factor_step_size 0.25)"),
-        output_stride=Cited(16, f"{_TF_TRAIN} flag output_stride (default 16)"),
-        eval_output_stride=Cited(8, f"{_V3_PAPER} (train at 16, then output stride 8 and frozen BN "
-                                    f"on trainval); {_V3P_SUMMARY}", SECONDARY),
-        loss=Cited("upsampled", f"{_TF_TRAIN} flag upsample_logits (default True)"),
-        batchnorm=Cited("train", f"{_TF_TRAIN} flag fine_tune_batch_norm (default True); {_TF_MODEL} "
-                                 "batch_norm_params decay 0.9997 (PyTorch momentum 0.0003)"),
-        notes=("Second stage (v3 §4.1): freeze BN, output stride 8, train on VOC trainval with "
-               "base lr 0.001 (train.py comment says 0.0001 when fine-tuning on trainval)."),
+        batch_size=Cited(16, f"{_V3_PAPER} ('batch normalization statistics with a batch size of 16'); "
+                             f"{_TF_TRAIN} comment above flag train_batch_size"),
+        crop_size=Cited(513, f"{_V3_PAPER} ('crop size to be 513'); {_TF_TRAIN} flag train_crop_size"),
+        iterations=Cited(30_000, f"{_V3_PAPER} ('on the trainaug set with 30K iterations'); {_TF_TRAIN} "
+                                 "flag training_number_of_steps (default 30000)"),
+        scale=Cited((0.5, 2.0), f"{_V3_PAPER} ('randomly scaling the input images (from 0.5 to 2.0)'); "
+                                f"{_TF_TRAIN} flags min/max_scale_factor (scale_factor_step_size 0.25)"),
+        output_stride=Cited(16, f"{_V3_PAPER} ('we employ output stride = 16'); {_TF_TRAIN} flag output_stride"),
+        eval_output_stride=Cited(8, f"{_V3_PAPER} §4.2 ('during inference we apply output stride = 8'); "
+                                    "§4.1 (then frozen BN, output stride 8 on trainval)"),
+        loss=Cited("upsampled", f"{_V3_PAPER} ('Upsampling logits': keep the groundtruths intact); {_TF_TRAIN} "
+                                "flag upsample_logits"),
+        batchnorm=Cited("train", f"{_V3_PAPER} ('trained with decay = 0.9997', PyTorch momentum 0.0003); "
+                                 f"{_TF_TRAIN} flag fine_tune_batch_norm (default True)"),
+        notes=("Second stage (v3 §4.1): freeze BN, output stride 8, another 30K iterations on VOC "
+               "trainval at base lr 0.001 (train.py's comment says 0.0001 when fine-tuning on trainval). "
+               "TF's random scale is drawn in steps of 0.25; the v3 paper states no weight decay."),
     ),
     "deeplabv3plus": Recipe(
         model="deeplabv3plus",
