@@ -129,7 +129,8 @@ RECIPES: dict[str, Recipe] = {
         momentum=Cited(0.9, f"{_V1_PAPER} ('momentum of 0.9'); {_RLX_V1} line 31"),
         weight_decay=Cited(5e-4, f"{_V1_PAPER} ('a weight decay of 0.0005'); {_RLX_V1} line 30"),
         batch_size=Cited(20, f"{_V1_PAPER} ('a mini-batch of 20 images'); {_RLX_V1} line 23"),
-        crop_size=Cited(321, f"{_RLX_V1} line 16 (the v1 paper's §5 does not state it)", SECONDARY),
+        crop_size=Cited(321, "v3 (arXiv 1706.05587) appendix A ('crop size (i.e., 321 as in [10, 11])', "
+                             f"[10] = v1); {_RLX_V1} line 16"),
         iterations=Cited(6000, f"{_RLX_V1} line 24 ('6000 for step scheduler'; the v1 paper's §5 does "
                                "not state it)", SECONDARY),
         scale=Cited((1.0, 1.0), f"{_V1_PAPER} names no random scaling (v2 adds it); rulixiang's "
@@ -137,8 +138,8 @@ RECIPES: dict[str, Recipe] = {
         output_stride=Cited(8, "v1 §3.1 (VGG-16 with the last two poolings made dense), as summarised for v2 "
                                "in the code index", SECONDARY),
         eval_output_stride=Cited(8, "v1 §3.1", SECONDARY),
-        loss=Cited("downsampled", f"v1 §3.1 (labels subsampled 8×, not re-read); {_RLX_V1_TRAIN} line 198 "
-                                  "(labels resized to the score map)", SECONDARY),
+        loss=Cited("downsampled", "v3 §4.1 ('In our previous works [10, 11], the target groundtruths are "
+                                  f"downsampled by 8 during training'); {_RLX_V1_TRAIN} line 198"),
         batchnorm=Cited("none", "VGG-16 has no BatchNorm", READ),
         notes="Test time: scores bilinearly upsampled, then the dense CRF (crf.params.PUBLISHED).",
     ),
@@ -162,14 +163,16 @@ RECIPES: dict[str, Recipe] = {
         momentum=Cited(0.9, f"{_KAZ_CFG} line 46"),
         weight_decay=Cited(5e-4, f"{_KAZ_CFG} line 49"),
         batch_size=Cited(10, f"{_KAZ_CFG} lines 38, 41 (5 images × ITER_SIZE 2); {_KAZ_README} line 219"),
-        crop_size=Cited(321, f"{_KAZ_CFG} line 27 (SIZE.TRAIN: 321); {_KAZ_README} line 222"),
+        crop_size=Cited(321, f"{_KAZ_CFG} line 27 (SIZE.TRAIN: 321); v3 appendix A ('321 as in [10, 11]', "
+                             "[11] = v2)"),
         iterations=Cited(20_000, f"{_KAZ_CFG} line 40 (ITER_MAX: 20000); {_KAZ_README} line 165 "
                                  "(the release's train2_iter_20000.caffemodel)"),
         scale=Cited((0.5, 1.5), f"{_KAZ_CFG} line 11 (SCALES 0.5 … 1.5); {_KAZ_README} line 222"),
         output_stride=Cited(8, "v2 (TPAMI 2017) §3.1; kazuto1011/deeplab-pytorch libs/models/deeplabv2.py "
                                "line 41 ('Output stride is fixed at 8')", SECONDARY),
         eval_output_stride=Cited(8, "v2 (TPAMI 2017) §3.1", UNREAD),
-        loss=Cited("downsampled", f"{_KAZ_README} line 218 (loss per scale on labels resized to the logits)"),
+        loss=Cited("downsampled", f"v3 §4.1 ('groundtruths are downsampled by 8' in [10, 11]); {_KAZ_README} "
+                                  "line 218 (loss per scale on labels resized to the logits)"),
         batchnorm=Cited("frozen", f"{_KAZ_README} lines 267-270 (v2 training freezes BatchNorm)"),
         notes=("Multi-scale inputs (1, 0.75, 0.5) with max fusion in training (README line 218); "
                "initialised from the COCO-trained release (README 'In accordance with the papers'). "
