@@ -58,7 +58,7 @@ def load_predictor(checkpoint: str | Path | None = None, torchvision: str | Path
         from deeplab_edu.models import build_model
         from deeplab_edu.weights import load_torchvision_deeplabv3
 
-        model = build_model("deeplabv3", len(VOC_CLASSES), output_stride=8, multi_grid=None)
+        model = build_model("deeplabv3", len(VOC_CLASSES), output_stride=8, multi_grid=None, head="torchvision")
         load_torchvision_deeplabv3(model, torchvision)
         return model.to(device).eval(), VOC_CLASSES
     from deeplab_edu.checkpoint import read_checkpoint

@@ -12,7 +12,9 @@ modules carry torchvision's parameter names, so:
 * the book's miniature-ImageNet backbones (``data/pretrained/``, ``deeplab_edu.pretrain``)
   load into the laptop profile's small models the same way (``load_pretrained``);
 * a torchvision ``deeplabv3_resnet101`` file loads, key for key and strictly, into
-  ``build_model("deeplabv3", 21, output_stride=8, multi_grid=None, aux_loss=True)``.
+  ``build_model("deeplabv3", 21, **TORCHVISION_DEEPLABV3, aux_loss=True)`` — torchvision's
+  geometry (output stride 8, no multi-grid) and its head (an extra 3×3 conv, dropout 0.5),
+  not the paper's.
 
 Files are always read with ``torch.load(..., weights_only=True)``: a checkpoint is data, and
 unpickling arbitrary objects from a downloaded file would run arbitrary code. A checkpoint of
@@ -41,6 +43,10 @@ TORCHVISION_URLS = {
     "resnet101": "https://download.pytorch.org/models/resnet101-63fe2227.pth",
     "deeplabv3_resnet101": "https://download.pytorch.org/models/deeplabv3_resnet101_coco-586e9e4e.pth",
 }
+
+
+#: ``build_model("deeplabv3", …)`` options that make our DeepLabV3 torchvision's, key for key.
+TORCHVISION_DEEPLABV3 = {"output_stride": 8, "multi_grid": None, "head": "torchvision"}
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -190,9 +196,14 @@ def load_pretrained(model: nn.Module, source: str | Path | Mapping[str, torch.Te
 def load_torchvision_deeplabv3(model: nn.Module, source: str | Path | Mapping[str, torch.Tensor]) -> nn.Module:
     """torchvision's ``deeplabv3_resnet101`` checkpoint, strictly, into our ``DeepLabV3``.
 
-    Build the model with torchvision's geometry for the scores to mean what they were trained
-    to: ``build_model("deeplabv3", 21, output_stride=8, multi_grid=None, aux_loss=True)``. A
+    Build the model with torchvision's geometry and head for the scores to mean what they were
+    trained to: ``build_model("deeplabv3", 21, **TORCHVISION_DEEPLABV3, aux_loss=True)``. A
     model without the auxiliary head ignores the checkpoint's ``aux_classifier.*`` keys.
     """
+    if getattr(model, "head_type", "torchvision") != "torchvision":
+        raise CheckpointMismatchError(
+            f"this DeepLabV3 has the {model.head_type!r} head; torchvision's checkpoint has its own "
+            "(an extra 3×3 conv after ASPP): build the model with "
+            "build_model('deeplabv3', 21, **weights.TORCHVISION_DEEPLABV3)")
     drop = ("aux_classifier.",) if getattr(model, "aux_classifier", None) is None else ()
     return load_weights(model, source, drop, what="torchvision DeepLabV3 checkpoint")

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from deeplab_edu.crf import CRFParams, dense_crf, dense_crf_pydensecrf, mean_field_exact
 from deeplab_edu.crf.coarse import ellipse_scene
+from deeplab_edu.crf.params import PUBLISHED
 from deeplab_edu.crf.lattice_meanfield import CRFKernels, dense_crf_lattice, lattice_mean_field
 from deeplab_edu.crf.permutohedral import (PermutohedralLattice, bilateral_features,
                                            gaussian_filter_brute_force,
@@ -16,7 +17,7 @@ from deeplab_edu.crf.permutohedral import (PermutohedralLattice, bilateral_featu
 
 from crf_cases import disc_scene
 
-DEEPLAB_V2 = CRFParams()  # w1 = 4, σα = 121, σβ = 5, w2 = 3, σγ = 3, 10 iterations
+DEEPLAB_V2 = PUBLISHED["legacy-121"].params  # w1 = 4, σα = 121, σβ = 5, w2 = 3, σγ = 3, 10 iterations
 DEEPLAB_V1 = CRFParams(w1=5, sigma_alpha=50, sigma_beta=3, w2=3, sigma_gamma=3, iterations=10)
 MODERATE = CRFParams(w1=1, sigma_alpha=5, sigma_beta=20, w2=1, sigma_gamma=2, iterations=5)
 

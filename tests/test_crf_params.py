@@ -62,3 +62,32 @@ def test_result_has_the_type_of_probs(method):
                       method=method)
     assert isinstance(out_t, torch.Tensor) and out_t.dtype == torch.float64
     np.testing.assert_allclose(out_t.sum(0).numpy(), 1.0, atol=1e-5)
+
+
+# The released configurations, copied from their sources (not from params.py): pydensecrf names
+# (bi_w, bi_xy_std, bi_rgb_std, pos_w, pos_xy_std, iterations).
+RELEASED = {
+    "v1-largefov": ((4, 49, 5, 3, 3, 10), "run_densecrf.sh", "read"),
+    "v2-vgg16": ((4, 65, 3, 2, 2, 10), "DeepLabv2_VGG16", "secondary"),
+    "v2-resnet101": ((4, 67, 3, 3, 1, 10), "configs/voc12.yaml lines 52-58", "read"),
+    "legacy-121": ((4, 121, 5, 3, 3, 10), "no DeepLab release", "unread"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RELEASED))
+def test_published_settings_match_their_sources(name):
+    from deeplab_edu.crf.params import PUBLISHED
+
+    values, fragment, checked = RELEASED[name]
+    p = PUBLISHED[name].params
+    assert (p.w1, p.sigma_alpha, p.sigma_beta, p.w2, p.sigma_gamma, p.iterations) == values
+    assert fragment in PUBLISHED[name].source
+    assert PUBLISHED[name].checked == checked
+
+
+def test_default_is_the_named_v1_largefov_release():
+    from deeplab_edu.crf.params import DEFAULT_SETTING, PUBLISHED
+
+    assert DEFAULT_SETTING == "v1-largefov"
+    assert CRFParams() == PUBLISHED[DEFAULT_SETTING].params
+    assert set(PUBLISHED) == set(RELEASED)

@@ -23,9 +23,9 @@ def _inputs(batch=2, classes=3, h=5, w=6, seed=0, dtype=torch.float64):
     return scores, image
 
 
-def test_gradcheck_through_unaries_weights_and_compatibility():
+def test_scalar_gradcheck_through_unaries_weights_and_compatibility():
     scores, image = _inputs()
-    crf = CRFasRNN(3, SMALL).double()
+    crf = CRFasRNN(3, SMALL, kernels="scalar").double()
     params = {name: p.detach().clone().requires_grad_() for name, p in crf.named_parameters()}
     assert set(params) == {"kernel_weights", "compatibility"}
 
@@ -39,13 +39,83 @@ def test_gradcheck_through_unaries_weights_and_compatibility():
 
 @pytest.mark.parametrize("learn_compatibility", [True, False])
 @pytest.mark.parametrize("convention", ["densecrf", "paper"])
-def test_untrained_layer_is_the_lattice_meanfield(learn_compatibility, convention):
+def test_untrained_scalar_layer_is_the_lattice_meanfield(learn_compatibility, convention):
     # μ initialised to Potts [l ≠ l'] differs from the Potts shortcut by Σ_l' m(l'), the same for
     # every label, which the softmax removes: both must give the mean-field's Q.
     scores, image = _inputs(seed=1)
-    crf = CRFasRNN(3, SMALL, learn_compatibility=learn_compatibility, convention=convention).double()
+    crf = CRFasRNN(3, SMALL, kernels="scalar", learn_compatibility=learn_compatibility,
+                   convention=convention).double()
     q = crf(scores, image).softmax(1)
     torch.testing.assert_close(q, lattice_mean_field(-scores, image, SMALL, convention))
+
+
+def test_matrix_gradcheck_through_unaries_kernel_matrices_and_compatibility():
+    scores, image = _inputs()
+    crf = CRFasRNN(3, SMALL).double()
+    params = {name: p.detach().clone().requires_grad_() for name, p in crf.named_parameters()}
+    assert set(params) == {"bilateral_ker_weights", "spatial_ker_weights", "compatibility"}
+    assert all(p.shape == (3, 3) for p in params.values())
+    names = sorted(params)
+
+    def layer(scores, *tensors):
+        return functional_call(crf, dict(zip(names, tensors)), (scores, image))
+
+    assert torch.autograd.gradcheck(layer, (scores.requires_grad_(), *(params[n] for n in names)))
+
+
+def test_matrix_layer_is_zheng_et_al_update():
+    # One iteration written out as in crfasrnn_keras' CrfRnnLayer2D.call:
+    # Ǔ = U − μ (W_s · spatial/norm + W_b · bilateral/norm), every weight a (C×C) matrix.
+    from deeplab_edu.crf.crf_rnn import _NormalisedFilters
+
+    scores, image = _inputs(batch=1, seed=3)
+    params = SMALL.replace(iterations=1)
+    crf = CRFasRNN(3, params).double()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in crf.parameters():
+            p.add_(0.3 * torch.randn_like(p))  # away from the diagonal start
+    u = scores.permute(0, 2, 3, 1).reshape(1, -1, 3)
+    bilateral, spatial = _NormalisedFilters(image, params, torch.float64)(u.softmax(-1))
+    message = spatial @ crf.spatial_ker_weights.T + bilateral @ crf.bilateral_ker_weights.T
+    expected = (u - message @ crf.compatibility.T).reshape(1, 5, 6, 3).permute(0, 3, 1, 2)
+    torch.testing.assert_close(crf(scores, image), expected)
+
+
+def test_filters_are_row_normalised_lattice_filters():
+    # Σ_j k(i, j) v_j / Σ_j k(i, j), the pixel itself included (D⁻¹K), with k the permutohedral
+    # lattice's kernel (written out point by point in permutohedral_filter_reference).
+    import numpy as np
+
+    from deeplab_edu.crf.crf_rnn import _NormalisedFilters
+    from deeplab_edu.crf.permutohedral import (bilateral_features, permutohedral_filter_reference,
+                                               spatial_features)
+
+    _, image = _inputs(batch=1, seed=4, h=6, w=7)
+    params = CRFParams(sigma_alpha=6, sigma_beta=40, sigma_gamma=3)
+    values = torch.rand(1, 42, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    bilateral, spatial = _NormalisedFilters(image, params, torch.float64)(values)
+    for got, features in ((spatial, spatial_features(1, 6, 7, 3.0)),
+                          (bilateral, bilateral_features(image, 6.0, 40.0))):
+        f = features[0].double().numpy()
+        expected = (permutohedral_filter_reference(f, values[0].numpy())
+                    / permutohedral_filter_reference(f, np.ones((42, 1))))
+        np.testing.assert_allclose(got[0].numpy(), expected, rtol=1e-6, atol=1e-9)
+
+
+def test_matrix_layer_with_diagonal_weights_and_a_fixed_potts_mu_equals_a_learned_potts_mu():
+    scores, image = _inputs(seed=2)
+    learned = CRFasRNN(3, SMALL).double()
+    fixed = CRFasRNN(3, SMALL, learn_compatibility=False).double()
+    torch.testing.assert_close(learned(scores, image).softmax(1), fixed(scores, image).softmax(1))
+
+
+@pytest.mark.parametrize("kernels", ["matrix", "scalar"])
+def test_shapes_and_dtypes(kernels):
+    crf = CRFasRNN(4, SMALL, kernels=kernels)
+    scores, image = _inputs(batch=3, classes=4, h=7, w=5, dtype=torch.float32)
+    out = crf(scores, image)
+    assert out.shape == (3, 4, 7, 5) and out.dtype == torch.float32
 
 
 def test_zero_iterations_pass_the_scores_through():
@@ -54,7 +124,7 @@ def test_zero_iterations_pass_the_scores_through():
     torch.testing.assert_close(crf(scores, image, iterations=0), scores)
 
 
-def test_learning_through_the_crf_lowers_the_loss():
+def test_learning_through_the_scalar_crf_lowers_the_loss():
     # Noisy scores around a two-region truth: training only w1, w2 and μ must reduce the
     # cross-entropy of the CRF's output (the CRF learns to trust the smoothing).
     seed_everything(0)
@@ -63,7 +133,8 @@ def test_learning_through_the_crf_lowers_the_loss():
     target[:, :, w // 2:] = 1
     image = (target[:, None].float() * 180 + 40).expand(1, 3, h, w).contiguous()
     scores = 2 * nn.functional.one_hot(target, 2).permute(0, 3, 1, 2).float() + 1.5 * torch.randn(1, 2, h, w)
-    crf = CRFasRNN(2, CRFParams(w1=0.5, sigma_alpha=5, sigma_beta=20, w2=0.5, sigma_gamma=1, iterations=5))
+    crf = CRFasRNN(2, CRFParams(w1=0.5, sigma_alpha=5, sigma_beta=20, w2=0.5, sigma_gamma=1, iterations=5),
+                   kernels="scalar")
     optimiser = torch.optim.Adam(crf.parameters(), lr=0.1)
     losses = []
     for _ in range(20):
@@ -115,9 +186,13 @@ def test_segmenter_trains_model_and_crf_end_to_end():
 
 
 def test_frozen_weights_are_buffers_not_parameters():
-    crf = CRFasRNN(4, SMALL, learn_weights=False, learn_compatibility=False)
+    crf = CRFasRNN(4, SMALL, kernels="scalar", learn_weights=False, learn_compatibility=False)
     assert list(crf.parameters()) == []
     torch.testing.assert_close(crf.kernel_weights, torch.tensor([4.0, 3.0]))
+    matrix = CRFasRNN(4, SMALL, learn_weights=False, learn_compatibility=False)
+    assert list(matrix.parameters()) == []
+    torch.testing.assert_close(matrix.bilateral_ker_weights, 4.0 * torch.eye(4))
+    torch.testing.assert_close(matrix.spatial_ker_weights, 3.0 * torch.eye(4))
     assert crf.compatibility is None and "compatibility" not in crf.state_dict()
 
 
@@ -145,6 +220,8 @@ def test_numpy_numbers_in_params_work():
     ({"num_classes": 2.0}, ValueError, "num_classes"),
     ({"num_classes": 3, "params": {"w1": 1}}, TypeError, "params must be a CRFParams"),
     ({"num_classes": 3, "convention": "zheng"}, ValueError, "convention must be one of"),
+    ({"num_classes": 3, "kernels": "vector"}, ValueError, "kernels must be one of"),
+    ({"num_classes": 3, "convention": "paper"}, ValueError, "convention applies to kernels='scalar'"),
 ])
 def test_constructor_rejects_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -46,3 +46,75 @@ def test_tensors_on_a_device_score_like_numpy():
     on_device = evaluate_crf(IMAGES, PROBS, LABELS, 3, params, widths=[2], device="cpu")
     as_numpy = evaluate_crf(IMAGES, PROBS, LABELS, 3, params, widths=[2])
     assert on_device == as_numpy
+
+
+def test_the_lattices_are_built_once_per_bandwidth_not_per_w1(monkeypatch):
+    from deeplab_edu.crf import search
+
+    built = []
+    real = search.CRFKernels
+
+    def counting(image, params, *args, **kwargs):
+        built.append((params.sigma_alpha, params.sigma_beta))
+        return real(image, params, *args, **kwargs)
+
+    monkeypatch.setattr(search, "CRFKernels", counting)
+    results = grid_search(IMAGES, PROBS, LABELS, 3, w1=[0, 3, 5], sigma_alpha=[10], sigma_beta=[5, 20],
+                          widths=[2])
+    assert len(results) == 6
+    assert len(built) == 2 * len(IMAGES)  # (σα, σβ) pairs × images, whatever the number of w1
+    assert sorted(set(built)) == [(10.0, 5.0), (10.0, 20.0)]
+
+
+def test_grouped_scores_equal_one_evaluation_per_setting():
+    results = grid_search(IMAGES, PROBS, LABELS, 3, w1=[1, 5], sigma_alpha=[10, 30], sigma_beta=[5],
+                          widths=[2])
+    for r in results:
+        alone = evaluate_crf(IMAGES, PROBS, LABELS, 3, r.params, widths=[2])
+        assert r.miou == pytest.approx(alone.miou)
+
+
+def test_on_edge_names_the_parameters_at_a_range_end():
+    from deeplab_edu.crf.search import on_edge
+
+    params = CRFParams(w1=5, sigma_alpha=30, sigma_beta=5)
+    assert on_edge(params, w1=[3, 4, 5], sigma_alpha=[10, 30, 50], sigma_beta=[5]) == ("w1",)
+    assert on_edge(params, w1=[3, 5, 7], sigma_alpha=[10, 30, 50]) == ()
+
+
+def test_coarse_to_fine_moves_an_edge_optimum_inside_and_refines():
+    from deeplab_edu.crf.search import coarse_to_fine
+
+    # A deliberately bad coarse grid: the best w1 on it is its top value 0.5 (the CRF helps here).
+    search = coarse_to_fine(IMAGES, PROBS, LABELS, 3, w1=[0, 0.5], sigma_alpha=[10], sigma_beta=[5, 20],
+                            refinements=1, max_extensions=2, widths=[2])
+    first = search.rounds[0]
+    assert first["w1"] == (0.0, 0.5)
+    assert len(search.rounds) >= 2
+    assert max(search.rounds[1]["w1"]) > 0.5  # grown outwards past the coarse edge
+    keys = [(s.params.w1, s.params.sigma_alpha, s.params.sigma_beta) for s in search.scores]
+    assert len(keys) == len(set(keys))  # nothing scored twice
+    assert search.best.miou == max(s.miou for s in search.scores)
+    assert [s.miou for s in search.scores] == sorted((s.miou for s in search.scores), reverse=True)
+    last = search.rounds[-1]
+    assert len(last["w1"]) == 3 and search.best.params.w1 in [s.params.w1 for s in search.scores]
+
+
+def test_coarse_to_fine_reports_an_optimum_left_on_the_edge():
+    from deeplab_edu.crf.search import coarse_to_fine
+
+    search = coarse_to_fine(IMAGES, PROBS, LABELS, 3, w1=[0, 0.5], sigma_alpha=[10], sigma_beta=[5],
+                            refinements=0, max_extensions=0, widths=[2])
+    assert search.on_edge == ("w1",)  # two values: the winner is one of the two ends
+    assert len(search.scores) == 2 and len(search.rounds) == 1
+
+
+def test_paper_ranges_are_the_quoted_ones():
+    from deeplab_edu.crf.search import PAPER_RANGES
+
+    assert PAPER_RANGES["v1"]["w1"] == (5, 6, 7, 8, 9, 10)
+    assert PAPER_RANGES["v1"]["sigma_alpha"] == (50, 60, 70, 80, 90, 100)
+    assert PAPER_RANGES["v1"]["sigma_beta"] == tuple(range(3, 11))
+    assert PAPER_RANGES["v2"]["w1"] == (3, 4, 5, 6)
+    assert PAPER_RANGES["v2"]["sigma_alpha"] == tuple(range(30, 101, 10))
+    assert PAPER_RANGES["v2"]["sigma_beta"] == (3, 4, 5, 6)

@@ -90,15 +90,42 @@ def test_v1_7x7_is_vgg16_with_its_classifier_reshaped():
 @pytest.mark.parametrize("aux, reference", [(True, "deeplabv3_resnet101_aux"), (False, "deeplabv3_resnet101")])
 def test_v3_resnet101_keys_shapes_and_count_equal_torchvision(aux, reference):
     with torch.device("meta"):
-        model = build_model("deeplabv3", 21, output_stride=8, multi_grid=None, aux_loss=aux)
+        model = build_model("deeplabv3", 21, **weights.TORCHVISION_DEEPLABV3, aux_loss=aux)
     for source, archs in references():
         assert shapes(model) == archs[reference]["state_dict"], source
         assert count(model) == archs[reference]["parameters"], source
 
 
+def test_v3_paper_head_is_torchvisions_without_the_3x3_conv():
+    # The paper's head (TF model.py): ASPP → 1×1 projection → BN → ReLU → dropout 0.1 → 1×1 to the
+    # classes. torchvision's adds a 3×3 conv (256·256·9 weights, no bias) and its BN (2·256).
+    with torch.device("meta"):
+        paper = build_model("deeplabv3", 21, output_stride=8, multi_grid=None, aux_loss=True)
+    for source, archs in references():
+        reference = archs["deeplabv3_resnet101_aux"]
+        assert count(paper) == reference["parameters"] - (256 * 256 * 9 + 2 * 256), source
+        extra = {k for k in reference["state_dict"] if k.startswith(("classifier.1.", "classifier.2."))}
+        assert set(shapes(paper)) == set(reference["state_dict"]) - extra - {"classifier.4.weight",
+                                                                              "classifier.4.bias"} | {
+            "classifier.1.weight", "classifier.1.bias"}, source
+    assert paper.head_type == "paper"
+    assert paper.classifier[0].project[3].p == 0.1  # keep_prob 0.9
+    assert isinstance(paper.classifier[1], torch.nn.Conv2d) and paper.classifier[1].kernel_size == (1, 1)
+
+
+def test_v3_torchvision_head_has_dropout_half_and_the_paper_head_refuses_its_checkpoint():
+    tv = build_model("deeplabv3", 3, head="torchvision", width=0.125, blocks=(1, 1, 1, 1))
+    assert tv.classifier[0].project[3].p == 0.5 and tv.classifier[1].kernel_size == (3, 3)
+    paper = small("deeplabv3")
+    with pytest.raises(weights.CheckpointMismatchError, match="TORCHVISION_DEEPLABV3"):
+        weights.load_torchvision_deeplabv3(paper, tv.state_dict())
+    with pytest.raises(ValueError, match="head must be one of"):
+        build_model("deeplabv3", 3, head="fcn", width=0.125, blocks=(1, 1, 1, 1))
+
+
 def test_v3_resnet50_keys_equal_torchvision():
     with torch.device("meta"):
-        model = build_model("deeplabv3", 21, backbone="resnet50", aux_loss=True)
+        model = build_model("deeplabv3", 21, backbone="resnet50", head="torchvision", aux_loss=True)
     for source, archs in references():
         assert shapes(model) == archs["deeplabv3_resnet50_aux"]["state_dict"], source
 
@@ -115,14 +142,14 @@ def test_a_torchvision_deeplabv3_checkpoint_loads_strictly(tmp_path):
     seed_everything(0)
     reference = references()[0][1]["deeplabv3_resnet101_aux"]["state_dict"]
     state = _random_checkpoint(tmp_path / "deeplabv3_resnet101_coco.pth", reference)
-    model = build_model("deeplabv3", 21, output_stride=8, multi_grid=None, aux_loss=True)
+    model = build_model("deeplabv3", 21, **weights.TORCHVISION_DEEPLABV3, aux_loss=True)
     weights.load_torchvision_deeplabv3(model, tmp_path / "deeplabv3_resnet101_coco.pth")
     loaded = model.state_dict()
     for key in ("backbone.layer3.22.conv2.weight", "classifier.0.convs.4.2.running_var", "classifier.4.bias",
                 "aux_classifier.4.weight"):
         assert torch.equal(loaded[key], state[key])
     # a model without the auxiliary head takes the same file, ignoring aux_classifier.*
-    plain = build_model("deeplabv3", 21, output_stride=8, multi_grid=None)
+    plain = build_model("deeplabv3", 21, **weights.TORCHVISION_DEEPLABV3)
     weights.load_torchvision_deeplabv3(plain, state)
     assert torch.equal(plain.state_dict()["classifier.4.weight"], state["classifier.4.weight"])
 
@@ -135,7 +162,7 @@ def test_checkpoint_of_another_architecture_names_the_mismatch():
         weights.load_weights(model, other)
     assert "unexpected keys: aspp.convs" in str(info.value)
     wrong_classes = build_model("deeplabv3", 7, width=0.125, blocks=(1, 1, 1, 1)).state_dict()
-    with pytest.raises(weights.CheckpointMismatchError, match=r"classifier\.4\.weight: checkpoint \(7, 32"):
+    with pytest.raises(weights.CheckpointMismatchError, match=r"classifier\.1\.weight: checkpoint \(7, 32"):
         weights.load_weights(model, wrong_classes)
 
 

@@ -1,8 +1,11 @@
 """The fully-connected CRF of DeepLab v1/v2: energy, mean-field inference three ways, one entry point.
 
-    refined = dense_crf(image, probs, CRFParams(w1=4, sigma_alpha=121, sigma_beta=5,
+    refined = dense_crf(image, probs, CRFParams(w1=4, sigma_alpha=49, sigma_beta=5,
                                                 w2=3, sigma_gamma=3, iterations=10),
                         method="pydensecrf")
+
+(DeepLab-LargeFOV's released setting, the default; ``PUBLISHED`` names each release's with its
+source: ``dense_crf(image, probs, PUBLISHED["v2-resnet101"].params)``.)
 
 ``image`` is uint8 (H, W, 3) with colours 0–255; ``probs`` the network's softmax (C, H, W),
 upsampled to the image size. Both may be NumPy arrays or tensors; the result has the type (and,
@@ -44,7 +47,7 @@ from .energy import (appearance_kernel, free_energy, gibbs_energy, kernel_matrix
                      smoothness_kernel, unary_energy)
 from .lattice_meanfield import dense_crf_lattice, lattice_mean_field
 from .meanfield import mean_field_exact, mean_field_steps
-from .params import CRFParams, check_inputs
+from .params import DEFAULT_SETTING, PUBLISHED, CRFParams, PublishedCRF, check_inputs
 from .torch_meanfield import mean_field_torch
 
 CRFMethod = Callable[[torch.Tensor, torch.Tensor, CRFParams], torch.Tensor]
@@ -92,7 +95,7 @@ def dense_crf(image, probs, params: CRFParams | None = None, method: str = "pyde
 
 
 __all__ = [
-    "CRFMethod", "CRFParams", "METHODS", "appearance_kernel", "check_inputs", "coarse_scores",
+    "CRFMethod", "CRFParams", "DEFAULT_SETTING", "METHODS", "PUBLISHED", "PublishedCRF", "appearance_kernel", "check_inputs", "coarse_scores",
     "dense_crf", "dense_crf_lattice", "dense_crf_pydensecrf", "free_energy", "gibbs_energy",
     "kernel_matrix", "lattice_mean_field", "mean_field_exact", "mean_field_steps",
     "mean_field_torch", "smoothness_kernel", "unary_energy",

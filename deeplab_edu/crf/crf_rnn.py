@@ -1,19 +1,34 @@
 """CRF-as-RNN: mean-field inference as layers of the network, trained end to end.
 
-Zheng et al., *Conditional Random Fields as Recurrent Neural Networks* (ICCV 2015), §4: one
-mean-field iteration of the dense CRF is a stack of differentiable operations —
+Zheng et al., *Conditional Random Fields as Recurrent Neural Networks* (ICCV 2015), §4 and
+Algorithm 1: one mean-field iteration of the dense CRF is a stack of differentiable operations —
 
-    message passing      Q̃_m = Σ_j k_m(f_i, f_j) Q_j        (Gaussian filtering, here on a lattice)
-    weighting filters    Q̌ = w1 · Q̃_1 + w2 · Q̃_2              (appearance, smoothness)
-    compatibility        Q̂(l) = Σ_{l'} μ(l, l') Q̌(l')         (a 1×1 convolution, C → C)
-    adding unaries       Ǔ = U − Q̂                           (U = the network's scores)
+    message passing      Q̃_m(l) = Σ_j k_m(f_i, f_j) Q_j(l) / Σ_j k_m(f_i, f_j)   (normalised filter)
+    weighting filters    Q̌(l) = Σ_m Σ_l' w_m(l, l') Q̃_m(l')     (a C×C matrix per kernel)
+    compatibility        Q̂(l) = Σ_l' μ(l, l') Q̌(l')              (a learned C×C matrix)
+    adding unaries       Ǔ = U − Q̂                               (U = the network's scores)
     normalising          Q = softmax(Ǔ)
 
 — so T iterations are an RNN whose hidden state is Q, and back-propagation reaches the unaries
-(hence the network below), the kernel weights w1, w2 and the compatibility μ. σα, σβ, σγ stay
-fixed (the lattice is not differentiable in the features), as in the paper. Zheng et al. train
-with T = 5 and test with T = 10; μ starts as Potts, μ = [l ≠ l'], and learns, for instance, that
-some label pairs are likelier neighbours than others.
+(hence the network below), the kernel weights and the compatibility μ. σα, σβ, σγ stay fixed
+(the lattice is not differentiable in the features), as in the paper. Zheng et al. train with
+T = 5 and test with T = 10.
+
+**Kernel weights as theirs** (``kernels="matrix"``, the default). The authors' code
+(``sadeepj/crfasrnn_keras`` ``src/crfrnn_layer.py``, ``CrfRnnLayer2D``) learns *two C×C
+matrices*, ``spatial_ker_weights`` and ``bilateral_ker_weights`` (initialised to the identity),
+so a kernel may weigh one label's message differently from another's; and each filter output
+is divided by the filter of an all-ones image (``spatial_out / spatial_norm_vals``), the row
+normalisation D⁻¹K with the pixel itself included. Here the matrices start at w1·I (appearance)
+and w2·I (smoothness) from ``params``. Their compatibility starts at −I
+(``_potts_model_initializer``); this layer's starts at Potts, 1 − I: the two differ by the
+all-ones matrix, which adds the same number to every label's score and so changes no softmax —
+nor any gradient of it.
+
+``kernels="scalar"`` keeps the book's simpler variant: two scalar weights w1, w2
+(``kernel_weights``) and the CRF package's symmetric normalisation D^{-1/2} K D^{-1/2}
+(``convention``), i.e. the matrices constrained to multiples of the identity. It is exactly the
+post-processing CRF of chapter 04 with learnable w1, w2, μ.
 
 :class:`CRFasRNN` is the layer; :class:`CRFRNNSegmenter` puts it on top of a segmentation model.
 """
@@ -26,10 +41,13 @@ import torch
 from torch import nn
 
 from .energy import CONVENTIONS
-from .lattice_meanfield import CRFKernels, mean_field_scores, potts_compatibility
+from .lattice_meanfield import CRFKernels, _smoothness_lattice, mean_field_scores, potts_compatibility
 from .params import CRFParams
+from .permutohedral import PermutohedralLattice, bilateral_features
 
-__all__ = ["CRFRNNSegmenter", "CRFasRNN"]
+__all__ = ["CRFRNNSegmenter", "CRFasRNN", "KERNELS"]
+
+KERNELS = ("matrix", "scalar")
 
 
 class CRFasRNN(nn.Module):
@@ -38,11 +56,16 @@ class CRFasRNN(nn.Module):
     ``scores`` are the network's logits (the unaries are θ = −scores: softmax(scores) is the
     network's P). ``image`` is (B, 3, H, W) with colours 0–255. The output is the last
     iteration's pre-softmax scores, so ``cross_entropy(output, target)`` trains through the CRF
-    and ``output.softmax(1)`` is Q. With ``learn_weights`` w1, w2 are parameters (initialised
-    from ``params``); with ``learn_compatibility`` so is μ (initialised to Potts).
+    and ``output.softmax(1)`` is Q.
+
+    ``kernels="matrix"`` (Zheng et al.'s): parameters ``bilateral_ker_weights`` and
+    ``spatial_ker_weights`` (C×C, from w1·I and w2·I) and ``compatibility`` μ (C×C, from Potts),
+    filters normalised as D⁻¹K. ``kernels="scalar"``: ``kernel_weights`` = (w1, w2) and
+    ``convention``'s normalisation. ``learn_weights`` / ``learn_compatibility`` make the weights
+    / μ parameters (else fixed buffers; a fixed μ is Potts).
     """
 
-    def __init__(self, num_classes: int, params: CRFParams | None = None, *,
+    def __init__(self, num_classes: int, params: CRFParams | None = None, *, kernels: str = "matrix",
                  learn_weights: bool = True, learn_compatibility: bool = True,
                  convention: str = "densecrf"):
         super().__init__()
@@ -51,19 +74,32 @@ class CRFasRNN(nn.Module):
         params = CRFParams() if params is None else params
         if not isinstance(params, CRFParams):
             raise TypeError(f"params must be a CRFParams, got {type(params).__name__}")
+        if kernels not in KERNELS:
+            raise ValueError(f"kernels must be one of {KERNELS}, got {kernels!r}")
         if convention not in CONVENTIONS:
             raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
-        self.num_classes, self.params, self.convention = num_classes, params, convention
+        if kernels == "matrix" and convention != "densecrf":
+            raise ValueError("convention applies to kernels='scalar'; the matrix kernels use "
+                             "Zheng et al.'s normalisation (filter / filter of ones)")
+        self.num_classes, self.params, self.kernels = num_classes, params, kernels
+        self.convention = convention if kernels == "scalar" else "crfasrnn"
         self.iterations = int(params.iterations)
-        weights = torch.tensor([float(params.w1), float(params.w2)])
-        if learn_weights:
-            self.kernel_weights = nn.Parameter(weights)
+        eye = torch.eye(num_classes)
+        if kernels == "scalar":
+            self._weight("kernel_weights", torch.tensor([float(params.w1), float(params.w2)]), learn_weights)
         else:
-            self.register_buffer("kernel_weights", weights)
+            self._weight("bilateral_ker_weights", float(params.w1) * eye, learn_weights)
+            self._weight("spatial_ker_weights", float(params.w2) * eye, learn_weights)
         if learn_compatibility:
             self.compatibility = nn.Parameter(potts_compatibility(num_classes))
         else:
             self.register_buffer("compatibility", None)  # None: the Potts shortcut
+
+    def _weight(self, name: str, value: torch.Tensor, learn: bool) -> None:
+        if learn:
+            self.register_parameter(name, nn.Parameter(value))
+        else:
+            self.register_buffer(name, value)
 
     def forward(self, scores: torch.Tensor, image: torch.Tensor,
                 iterations: int | None = None) -> torch.Tensor:
@@ -84,17 +120,47 @@ class CRFasRNN(nn.Module):
         unary = work.permute(0, 2, 3, 1).reshape(batch, height * width, c)  # −θ, one row per pixel
         out = unary
         if iterations > 0:
-            kernels = CRFKernels(image.detach().to(scores.device), self.params, self.convention)
-            w1, w2 = self.kernel_weights.to(work.dtype)
+            image = image.detach().to(scores.device)
             compatibility = None if self.compatibility is None else self.compatibility.to(work.dtype)
-            for _ in range(iterations):
-                out = mean_field_scores(torch.softmax(out, -1), -unary, kernels, w1, w2, compatibility)
+            if self.kernels == "scalar":
+                kernels = CRFKernels(image, self.params, self.convention)
+                w1, w2 = self.kernel_weights.to(work.dtype)
+                for _ in range(iterations):
+                    out = mean_field_scores(torch.softmax(out, -1), -unary, kernels, w1, w2, compatibility)
+            else:
+                filters = _NormalisedFilters(image, self.params, work.dtype)
+                w_app = self.bilateral_ker_weights.to(work.dtype)
+                w_smooth = self.spatial_ker_weights.to(work.dtype)
+                for _ in range(iterations):
+                    appearance, smoothness = filters(torch.softmax(out, -1))
+                    message = appearance @ w_app.T + smoothness @ w_smooth.T  # Σ_l' w(l, l') Q̃(l')
+                    if compatibility is None:  # Potts: −(Σ m − m(l)) ≡ +m(l) under the softmax
+                        out = unary + message
+                    else:
+                        out = unary - message @ compatibility.T
         return out.reshape(batch, height, width, c).permute(0, 3, 1, 2).to(dtype)
 
     def extra_repr(self) -> str:
         p = self.params
-        return (f"num_classes={self.num_classes}, iterations={self.iterations}, σα={p.sigma_alpha:g}, "
-                f"σβ={p.sigma_beta:g}, σγ={p.sigma_gamma:g}, convention={self.convention!r}")
+        return (f"num_classes={self.num_classes}, kernels={self.kernels!r}, iterations={self.iterations}, "
+                f"σα={p.sigma_alpha:g}, σβ={p.sigma_beta:g}, σγ={p.sigma_gamma:g}, "
+                f"normalisation={self.convention!r}")
+
+
+class _NormalisedFilters:
+    """Zheng et al.'s message passing: each Gaussian filter divided by its filter of ones (D⁻¹K)."""
+
+    def __init__(self, image: torch.Tensor, params: CRFParams, dtype: torch.dtype):
+        batch, _, height, width = image.shape
+        self.appearance = PermutohedralLattice(bilateral_features(image, params.sigma_alpha, params.sigma_beta))
+        self.smoothness = _smoothness_lattice(batch, height, width, params.sigma_gamma, image.device, "paper")
+        ones = torch.ones(batch, height * width, 1, dtype=dtype, device=image.device)
+        self.appearance_norm = self.appearance.filter(ones).clamp_min(1e-20)
+        self.smoothness_norm = self.smoothness.filter(ones).clamp_min(1e-20)
+
+    def __call__(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return (self.appearance.filter(q) / self.appearance_norm.to(q.dtype),
+                self.smoothness.filter(q) / self.smoothness_norm.to(q.dtype))
 
 
 class CRFRNNSegmenter(nn.Module):

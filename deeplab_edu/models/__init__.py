@@ -1,13 +1,13 @@
 """The DeepLab models, one file per version, and ``build_model``, the one factory.
 
-=================  =======================================  ==========================
+=================  =======================================  ===========================================
 name               what                                     file
-=================  =======================================  ==========================
+=================  =======================================  ===========================================
 ``deeplabv1``      VGG-16 LargeFOV (or another fc6 variant)  ``v1.py``
 ``deeplabv2``      VGG-16 / ResNet-101 + ASPP-L / ASPP-S     ``v2.py``, ``multiscale.py``
 ``deeplabv3``      ResNet + ASPP with image pooling          ``v3.py``
-``deeplabv3plus``  v3 encoder + decoder, separable convs     ``v3plus.py``
-=================  =======================================  ==========================
+``deeplabv3plus``  v3 encoder + decoder, separable convs     ``v3plus.py``, ``backbones/xception.py``
+=================  =======================================  ===========================================
 """
 
 from __future__ import annotations
@@ -43,7 +43,10 @@ def build_model(name: str, num_classes: int, output_stride: int | None = None, b
     * v2: ``rates`` (a tuple, or ``"aspp-l"`` / ``"aspp-s"``), ``blocks``, ``scales`` (e.g.
       (1, 0.75, 0.5)) to wrap the model in multi-scale max fusion.
     * v3 / v3+: ``multi_grid`` (default (1, 2, 4); None for torchvision's geometry), ``rates``,
-      ``blocks``, ``image_pooling``; v3 ``aux_loss``; v3+ ``separable``.
+      ``blocks``, ``image_pooling``; v3 ``aux_loss`` and ``head`` (``"paper"``, the default, or
+      ``"torchvision"`` for its checkpoints: ``weights.TORCHVISION_DEEPLABV3``); v3+
+      ``separable``, and ``backbone="xception65"`` (the paper's aligned Xception-65, with
+      ``middle_units`` instead of ``blocks``; its ``multi_grid`` defaults to (1, 1, 1)).
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {MODELS}")

@@ -5,12 +5,19 @@ concatenated and projected instead of summing class scores; **image pooling** ad
 context (§3.3); **multi-grid** rates (1, 2, 4) in the last ResNet stage (§3.2); training and
 evaluation at **output stride** 16 or 8 (rates (6, 12, 18) doubled at 8); no CRF.
 
-The module layout is torchvision's ``deeplabv3_resnet101``: ``backbone`` (ResNet without its
-classifier), ``classifier`` = [ASPP, 3×3 conv, BN, ReLU, 1×1 conv to classes] (torchvision
-adds the 3×3 conv after ASPP; the paper goes straight to the 1×1) and, with ``aux_loss``, an
-``aux_classifier`` FCN head on ``layer3``. So torchvision's checkpoint loads with
-``load_state_dict(..., strict=True)`` into ``build_model("deeplabv3", 21, output_stride=8,
-multi_grid=None, aux_loss=True)`` (``deeplab_edu.weights.load_torchvision_deeplabv3``).
+Two heads, chosen by ``head``:
+
+* ``"paper"`` (the default) — the paper's (§3.3) and the authors' TF code's
+  (``research/deeplab/model.py``, ``_extract_features`` then ``_get_branch_logits``): the ASPP
+  branches concatenated → 1×1 projection to 256 → BN → ReLU → dropout 0.1 (``keep_prob=0.9``)
+  → a 1×1 convolution to the classes. ``classifier`` = [ASPP, 1×1 conv].
+* ``"torchvision"`` — torchvision's ``deeplabv3_resnet101``: dropout 0.5 after the projection
+  and an extra 3×3 conv → BN → ReLU before the 1×1 (``classifier`` = [ASPP, 3×3 conv, BN,
+  ReLU, 1×1 conv]); 590 336 more parameters at 256 channels (256·256·9 + 2·256). With it and
+  ``aux_loss`` (an ``aux_classifier`` FCN head on ``layer3``) torchvision's checkpoint loads
+  with ``load_state_dict(..., strict=True)`` into ``build_model("deeplabv3", 21,
+  output_stride=8, multi_grid=None, head="torchvision", aux_loss=True)``
+  (``deeplab_edu.weights.TORCHVISION_DEEPLABV3``, ``load_torchvision_deeplabv3``).
 """
 
 from __future__ import annotations
@@ -26,18 +33,34 @@ from deeplab_edu.backbones.resnet import ResNet, scaled
 from deeplab_edu.models.base import SegmentationModel, prefixed, upsample
 
 
-class DeepLabHead(nn.Sequential):
-    """ASPP → 3×3 conv → BN → ReLU → 1×1 conv to the classes (torchvision's layout)."""
+HEADS = ("paper", "torchvision")
+
+
+class PaperHead(nn.Sequential):
+    """ASPP (projection → BN → ReLU → dropout 0.1) → 1×1 conv to the classes (v3 §3.3, TF code)."""
 
     def __init__(self, in_channels: int, num_classes: int, rates: Sequence[int], channels: int = 256,
                  image_pooling: bool = True) -> None:
-        super().__init__(ASPP(in_channels, rates, channels, image_pooling=image_pooling),
+        # TF model.py: slim.dropout(concat_projection, keep_prob=0.9), then the logits conv.
+        super().__init__(ASPP(in_channels, rates, channels, image_pooling=image_pooling, dropout=0.1),
+                         nn.Conv2d(channels, num_classes, 1))
+
+    def layer_specs(self) -> list[rf.Layer]:
+        return prefixed(self[0].layer_specs(), "0") + [rf.conv("1", kernel=1)]
+
+
+class DeepLabHead(nn.Sequential):
+    """ASPP (dropout 0.5) → 3×3 conv → BN → ReLU → 1×1 conv to the classes (torchvision's layout)."""
+
+    def __init__(self, in_channels: int, num_classes: int, rates: Sequence[int], channels: int = 256,
+                 image_pooling: bool = True) -> None:
+        super().__init__(ASPP(in_channels, rates, channels, image_pooling=image_pooling, dropout=0.5),
                          nn.Conv2d(channels, channels, 3, padding=1, bias=False),
                          nn.BatchNorm2d(channels), nn.ReLU(inplace=True),
                          nn.Conv2d(channels, num_classes, 1))
 
     def layer_specs(self) -> list[rf.Layer]:
-        return prefixed(self[0].layer_specs(), "0") + [rf.conv("3", kernel=3, bias=False), rf.conv("4", kernel=1)]
+        return prefixed(self[0].layer_specs(), "0") + [rf.conv("1", kernel=3, bias=False), rf.conv("4", kernel=1)]
 
 
 class FCNHead(nn.Sequential):
@@ -55,8 +78,11 @@ class DeepLabV3(SegmentationModel):
     def __init__(self, num_classes: int, backbone: str = "resnet101", output_stride: int = 16,
                  multi_grid: Sequence[int] | None = (1, 2, 4), rates: Sequence[int] | None = None,
                  width: float = 1.0, blocks: Sequence[int] | None = None, aux_loss: bool = False,
-                 image_pooling: bool = True) -> None:
+                 image_pooling: bool = True, head: str = "paper") -> None:
         super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS} (the paper's, or torchvision's for its "
+                             f"checkpoints), got {head!r}")
         if backbone not in ("resnet50", "resnet101"):
             raise ValueError(f"backbone must be 'resnet50' or 'resnet101' for DeepLab v3, got {backbone!r}")
         self.num_classes = num_classes
@@ -64,8 +90,10 @@ class DeepLabV3(SegmentationModel):
         self.output_stride = self.score_stride = output_stride
         self.global_context = image_pooling
         rates = v3_rates(output_stride) if rates is None else rates
-        self.classifier = DeepLabHead(self.backbone.out_channels, num_classes, rates, scaled(256, width),
-                                      image_pooling)
+        self.head_type = head
+        head_cls = PaperHead if head == "paper" else DeepLabHead
+        self.classifier = head_cls(self.backbone.out_channels, num_classes, rates, scaled(256, width),
+                                   image_pooling)
         self.aux_classifier = FCNHead(self.backbone.aux_channels, num_classes) if aux_loss else None
 
     def forward_scores(self, x: torch.Tensor) -> torch.Tensor:
