@@ -35,6 +35,7 @@ import argparse
 import dataclasses
 import datetime
 import importlib
+import importlib.machinery
 import json
 import math
 import os
@@ -212,6 +213,9 @@ def ensure_tqdm() -> bool:
             print(text)
 
     package, auto = types.ModuleType("tqdm"), types.ModuleType("tqdm.auto")
+    # A spec, because importlib.util.find_spec (torch._dynamo calls it) refuses modules without one.
+    package.__spec__ = importlib.machinery.ModuleSpec("tqdm", None, is_package=True)
+    auto.__spec__ = importlib.machinery.ModuleSpec("tqdm.auto", None)
     package.tqdm = auto.tqdm = SilentBar
     package.auto = auto
     sys.modules["tqdm"], sys.modules["tqdm.auto"] = package, auto
@@ -505,11 +509,15 @@ def stage_throughput(ctx: Context, result: StageResult) -> None:
                           warmup_steps=sizes.warmup, ours_width=sizes.width)
     flops_cache: dict = {}
     peak = ctx.shared.get("peak")
+    measured_on_cpu: dict[tuple, str] = {}
     for variant in VARIANTS:
         row = {"config": variant.label, "model": variant.model, "mode": variant.mode}
         if variant.model == "torchvision" and not have_torchvision:
             continue
-        if variant.compile and device.type != "cuda":
+        same = (variant.model, variant.mode, variant.compile)  # bf16, CL, fused, cudnn: CUDA only
+        if device.type != "cuda" and same in measured_on_cpu:
+            row["error"] = f"skipped: on a CPU the same computation as {measured_on_cpu[same]!r}"
+        elif variant.compile and device.type != "cuda":
             row["error"] = "skipped: compile is measured on CUDA only"
         elif variant.compile and ctx.shared.get("no_compile"):
             row["error"] = "skipped: --no-compile"
@@ -518,6 +526,7 @@ def stage_throughput(ctx: Context, result: StageResult) -> None:
         else:
             try:
                 row = measure_variant(variant, sizes, device, flops_cache, peak)
+                measured_on_cpu[same] = variant.label
             except Exception as error:  # one configuration's failure (OOM, compile) is a row
                 row["error"] = _short_error(error)
                 _free(device)

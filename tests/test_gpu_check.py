@@ -1,0 +1,143 @@
+"""gpu-check on a CPU: every stage runs at the tiny size, the report has its schema, a failing
+stage is reported without stopping the others, and the import chain needs only torch, NumPy
+and Pillow (tqdm, SciPy, matplotlib, torchvision and pydensecrf blocked in a subprocess)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from deeplab_edu import gpu_check
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Run as a bare PyTorch machine would: these imports fail in the child.
+BARE = ("import sys\n"
+        "for name in ('tqdm', 'scipy', 'matplotlib', 'torchvision', 'pydensecrf', 'ipywidgets'):\n"
+        "    sys.modules[name] = None\n"
+        "from deeplab_edu.__main__ import main\n"
+        "sys.exit(main(sys.argv[1:]))\n")
+
+
+@pytest.fixture(scope="module")
+def cpu_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gpu_check")
+    env = {**os.environ, "DEEPLAB_EDU_PROFILE": "smoke", "CUDA_VISIBLE_DEVICES": "",
+           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+    done = subprocess.run([sys.executable, "-c", BARE, "gpu-check", "--out", str(out)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    return out, done
+
+
+def test_cpu_mode_runs_every_stage_with_only_torch_numpy_pillow(cpu_run):
+    out, done = cpu_run
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((out / "report.json").read_text())
+    gpu_check.validate_report(report)
+    assert [s["name"] for s in report["stages"]] == list(gpu_check.STAGES)
+    assert all(s["status"] == "ok" for s in report["stages"]), [s.get("error") for s in report["stages"]]
+    assert report["gpu_measured"] is False and report["size"] == "tiny" and report["gpu"] is None
+    env = report["stages"][0]["figures"]
+    assert env["tqdm_fallback"] is True
+    assert env["packages"]["scipy"].startswith("absent") and env["packages"]["torchvision"].startswith("absent")
+    # one progress line at the start and one at the end of each stage
+    for i, name in enumerate(gpu_check.STAGES, 1):
+        assert f"[{i}/5] {name}: ok in" in done.stdout
+
+
+def test_cpu_report_says_gpu_figures_are_unmeasured_and_shows_each_stage(cpu_run):
+    out, _ = cpu_run
+    md = (out / "report.md").read_text()
+    assert "GPU figures are unmeasured" in md
+    for i, (title, _) in enumerate(gpu_check.STAGES.values(), 1):
+        assert f"## {i}. {title} — ok" in md
+    report = json.loads((out / "report.json").read_text())
+    stages = {s["name"]: s for s in report["stages"]}
+    # the figures each stage exists to produce are present and plausible
+    assert stages["throughput"]["figures"]["train_ours_images_s"] > 0
+    assert stages["throughput"]["figures"]["train_target_met"] is None  # not judged off a GPU
+    crf = stages["crf"]["figures"]
+    assert crf["reference"].startswith("PyTorch lattice on the CPU")  # pydensecrf was blocked
+    assert 0.9 <= crf["label_agreement"] <= 1 and crf["ms_per_image_batched"] > 0
+    training = stages["training"]["figures"]
+    assert training["iterations"] >= 2 and 0 <= training["mIoU"] <= 1
+    assert training["images_s_with_loader"] > 0 and training["loader_only_images_s"] > 0
+    ddp = stages["distributed"]["figures"]
+    assert ddp["backend"] == "gloo" and ddp["world_size"] == 1 and ddp["all_reduce_ok"] is True
+    assert any("SyncBatchNorm" in n for n in stages["distributed"]["notes"])
+
+
+def _args(out: Path, stages: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    gpu_check.add_arguments(parser)
+    return parser.parse_args(["--out", str(out), "--stages", stages, "--device", "cpu"])
+
+
+def test_a_failing_stage_is_reported_and_the_others_still_run(tmp_path, monkeypatch, capsys):
+    def broken(ctx, result):
+        raise RuntimeError("planted failure in stage 2")
+
+    monkeypatch.setitem(gpu_check.STAGES, "throughput", ("Training and inference throughput", broken))
+    assert gpu_check.run(_args(tmp_path, "environment,throughput,crf")) == 1
+    report = json.loads((tmp_path / "report.json").read_text())
+    gpu_check.validate_report(report)
+    status = {s["name"]: (s["status"], s["error"]) for s in report["stages"]}
+    assert status["environment"] == ("ok", None) and status["crf"] == ("ok", None)
+    assert status["throughput"] == ("failed", "RuntimeError: planted failure in stage 2")
+    md = (tmp_path / "report.md").read_text()
+    assert "## 2. Training and inference throughput — failed" in md and "planted failure" in md
+    printed = capsys.readouterr().out
+    assert "[2/3] throughput: failed" in printed and "[3/3] crf: ok" in printed
+
+
+def test_validate_report_names_the_broken_field(tmp_path):
+    report = gpu_check.build_report([gpu_check.StageResult("crf", "Dense CRF", status="ok")],
+                                    gpu_check.SIZES["tiny"], torch.device("cpu"), 1.0)
+    gpu_check.validate_report(report)
+    for path, value, message in ((("schema",), "other/1", "schema"),
+                                 (("stages", 0, "status"), "done", "status"),
+                                 (("stages", 0, "name"), "warp", "name"),
+                                 (("stages", 0, "error"), "boom", "error string"),
+                                 (("gpu_measured",), "no", "gpu_measured")):
+        broken = json.loads(json.dumps(report))
+        target = broken
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        with pytest.raises(ValueError, match=message):
+            gpu_check.validate_report(broken)
+
+
+def test_bf16_peaks_by_gpu_name():
+    assert gpu_check.bf16_peak_tflops("NVIDIA H100 80GB HBM3") == 989.0
+    assert gpu_check.bf16_peak_tflops("NVIDIA H100 PCIe") == 756.0
+    assert gpu_check.bf16_peak_tflops("NVIDIA H200") == 989.0
+    assert gpu_check.bf16_peak_tflops("NVIDIA A100-SXM4-80GB") == 312.0
+    assert gpu_check.bf16_peak_tflops("NVIDIA L4") == 121.0
+    assert gpu_check.bf16_peak_tflops("Tesla T4") is None
+
+
+def test_stages_are_chosen_by_name_or_number():
+    assert gpu_check.parse_stages("1,crf,5") == ["environment", "crf", "distributed"]
+    with pytest.raises(ValueError, match="unknown stage 'warp'"):
+        gpu_check.parse_stages("environment,warp")
+
+
+def test_tqdm_stand_in_has_what_the_package_calls(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    assert gpu_check.ensure_tqdm() is True
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=3, desc="x", disable=True)
+    bar.update(2)
+    bar.set_postfix(loss="1")
+    bar.close()
+    assert bar.n == 2 and list(tqdm([1, 2], desc="y", leave=False)) == [1, 2]
