@@ -141,3 +141,16 @@ def test_tqdm_stand_in_has_what_the_package_calls(monkeypatch):
     bar.set_postfix(loss="1")
     bar.close()
     assert bar.n == 2 and list(tqdm([1, 2], desc="y", leave=False)) == [1, 2]
+
+
+def test_the_gpu_size_generates_the_builtin_set_in_the_background(tmp_path):
+    import dataclasses
+
+    sizes = dataclasses.replace(gpu_check.SIZES["tiny"], name="gpu")  # the gpu path, tiny counts
+    ctx = gpu_check.Context(out=tmp_path / "out", work=tmp_path / "work", sizes=sizes,
+                            device=torch.device("cpu"), budget=gpu_check.Budget(300), shared={})
+    gpu_check.start_dataset(ctx)
+    assert ctx.shared["data_process"] is not None  # a child process, overlapping stages 2 and 3
+    root = gpu_check.wait_for_dataset(ctx)
+    assert root == tmp_path / "work" / "builtin"
+    assert len(list((root / "JPEGImages").glob("*.jpg"))) == sizes.data_train + sizes.data_val
