@@ -272,6 +272,18 @@ def _short_error(error: BaseException) -> str:
 
 # --------------------------------------------------------------------------- stage 1: environment
 
+def _driver_version() -> str | None:
+    """The NVIDIA driver's version from nvidia-smi, or None where it cannot be asked."""
+    if not shutil.which("nvidia-smi"):
+        return None
+    try:
+        done = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=15)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else None
+
+
 def stage_environment(ctx: Context, result: StageResult) -> None:
     device = ctx.device
     f = result.figures
@@ -296,9 +308,11 @@ def stage_environment(ctx: Context, result: StageResult) -> None:
         f["compute_capability"] = f"{props.major}.{props.minor}"
         f["gpu_count"] = torch.cuda.device_count()
         try:
-            f["nccl"] = ".".join(str(v) for v in torch.cuda.nccl.version())
+            version = torch.cuda.nccl.version()
+            f["nccl"] = ".".join(map(str, version)) if isinstance(version, tuple) else str(version)
         except Exception as error:  # NCCL-less builds
             f["nccl"] = f"absent ({type(error).__name__})"
+        f["driver"] = _driver_version()
         f["bf16_supported"] = torch.cuda.is_bf16_supported()
     peak = ctx.shared.get("peak_override") or (bf16_peak_tflops(f["gpu"]) if f["gpu"] else None)
     f["bf16_peak_tflops"] = peak
@@ -532,7 +546,7 @@ def stage_throughput(ctx: Context, result: StageResult) -> None:
                 measured_on_cpu[same] = variant.label
             except Exception as error:  # one configuration's failure (OOM, compile) is a row
                 row["error"] = _short_error(error)
-                _free(device)
+            _free(device)  # here, once the traceback (which holds the model) is gone
         result.rows.append(row)
         speed = f"{row['images_s']:.1f} img/s" if row.get("images_s") else row.get("error")
         print(f"      {variant.label}: {speed}", flush=True)
@@ -1051,6 +1065,22 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_reports(out: Path, results: list[StageResult], sizes: Sizes, device: torch.device,
+                  seconds: float) -> dict:
+    """Write ``report.json`` and ``report.md`` (atomically) and return the report.
+
+    The JSON is written first and on its own, so a bug in the Markdown cannot cost the figures.
+    """
+    report = build_report(results, sizes, device, seconds)
+    _write_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")
+    try:
+        text = format_markdown(report)
+    except Exception as error:  # the figures are safe in report.json
+        text = f"# deeplab_edu gpu-check\n\nreport.md could not be formatted ({_short_error(error)}); see report.json.\n"
+    _write_atomic(out / "report.md", text)
+    return report
+
+
 def parse_stages(text: str) -> list[str]:
     names = list(STAGES)
     chosen = []
@@ -1088,6 +1118,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the chosen stages, write the reports; 0 when every stage is ``ok``, else 1."""
     fallback = ensure_tqdm()
     stages = parse_stages(args.stages)
+    if not stages:
+        raise SystemExit(f"--stages names no stage; choose from {list(STAGES)}")
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit(f"--device {args.device} but PyTorch sees no CUDA device")
@@ -1115,8 +1147,12 @@ def run(args: argparse.Namespace) -> int:
     if "training" in stages:
         start_dataset(ctx)  # in the background at the gpu size: it overlaps stages 2 and 3
     start = time.perf_counter()
+    results: list[StageResult] = []
     try:
-        results = [run_stage(name, ctx, i, len(stages)) for i, name in enumerate(stages, 1)]
+        for i, name in enumerate(stages, 1):
+            results.append(run_stage(name, ctx, i, len(stages)))
+            # after every stage, so a run killed at its time limit still leaves what it measured
+            report = write_reports(out, results, sizes, device, time.perf_counter() - start)
     finally:
         process = ctx.shared.get("data_process")
         if process is not None and process.is_alive():
@@ -1124,10 +1160,7 @@ def run(args: argparse.Namespace) -> int:
             process.join(10)
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
-    report = build_report(results, sizes, device, time.perf_counter() - start)
     validate_report(report)
-    _write_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")
-    _write_atomic(out / "report.md", format_markdown(report))
     failed = [r.name for r in results if r.status == "failed"]
     print(f"gpu-check: {len(results) - len(failed)}/{len(results)} stages ok"
           + (f", failed: {', '.join(failed)}" if failed else "")

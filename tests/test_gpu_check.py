@@ -154,3 +154,14 @@ def test_the_gpu_size_generates_the_builtin_set_in_the_background(tmp_path):
     root = gpu_check.wait_for_dataset(ctx)
     assert root == tmp_path / "work" / "builtin"
     assert len(list((root / "JPEGImages").glob("*.jpg"))) == sizes.data_train + sizes.data_val
+
+
+def test_the_command_is_registered_with_its_options(capsys):
+    from deeplab_edu.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["gpu-check", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for word in ("--out", "--stages", "--size", "--work", "--no-compile", "--peak-tflops"):
+        assert word in text
