@@ -380,6 +380,7 @@ class Variant:
     compile: bool = False
     fused: bool = False  # fused SGD kernel (CUDA); else PyTorch's default (foreach on CUDA)
     cudnn_benchmark: bool = True
+    host_sync: bool = False  # read the loss on the host every step, as train()'s NaN check does
 
 
 VARIANTS: tuple[Variant, ...] = (
@@ -387,8 +388,9 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("torchvision fp32", "torchvision", "train", amp=False, channels_last=False),
     Variant("torchvision bf16", "torchvision", "train", channels_last=False),
     Variant("torchvision bf16+CL", "torchvision", "train"),
-    Variant("ours engine as is (bf16+CL, foreach SGD, no cudnn.benchmark)", "ours", "train",
-            cudnn_benchmark=False),
+    # train()'s loop today: isfinite(loss) read on the host every step, cuDNN's heuristics, foreach SGD
+    Variant("ours engine loop as is (per-step loss sync, no cudnn.benchmark, foreach SGD)", "ours", "train",
+            cudnn_benchmark=False, host_sync=True),
     Variant("ours bf16+CL, foreach SGD", "ours", "train"),
     Variant("ours bf16+CL, fused SGD", "ours", "train", fused=True),
     Variant("torchvision bf16+CL infer", "torchvision", "infer"),
@@ -432,6 +434,8 @@ def _make_step(variant: Variant, model: torch.nn.Module, device: torch.device) -
         def train_step(x, y):
             optimizer.zero_grad(set_to_none=True)
             loss = forward_backward(net, x, y, "upsampled", "bf16" if amp else "off", cl)
+            if variant.host_sync and not torch.isfinite(loss):  # waits for the GPU to finish
+                raise FloatingPointError(f"loss is {loss.item()}")
             optimizer.step()
             return loss
         return train_step
