@@ -797,7 +797,9 @@ def stage_training(ctx: Context, result: StageResult) -> None:
     per_iteration = statistics.mean(s.train_batch / r["images_per_s"] for r in rows)
     del calib
     _free(ctx.device)
-    iterations = max(int(s.train_seconds / per_iteration), 2)
+    # what is left after evaluation and the loader probe (about 25 s on a GPU) bounds the run
+    seconds = min(s.train_seconds, ctx.budget.left() - (35 if s.name == "gpu" else 5))
+    iterations = max(int(seconds / per_iteration), 2)
     f["calibration_s_per_iteration"] = per_iteration
     f["iterations"] = iterations
     config = _train_config(ctx, root, ctx.work / "train_run", iterations, None)
