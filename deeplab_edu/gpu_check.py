@@ -813,6 +813,9 @@ def stage_training(ctx: Context, result: StageResult) -> None:
     steady = history[1:] or history
     f["images_s_with_loader"] = statistics.mean(r["images_per_s"] for r in steady) if steady else None
     f["loader_only_images_s"] = loader_images_per_s(config, 8.0 if s.name == "gpu" else 1.0)
+    if config.num_workers:  # train()'s default is 0 workers: the loader then runs between steps
+        f["loader_only_images_s_0_workers"] = loader_images_per_s(
+            dataclasses.replace(config, num_workers=0), 4.0)
     if f["images_s_with_loader"] and f["loader_only_images_s"] < 1.2 * f["images_s_with_loader"]:
         result.notes.append(f"the data loader ({f['loader_only_images_s']:.0f} img/s alone, "
                             f"{config.num_workers} workers) is within 20 % of the training rate: it "
