@@ -165,3 +165,49 @@ def test_the_command_is_registered_with_its_options(capsys):
     text = capsys.readouterr().out
     for word in ("--out", "--stages", "--size", "--work", "--no-compile", "--peak-tflops"):
         assert word in text
+
+
+def _row(config, model, mode, images_s, **extra):
+    return {"config": config, "model": model, "mode": mode, "images_s": images_s, "error": None, **extra}
+
+
+GPU_LIKE_ROWS = [
+    _row("torchvision fp32", "torchvision", "train", 40.0),
+    _row("torchvision bf16+CL", "torchvision", "train", 120.0),
+    {"config": "torchvision bf16+CL+compile", "model": "torchvision", "mode": "train",
+     "error": "OutOfMemoryError: CUDA out of memory"},
+    _row("ours bf16+CL+compile, fused SGD", "ours", "train", 168.0, tflops=300.0, share_of_peak=0.3033),
+    _row("ours engine loop as is", "ours", "train", 100.0),
+    _row("torchvision bf16+CL infer", "torchvision", "infer", 400.0),
+    _row("torchvision bf16+CL+compile infer", "torchvision", "infer", 900.0),
+    _row("ours bf16+CL infer", "ours", "infer", 440.0),
+]
+
+
+def test_the_engine_is_compared_with_torchvisions_fastest_training_and_eager_inference():
+    f = gpu_check.compare_throughput(GPU_LIKE_ROWS, on_gpu=True)
+    # training: the fastest torchvision row that ran (the compiled one failed)
+    assert f["train_reference"] == "torchvision bf16+CL" and f["train_speedup"] == pytest.approx(1.4)
+    assert f["train_ours_best"] == "ours bf16+CL+compile, fused SGD" and f["train_target_met"] is True
+    # inference: the reference is torchvision's eager bf16 + channels-last, not its fastest
+    assert f["infer_reference"] == "torchvision bf16+CL infer" and f["infer_speedup"] == pytest.approx(1.1)
+    assert f["infer_target_met"] is False
+    assert gpu_check.compare_throughput(GPU_LIKE_ROWS, on_gpu=False)["train_target_met"] is None
+    assert gpu_check.compare_throughput(GPU_LIKE_ROWS[3:5], on_gpu=True)["train_speedup"] is None
+
+
+def test_a_gpu_report_formats_its_table_and_names_the_machine(tmp_path):
+    stages = [gpu_check.StageResult("environment", "Environment", summary="NVIDIA H200",
+                                    figures={"gpu": "NVIDIA H200", "torch": "2.11.0", "cuda_runtime": "13.0",
+                                             "cudnn": 91000, "packages": {"numpy": "2.5"}}),
+              gpu_check.StageResult("throughput", "Training and inference throughput", rows=GPU_LIKE_ROWS,
+                                    figures=gpu_check.compare_throughput(GPU_LIKE_ROWS, on_gpu=True)),
+              gpu_check.StageResult("crf", "Dense CRF on the GPU", status="failed", error="RuntimeError: x")]
+    report = gpu_check.write_reports(tmp_path, stages, gpu_check.SIZES["gpu"], torch.device("cuda"), 400.0)
+    gpu_check.validate_report(report)
+    assert report["gpu_measured"] is True and report["gpu"] == "NVIDIA H200"
+    md = (tmp_path / "report.md").read_text()
+    assert "machine: NVIDIA H200, torch 2.11.0, CUDA 13.0" in md and "unmeasured" not in md
+    assert "| ours bf16+CL+compile, fused SGD | 168 |" in md and "30.3%" in md
+    assert "OutOfMemoryError" in md and "## 3. Dense CRF on the GPU — failed" in md
+    assert json.loads((tmp_path / "report.json").read_text()) == report
