@@ -1167,8 +1167,12 @@ def run(args: argparse.Namespace) -> int:
     if "environment" not in stages:  # the peak is needed for the ratios
         ctx.shared["peak"] = args.peak_tflops or (bf16_peak_tflops(torch.cuda.get_device_name(device))
                                                   if device.type == "cuda" else None)
-    if "training" in stages:
-        start_dataset(ctx)  # in the background at the gpu size: it overlaps stages 2 and 3
+    if "training" in stages and sizes.name != "tiny":
+        try:
+            start_dataset(ctx)  # in the background: it overlaps stages 2 and 3
+        except Exception as error:  # stage 4 tries again, in the foreground, and reports
+            print(f"gpu-check: generating the built-in set in the background failed: {_short_error(error)}")
+            ctx.shared.pop("data_root", None)
     start = time.perf_counter()
     results: list[StageResult] = []
     try:
