@@ -361,6 +361,16 @@ def _build_ours(sizes: Sizes, classes: int = 21) -> torch.nn.Module:
     return build_model("deeplabv3", classes, output_stride=8, width=sizes.width, **options)
 
 
+def _torchvision_missing() -> str | None:
+    """None when torchvision's segmentation models import, else why not (a torchvision built
+    for another torch fails with RuntimeError, not ImportError)."""
+    try:
+        importlib.import_module("torchvision.models.segmentation")
+        return None
+    except Exception as error:
+        return _short_error(error)
+
+
 def _build_torchvision(classes: int = 21) -> torch.nn.Module:
     from torchvision.models.segmentation import deeplabv3_resnet101
 
@@ -546,12 +556,10 @@ def compare_throughput(rows: list[dict], on_gpu: bool) -> dict:
 
 def stage_throughput(ctx: Context, result: StageResult) -> None:
     sizes, device = ctx.sizes, ctx.device
-    try:
-        importlib.import_module("torchvision.models.segmentation")
-        have_torchvision = True
-    except Exception as error:
-        have_torchvision = False
-        result.notes.append(f"torchvision is not importable ({type(error).__name__}): no reference rows")
+    why_not = _torchvision_missing()
+    have_torchvision = why_not is None
+    if why_not:
+        result.notes.append(f"torchvision is not importable ({why_not}): no reference rows")
     if device.type != "cuda":
         result.notes.append("CPU: tiny model and crop, no bf16, no channels-last, no compile — the rows "
                             "prove the code path; their speeds mean nothing for a GPU")

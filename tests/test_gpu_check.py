@@ -211,3 +211,34 @@ def test_a_gpu_report_formats_its_table_and_names_the_machine(tmp_path):
     assert "| ours bf16+CL+compile, fused SGD | 168 |" in md and "30.3%" in md
     assert "OutOfMemoryError" in md and "## 3. Dense CRF on the GPU — failed" in md
     assert json.loads((tmp_path / "report.json").read_text()) == report
+
+
+class _DictOutput(torch.nn.Module):
+    """Stands in for torchvision's model where torchvision is absent: the same calling convention."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return {"out": self.model(x)}
+
+
+def test_throughput_stage_measures_the_torchvision_loop_beside_the_engine(tmp_path, monkeypatch):
+    sizes = gpu_check.SIZES["tiny"]
+    monkeypatch.setattr(gpu_check, "_torchvision_missing", lambda: None)
+    monkeypatch.setattr(gpu_check, "_build_torchvision", lambda classes=21: _DictOutput(gpu_check._build_ours(sizes)))
+    ctx = gpu_check.Context(out=tmp_path, work=tmp_path, sizes=sizes, device=torch.device("cpu"),
+                            budget=gpu_check.Budget(300), shared={"peak": None})
+    result = gpu_check.StageResult("throughput", "Training and inference throughput")
+    gpu_check.ensure_tqdm()
+    gpu_check.stage_throughput(ctx, result)
+    measured = {r["config"]: r for r in result.rows if r.get("images_s")}
+    assert {"torchvision fp32", "torchvision bf16+CL infer", "ours bf16+CL infer"} <= set(measured)
+    assert any(c.startswith("ours engine loop as is") for c in measured)
+    for row in measured.values():
+        assert row["images_s"] > 0 and row["tflops"] > 0  # FLOPs counted for both models, both modes
+    f = result.figures
+    assert f["train_reference"] == "torchvision fp32" and f["train_speedup"] > 0
+    assert f["infer_reference"] == "torchvision bf16+CL infer" and f["train_target_met"] is None
+    assert "torchvision's best" in result.summary
