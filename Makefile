@@ -23,7 +23,7 @@ JOBS ?= 2
 
 export DEEPLAB_EDU_PROFILE ?=
 
-.PHONY: lab test test-unit test-notebooks test-browser notebooks sync venv clean-venv
+.PHONY: lab test test-unit test-notebooks test-browser notebooks sync venv clean-venv gpu-check
 
 $(VENV)/pyvenv.cfg:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,13 @@ notebooks:
 ## sync: after editing a .py chapter, bring its .ipynb in line (outputs are kept).
 sync:
 	$(BIN)/jupytext --sync $(sort $(wildcard notebooks/[0-9]*.py))
+
+## gpu-check: measure the GPU path in one run (<= 8 min on one H100), no venv needed:
+## only the python that has torch (GPU_PYTHON=...); writes $(GPU_REPORT)/report.md and report.json.
+GPU_PYTHON ?= python3
+GPU_REPORT ?= gpu-report
+gpu-check:
+	PYTHONPATH=.$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) -m deeplab_edu gpu-check --out $(GPU_REPORT) $(GPU_CHECK_ARGS)
 
 venv: $(TEST_STAMP)
 

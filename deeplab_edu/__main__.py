@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "colour an image with a trained or torchvision checkpoint and write an overlay PNG"),
     "crf": ("deeplab_edu.postprocess",
             "refine saved scores with the dense CRF (PyTorch lattice, GPU if any) and score before / after"),
+    "gpu-check": ("deeplab_edu.gpu_check",
+                  "measure the GPU path in one run (<= 8 min): throughput vs torchvision, GPU CRF, training, DDP"),
 }
 
 

@@ -17,7 +17,6 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
 from ..metrics import IGNORE_INDEX
 
@@ -44,6 +43,8 @@ def coarse_scores(label: np.ndarray, num_classes: int, factor: int = 8, blur: fl
     h, w = label.shape
     onehot = (label[None] == np.arange(num_classes)[:, None, None]).astype(np.float64)
     if blur > 0:
+        from scipy import ndimage  # here, not at the top: the CRF package imports without SciPy
+
         onehot = ndimage.gaussian_filter(onehot, sigma=(0, blur, blur), mode="nearest")
     scores = torch.from_numpy(onehot)[None]
     low = F.interpolate(scores, size=(math.ceil(h / factor), math.ceil(w / factor)), mode="area")
