@@ -139,16 +139,28 @@ with contextlib.chdir(scratch):  # a short relative path in the message
 # %% [markdown]
 # ## The built-in dataset
 #
-# `datasets.synthetic.make_scene(seed, size)` paints a textured background and a handful of
-# objects over each other (later ones hide earlier ones; the cell below prints how many at
-# most). Every class has a **shape** and a
-# **texture family**, but its colours are drawn afresh for every object — so colour alone
-# says nothing, and a network has to use shape, texture and context, as on real photographs:
+# `datasets.synthetic.make_scene(seed, size)` paints one to four objects over a smooth, uneven
+# background (later objects hide earlier ones). It is built so that what chapters 07–11 measure
+# can show on a laptop, and each of its properties is there for one of their lessons:
+#
+# | property | the lesson it serves |
+# |---|---|
+# | the class is the object's **shape**; fill colours and textures are drawn afresh for every object from one pool shared by all classes | no pixel names its class by colour: the network must see the object at its own scale, the **field of view** of LargeFOV and ASPP (ch. 07–08) |
+# | objects span about 10–80 % of the frame | several scales in one image: **ASPP**, multi-scale inference (ch. 08–09) |
+# | fills are nearly flat and contrast with what they cover | boundaries lie on **colour edges** while the network's coarse scores are blurred: the **CRF**'s job (ch. 07, 08, 11) |
+# | bars, star arms and ring walls at least 4 px wide (at 160 px) | **thin parts** that output stride 8 and the **decoder** can win and none that cannot be learnt (ch. 09–10) |
+# | concave outlines, holes, occlusion, a textured background | a blob is never the right answer; context matters |
+#
+# `difficulty="hard"` gives the book's first design instead: class-specific textures, two to
+# seven objects from a few pixels to most of the frame, one-pixel spikes and sticks. It is a
+# harder test for the `full` profile (`make-data --difficulty hard`); a laptop run does not learn
+# it in minutes.
 
 # %%
 for index, name in enumerate(synthetic.CLASSES):
     print(f"{index}  {name}")
-print("objects per scene: at most", synthetic.MAX_OBJECTS)
+print("objects per scene:", f"1 to {synthetic.MAX_STANDARD_OBJECTS} (standard),",
+      f"2 to {synthetic.MAX_OBJECTS} (hard)")
 
 # %%
 pairs = [synthetic.make_scene(seed, 128) for seed in range(12)]
@@ -156,12 +168,15 @@ fig = viz.plot_pairs(pairs, synthetic.CLASSES, titles=[f"seed {s}" for s in rang
 plt.show()
 
 # %% [markdown]
-# What makes it a fair stand-in for VOC: objects from a few pixels up to the whole frame
-# (small objects are where ASPP's several fields of view help), **thin parts** one or two
-# pixels wide (sticks, star spikes: where output stride 8 or 16 blurs and the decoder or the
-# CRF must recover), **concave outlines** and holes (crescents, rings: the background shows
-# through, so a blob-shaped prediction is wrong), textured fills and textured, sometimes
-# object-like backgrounds, and occlusion. The statistics of 300 scenes:
+# The same seeds, `difficulty="hard"`:
+
+# %%
+hard = [synthetic.make_scene(seed, 128, "hard") for seed in range(6)]
+fig = viz.plot_pairs(hard, synthetic.CLASSES, titles=[f"seed {s}, hard" for s in range(6)])
+plt.show()
+
+# %% [markdown]
+# The statistics of 300 standard scenes:
 
 # %%
 stats = synthetic.scene_statistics(range(300), 128)
@@ -169,8 +184,9 @@ fig = viz.plot_statistics(stats["pixel_fraction"], stats["region_area"], stats["
                           synthetic.CLASSES, 128)
 plt.show()
 area = stats["region_area"]
-print(f"object regions: {len(area)}, smallest {area.min()} px, median {int(np.median(area))} px, "
-      f"largest {area.max()} px ({area.max() / 128**2:.0%} of the frame)")
+print(f"object regions: {len(area)}, median {int(np.median(area))} px, largest {area.max()} px "
+      f"({area.max() / 128**2:.0%} of the frame); {np.mean(area < 20):.0%} are slivers under 20 px "
+      f"(occluded objects' edges), holding {area[area < 20].sum() / area.sum():.1%} of the object pixels")
 print(f"background: {stats['pixel_fraction'][0]:.0%} of all pixels")
 
 # %% [markdown]
@@ -188,13 +204,15 @@ print(f"make_scene(size=160): {seconds * 1000:.1f} ms per scene")
 # ### On disk, in VOC's layout
 #
 # `python -m deeplab_edu make-data` (sizes from the run profile; `--train`, `--val`, `--size`,
-# `--seed` override them) writes `JPEGImages/`, palette PNGs in `SegmentationClass/`, the
-# split lists in `ImageSets/Segmentation/`, and `builtin.json` with the class names. The same
-# function, into a scratch folder:
+# `--seed`, `--difficulty` override them) writes `JPEGImages/`, palette PNGs in `SegmentationClass/`, the
+# split lists in `ImageSets/Segmentation/`, and `builtin.json` with the class names, the design
+# and its format version. Besides `train` and `val` there is a small `holdout` split, drawn like
+# `train` but never trained on: the training chapters cross-validate the CRF's parameters there,
+# never on the images they score. The same function, into a scratch folder:
 
 # %%
 folder = scratch / "builtin"
-synthetic.write_builtin(folder, train=4, val=2, size=64, seed=0, progress=False)
+synthetic.write_builtin(folder, train=4, val=2, size=64, seed=0, progress=False, holdout=1)
 for path in sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file()):
     print(path)
 
