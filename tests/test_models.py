@@ -338,3 +338,28 @@ def test_v3plus_decoder_is_the_papers_fusion_at_stride_4():
                                       decoder.reduce[1].bias, eps=decoder.reduce[1].eps))
         expected = decoder.classifier(decoder.fuse(torch.cat([upsampled, reduced], 1)))
         torch.testing.assert_close(model.forward_scores(x), expected)
+
+
+def test_logits_are_the_scores_sampled_at_pixel_centres():
+    # Bilinear upsampling with half-pixel centres (torchvision's align_corners=False): score i
+    # sits at input coordinate s·i + (s − 1)/2, so a score map that is a ramp in i becomes the
+    # ramp (x + ½)/s − ½ in pixels, away from the clamped borders. (align_corners=True would
+    # stretch it to x·(n − 1)/(W − 1) instead.)
+    model = small("deeplabv1").eval()
+    ramp = torch.arange(8, dtype=torch.float32).expand(1, 5, 6, 8)
+    model.forward_scores = lambda x: ramp
+    logits = model(torch.zeros(1, 3, 48, 64))
+    x = torch.arange(64, dtype=torch.float32)
+    expected = ((x + 0.5) / 8 - 0.5).clamp(0, 7)
+    torch.testing.assert_close(logits[0, 0, 0], expected)
+
+
+def test_v2_vgg_branches_are_largefov_heads():
+    # DeepLab-v2-VGG: each ASPP branch is fc6 (3×3 at its rate, 1024 channels) → fc7 → fc8;
+    # with ResNet each branch is one 3×3 convolution to the classes (v2 §3.1, Fig. 7).
+    vgg = build_model("deeplabv2", 5, backbone="vgg16", width=0.125, rates="aspp-s")
+    resnet = small("deeplabv2")
+    for branch, rate in zip(vgg.classifier.branches, (2, 4, 8, 12)):
+        assert [name for name, _ in branch.named_children() if name.startswith("fc")] == ["fc6", "fc7", "fc8"]
+        assert branch.fc6.out_channels == 1024 // 8 and branch.fc6.dilation == (rate, rate)
+    assert all([name for name, _ in b.named_children()] == ["fc8"] for b in resnet.classifier.branches)
