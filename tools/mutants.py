@@ -34,7 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PYTEST = ("-m", "pytest", "-x", "-q", "-p", "no:cacheprovider")
+PYTEST = ("-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--hypothesis-profile=mutants")
+# Written into the temporary copy only: a failing property needs no shrinking to count, and
+# shrinking is most of the time a caught mutant would otherwise take.
+CONFTEST = """from hypothesis import Phase, settings
+
+settings.register_profile("mutants", phases=[Phase.explicit, Phase.reuse, Phase.generate])
+"""
 TIMEOUT_S = 600  # a mutant that makes a test loop forever counts as caught (by the timeout)
 
 
@@ -252,6 +258,9 @@ def _copy_tree(destination: Path) -> None:
     ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".hypothesis", ".pytest_cache",
                                     "*.ipynb", ".ipynb_checkpoints", "runs", "outputs")
     shutil.copytree(ROOT, destination, ignore=ignore, dirs_exist_ok=True)
+    if (destination / "conftest.py").exists():
+        raise SystemExit("the repository has a root conftest.py; merge the mutants profile into it")
+    (destination / "conftest.py").write_text(CONFTEST)
 
 
 def run(mutant: Mutant, copy: Path) -> tuple[str, float, str]:
