@@ -44,24 +44,8 @@ from deeplab_edu.crf import CRFParams, dense_crf_pydensecrf, mean_field_torch  #
 from deeplab_edu.crf.coarse import ellipse_scene  # noqa: E402
 from deeplab_edu.crf import lattice_meanfield  # noqa: E402
 from deeplab_edu.runtime import seed_everything  # noqa: E402
+from provenance import provenance  # noqa: E402  (benchmarks/provenance.py)
 
-
-def provenance() -> str:
-    """Command, machine, torch version and date: what a saved output needs to be read later."""
-    import datetime
-    import os
-    import platform
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"command: python {' '.join(sys.argv)}\n"
-            f"machine: {cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}\n"
-            f"python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}\n"
-            f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}")
 
 
 def time_call(fn, repeats: int, device: str = "cpu") -> tuple[float, object]:

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from
 from deeplab_edu.datasets import EvalTransform, TrainTransform  # noqa: E402
 from deeplab_edu.datasets.synthetic import CLASSES, make_scene, scene_seed, write_builtin  # noqa: E402
 from deeplab_edu.datasets.voc import VOCSegmentation  # noqa: E402
+from provenance import provenance  # noqa: E402  (benchmarks/provenance.py)
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -114,6 +115,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[96, 160, 321, 513])
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
+    print(provenance())
     run(args.sizes, args.repeats)
 
 

@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from provenance import provenance  # benchmarks/provenance.py, next to this script
+
 # Dense bf16 tensor-core peaks (TFLOP/s, no sparsity), from the vendors' data sheets.
 BF16_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "A10": 125.0, "4090": 165.0}
 
@@ -133,6 +135,7 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     args = parser.parse_args()
 
+    print(provenance())
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if args.channels_last is None:
         args.channels_last = device.type == "cuda"

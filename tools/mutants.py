@@ -73,7 +73,7 @@ RECEPTIVE_FIELD = [
        "field += (layer.effective_kernel - 1) * jump", "field += layer.effective_kernel - 1",
        "test_receptive_field.py::test_seed_example_fields"),
     _m("rf.jump-not-multiplied", "deeplab_edu/receptive_field.py",
-       "jump *= layer.stride", "jump = layer.stride", "test_receptive_field.py::test_seed_example_fields"),
+       "jump *= layer.stride", "jump = layer.stride", "test_receptive_field.py::test_vgg16_by_arithmetic"),
     _m("rf.effective-kernel-k-times-r", "deeplab_edu/receptive_field.py",
        "return self.kernel + (self.kernel - 1) * (self.dilation - 1)", "return self.kernel * self.dilation",
        "test_receptive_field.py::test_effective_kernel_is_the_zero_inserted_length"),
@@ -160,7 +160,8 @@ MEANFIELD = [
     _m("energy.paper-keeps-self-pair", "deeplab_edu/crf/energy.py",
        "np.fill_diagonal(k, 0.0)", "np.fill_diagonal(k, 1.0)", "test_crf_meanfield.py::test_matrix_update_equals_the_algorithm_written_as_loops"),
     _m("energy.sigma-beta-not-squared", "deeplab_edu/crf/energy.py",
-       "colour2 / (2 * params.sigma_beta**2)", "colour2 / (2 * params.sigma_beta)", "test_crf_energy.py::test_kernel_value_from_the_formula"),
+       "colour2 / (2 * params.sigma_beta**2)", "colour2 / (2 * params.sigma_beta)",
+       "test_crf_energy.py::test_affinity_maps_are_rows_of_the_pair_tables"),
 ]
 
 METRICS = [
@@ -176,6 +177,8 @@ METRICS = [
        "return float((truth / total * iou).sum())", "return float(iou.mean())", "test_metrics.py::test_scores_match_their_set_definitions"),
     _m("metrics.trimap-one-side-of-horizontal-edges", "deeplab_edu/metrics.py",
        "    edge[:-1, :] |= vertical\n", "\n", "test_metrics.py::test_band_is_symmetric_about_edges_in_both_directions"),
+    _m("metrics.trimap-one-side-of-vertical-edges", "deeplab_edu/metrics.py",
+       "    edge[:, :-1] |= horizontal\n", "\n", "test_metrics.py::test_band_is_symmetric_about_edges_in_both_directions"),
     _m("metrics.trimap-width-off-by-one", "deeplab_edu/metrics.py",
        "return ndimage.distance_transform_edt(~edge) <= width - 1",
        "return ndimage.distance_transform_edt(~edge) <= width", "test_metrics.py::test_band_around_a_straight_edge_is_two_widths_across"),
@@ -198,6 +201,10 @@ ASPP = [
     _m("aspp.v3-first-branch-3x3", "deeplab_edu/aspp.py",
        "branches = [conv_bn_relu(in_channels, out_channels, 1)]",
        "branches = [conv_bn_relu(in_channels, out_channels, 3)]", "test_aspp.py::test_v3_branches_are_one_1x1_and_3x3_at_each_rate"),
+    _m("aspp.v3-atrous-branches-1x1", "deeplab_edu/aspp.py",
+       "conv_bn_relu(in_channels, out_channels, 3, rate, separable) for rate in self.rates]",
+       "conv_bn_relu(in_channels, out_channels, 1, rate, separable) for rate in self.rates]",
+       "test_aspp.py::test_v3_branches_are_one_1x1_and_3x3_at_each_rate"),
     _m("aspp.v3-rates-not-doubled", "deeplab_edu/aspp.py",
        "return tuple(r * 16 // output_stride for r in V3_RATES)", "return V3_RATES", "test_aspp.py::test_v3_rates_double_at_output_stride_8"),
 ]
@@ -206,6 +213,9 @@ MODELS = [
     _m("v3plus.low-level-ignored", "deeplab_edu/models/v3plus.py",
        "torch.cat([encoded, self.reduce(low_level)], dim=1)", "torch.cat([encoded, 0 * self.reduce(low_level)], dim=1)",
        "test_models.py::test_v3plus_low_level_features_reach_the_scores_near_where_they_change"),
+    _m("v3plus.concat-order-swapped", "deeplab_edu/models/v3plus.py",
+       "torch.cat([encoded, self.reduce(low_level)], dim=1)", "torch.cat([self.reduce(low_level), encoded], dim=1)",
+       "test_models.py::test_v3plus_decoder_is_the_papers_fusion_at_stride_4"),
     _m("v3plus.nearest-upsampling", "deeplab_edu/models/v3plus.py",
        "encoded = upsample(encoded, low_level.shape[-2:])",
        "encoded = torch.nn.functional.interpolate(encoded, size=low_level.shape[-2:])", "test_models.py::test_v3plus_decoder_is_the_papers_fusion_at_stride_4"),
