@@ -239,7 +239,8 @@ BACKBONES = [
     _m("vgg.pool4-stride-2", "deeplab_edu/backbones/vgg.py",
        "POOL_STRIDES = (2, 2, 2, 1, 1)", "POOL_STRIDES = (2, 2, 2, 2, 1)", "test_backbones.py::test_vgg16_has_output_stride_8"),
     _m("vgg.conv5-undilated", "deeplab_edu/backbones/vgg.py",
-       "CONV_RATES = (1, 1, 1, 1, 2)", "CONV_RATES = (1, 1, 1, 1, 1)", "test_backbones.py"),
+       "CONV_RATES = (1, 1, 1, 1, 2)", "CONV_RATES = (1, 1, 1, 1, 1)",
+       "test_backbones.py::test_vgg16_backbone_is_the_calculators_deeplab_v1_up_to_pool5"),
 ]
 
 ENGINE: list[Mutant] = []  # train / evaluate: to be added once the engine is split by concern
