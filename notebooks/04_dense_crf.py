@@ -302,4 +302,4 @@ dense_crf(image, np.log(probs), params)
 #   approximation allows); the kernel normalisation of the released code is part of the model.
 # * Parameters are chosen on held-out images, with w2 = σγ = 3 fixed, as DeepLab v1 did.
 #
-# `benchmarks/bench_crf.py` times pydensecrf against the PyTorch path at 500 × 375 with 21 labels.
+# `benchmarks/bench_crf_fast.py` times pydensecrf, the strided PyTorch path and the lattice at 500 × 375 with 21 labels.

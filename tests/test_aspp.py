@@ -132,3 +132,93 @@ def test_v2_resnet_aspp_is_one_sparse_filter():
     x = torch.randn(1, 4, 30, 30, dtype=torch.float64)
     with torch.no_grad():
         torch.testing.assert_close(aspp.double()(x), F.conv2d(x, big, bias, padding=centre))
+
+
+# --- structure the papers specify, and dropout in train vs eval --------------------------------
+
+def _kernel_and_rate(conv_block):
+    conv = conv_block[0]
+    conv = getattr(conv, "depthwise", conv)
+    return conv.kernel_size, conv.dilation, conv.padding
+
+
+@pytest.mark.parametrize("separable", [False, True])
+def test_v3_branches_are_one_1x1_and_3x3_at_each_rate(separable):
+    # v3 §3.3: "one 1×1 convolution and three 3×3 convolutions with rates = (6, 12, 18)", padded
+    # by r so every branch keeps the map's size; v3+ §3.2 makes the 3×3s depthwise-separable.
+    aspp = ASPP(16, v3_rates(16), out_channels=8, separable=separable)
+    assert _kernel_and_rate(aspp.convs[0]) == ((1, 1), (1, 1), (0, 0))
+    assert isinstance(aspp.convs[0][0], torch.nn.Conv2d)
+    for branch, rate in zip(aspp.convs[1:4], (6, 12, 18)):
+        assert _kernel_and_rate(branch) == ((3, 3), (rate, rate), (rate, rate))
+        assert isinstance(branch[0], SeparableConv2d) == separable
+    assert isinstance(aspp.convs[4], ASPPPooling)
+    assert aspp.project[0].kernel_size == (1, 1) and aspp.project[0].out_channels == 8
+
+
+def _eval_batchnorm(module):
+    # Train mode for dropout only: BatchNorm keeps its running statistics, so the one random
+    # thing left between two calls is the dropout mask.
+    module.train()
+    for m in module.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eval()
+    return module
+
+
+@pytest.mark.parametrize("p", [0.5, 0.1])
+def test_v3_dropout_is_the_last_step_of_the_projection(p):
+    # Dropout after the projection's ReLU (torchvision's and TF DeepLab's placement): in training
+    # each output is either dropped (0) or the eval output scaled by 1/(1−p), a fraction p dropped;
+    # dropout anywhere earlier would mix the mask through the 1×1 projection and break that.
+    seed_everything(0)
+    aspp = ASPP(16, (1, 2, 3), out_channels=32, dropout=p).eval()
+    x = torch.randn(2, 16, 12, 12)
+    with torch.no_grad():
+        clean = aspp(x)
+        torch.testing.assert_close(aspp(x), clean)  # eval: no dropout at all
+        noisy = _eval_batchnorm(aspp)(x)
+    alive = clean > 1e-6
+    kept = noisy[alive] != 0
+    torch.testing.assert_close(noisy[alive][kept], clean[alive][kept] / (1 - p))
+    assert (noisy[~alive] == 0).all()
+    assert abs((~kept).double().mean().item() - p) < 0.05  # ~7 000 live outputs: sd ≈ 0.006
+
+
+def test_v2_vgg_branch_is_the_largefov_head_at_each_rate():
+    # v2 §3.1 / Fig. 7: per rate, fc6 (3×3 at rate r, 1024 channels) → ReLU → dropout → fc7 (1×1)
+    # → ReLU → dropout → fc8 (1×1, classes): DeepLab-LargeFOV's head.
+    aspp = ASPPv2(32, 5, ASPP_L, hidden_channels=1024)
+    for branch, rate in zip(aspp.branches, ASPP_L):
+        kinds = [type(m).__name__ for m in branch]
+        assert kinds[:3] == ["Conv2d", "ReLU", kinds[2]] and "Dropout" in kinds[2]
+        assert kinds[3:6] == ["Conv2d", "ReLU", kinds[5]] and "Dropout" in kinds[5]
+        assert kinds[6] == "Conv2d" and len(kinds) == 7
+        assert (branch.fc6.kernel_size, branch.fc6.dilation, branch.fc6.padding) == ((3, 3), (rate, rate), (rate, rate))
+        assert branch.fc6.out_channels == branch.fc7.in_channels == branch.fc7.out_channels == 1024
+        assert branch.fc7.kernel_size == branch.fc8.kernel_size == (1, 1) and branch.fc8.out_channels == 5
+        assert branch.drop6.p == branch.drop7.p == 0.5
+
+
+def test_v2_vgg_dropout_acts_after_fc6_and_fc7_in_training_only():
+    seed_everything(0)
+    aspp = ASPPv2(8, 3, ASPP_S, hidden_channels=64)
+    seen = {}
+    for name in ("fc7", "fc8"):
+        getattr(aspp.branches[0], name).register_forward_pre_hook(
+            lambda module, args, name=name: seen.__setitem__(name, args[0].clone()))
+    relu = {}
+    for name in ("relu6", "relu7"):
+        getattr(aspp.branches[0], name).register_forward_hook(
+            lambda module, args, out, name=name: relu.__setitem__(name, out.clone()))
+    x = torch.randn(2, 8, 10, 10)
+    with torch.no_grad():
+        aspp.eval()(x)
+        for name, before in (("fc7", "relu6"), ("fc8", "relu7")):
+            torch.testing.assert_close(seen[name], relu[before])  # eval: nothing dropped
+        aspp.train()(x)
+    for name, before in (("fc7", "relu6"), ("fc8", "relu7")):
+        alive = relu[before] > 0
+        kept = seen[name][alive] != 0
+        torch.testing.assert_close(seen[name][alive][kept], 2 * relu[before][alive][kept])
+        assert 0.3 < (~kept).double().mean().item() < 0.7  # half the features dropped (p = 0.5)

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from _torchvision_reference import references, shapes
 from deeplab_edu.backbones import VGG16, ResNet, build_backbone, stage_geometry
+from deeplab_edu import receptive_field as rf
 from deeplab_edu.runtime import seed_everything
 
 SMALL = dict(width=0.125, blocks=(1, 1, 2, 2))
@@ -118,3 +119,14 @@ def test_build_backbone_errors_name_the_choices():
         build_backbone("resnet18")
     with pytest.raises(ValueError, match="output_stride must be 8"):
         build_backbone("vgg16", output_stride=16)
+
+
+def test_vgg16_backbone_is_the_calculators_deeplab_v1_up_to_pool5():
+    # DeepLab v1 §3.1, written down once in the receptive-field calculator from the paper: pool4
+    # and pool5 at stride 1, conv5_x at rate 2. The module must build exactly that geometry.
+    def geometry(layers):
+        return [(layer.kind, layer.kernel, layer.stride, layer.dilation, layer.padding) for layer in layers]
+
+    paper = [layer for layer in rf.deeplab_v1("largefov") if not layer.name.startswith("fc")]
+    assert geometry(VGG16(width=0.125).layer_specs()) == geometry(paper)
+    assert [layer.dilation for layer in paper if layer.name.startswith("conv5")] == [2, 2, 2]

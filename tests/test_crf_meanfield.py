@@ -131,3 +131,53 @@ def test_mean_field_lowers_the_objective_and_reaches_a_fixed_point():
     energies = [f for _, _, f in steps]
     assert energies[-1] < energies[0]
     np.testing.assert_allclose(steps[-1][1], steps[-2][1], atol=1e-4)  # Q = update(Q): converged
+
+
+# --- the strided appearance kernel against the exact kernel matrix -----------------------------
+
+def _strided_appearance_matrix(image, params, stride):
+    """What `source_stride = s` promises, built from the exact N × N table: every s-th pixel
+    (rows and columns, from s // 2) sends s² times its exact affinity, and every pixel's
+    self-pair counts exactly once (k(i, i) = 1), sender or not."""
+    from deeplab_edu.crf.energy import gaussian_kernels
+
+    h, w = image.shape[:2]
+    appearance, _ = gaussian_kernels(image, params)
+    senders = np.zeros((h, w), dtype=bool)
+    senders[stride // 2::stride, stride // 2::stride] = True
+    matrix = appearance * (stride * stride) * senders.ravel()[None, :]
+    np.fill_diagonal(matrix, 1.0)
+    return matrix
+
+
+@pytest.mark.parametrize("stride", [2, 3])
+def test_strided_appearance_kernel_is_the_exact_table_subsampled_with_one_self_pair(stride):
+    from deeplab_edu.crf.torch_meanfield import _AppearanceKernel
+
+    image, _, _ = disc_scene(11, 13, seed=4)
+    params = CRFParams(w1=4, sigma_alpha=6, sigma_beta=8)
+    kernel = _AppearanceKernel(torch.from_numpy(image), params, torch.float64, stride)
+    identity = torch.eye(11 * 13, dtype=torch.float64)
+    applied = kernel.apply(identity).numpy().T  # apply(e_j) is column j of the matrix
+    np.testing.assert_allclose(applied, _strided_appearance_matrix(image, params, stride), atol=1e-12)
+
+
+@pytest.mark.parametrize("convention", ["densecrf", "paper"])
+def test_strided_torch_path_is_exact_meanfield_on_the_strided_table(convention):
+    # The whole path, on a noisy image with a small σβ (where a pixel's own affinity is most of
+    # its kernel mass): mean-field with the strided table, written with the exact update.
+    image, _, probs = disc_scene(12, 12, seed=5)
+    params = CRFParams(w1=5, sigma_alpha=6, sigma_beta=4, w2=0, sigma_gamma=1, iterations=4)
+    matrix = _strided_appearance_matrix(image, params, 3)
+    if convention == "densecrf":
+        scale = 1 / np.sqrt(matrix.sum(1))
+        kernel = params.w1 * scale[:, None] * matrix * scale[None, :]
+    else:
+        kernel = params.w1 * (matrix - np.eye(len(matrix)))
+    unary = unary_energy(probs.astype(np.float64)).reshape(3, -1)
+    q = np.exp(-unary) / np.exp(-unary).sum(0)
+    for _ in range(params.iterations):
+        q = mean_field_update(q, unary, kernel)
+    fast = mean_field_torch(torch.from_numpy(image), torch.from_numpy(probs).double(), params,
+                            convention, source_stride=3)
+    np.testing.assert_allclose(fast.numpy().reshape(3, -1), q, atol=1e-9)

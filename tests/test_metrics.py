@@ -135,6 +135,37 @@ def test_band_around_a_straight_edge_is_two_widths_across():
         assert band.sum() == 8 * 2 * width
 
 
+@pytest.mark.parametrize("axis", [0, 1], ids=["horizontal-edge", "vertical-edge"])
+@pytest.mark.parametrize("flip", [False, True], ids=["0-then-1", "1-then-0"])
+def test_band_is_symmetric_about_edges_in_both_directions(axis, flip):
+    # A boundary lies between two pixels, so the band takes `width` pixels on *each* side of it,
+    # whichever way the edge runs and whichever label lies first. Marking only one side of an
+    # edge (e.g. only the pixel above a change between rows) halves the band on that edge.
+    label = np.zeros((14, 14), dtype=np.int64)
+    label[7:, :] = 1  # the edge lies between rows 6 and 7
+    if flip:
+        label = 1 - label
+    if axis == 1:
+        label = label.T
+    for width in (1, 2, 4):
+        band = trimap_band(label, width)
+        across = band.all(axis=1 - axis)  # the rows (or columns) that are wholly in the band
+        np.testing.assert_array_equal(np.flatnonzero(across), np.arange(7 - width, 7 + width))
+        assert band.sum() == 14 * 2 * width
+        np.testing.assert_array_equal(band, np.flip(band, axis=axis))  # mirror-symmetric
+        np.testing.assert_array_equal(band, trimap_band_loops(label, width))
+    assert boundary_pixels(label).sum() == 2 * 14
+
+
+def test_band_around_a_square_is_the_same_on_all_four_sides():
+    label = np.zeros((21, 21), dtype=np.int64)
+    label[6:15, 6:15] = 2
+    band = trimap_band(label, 2)
+    for transform in (np.flipud, np.fliplr, np.transpose):
+        np.testing.assert_array_equal(transform(band), band)
+    assert band[4:8, 10].all() and not band[3, 10] and not band[8, 10]  # 2 px outside, 2 inside
+
+
 def test_a_uniform_label_has_no_boundary():
     assert not trimap_band(np.ones((5, 5), dtype=np.int64), 3).any()
 

@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -292,3 +293,100 @@ def test_layer_table_adds_up_to_the_model():
     assert [r.output_stride for r in rows] == [4, 4, 8, 16, 16, 16]
     assert rows[-1].receptive_field == model.receptive_field()
     assert rows[-2].rates == (2, 4, 8)  # multi-grid 2·(1, 2, 4)
+
+
+# --- the v3+ decoder ----------------------------------------------------------------------------
+
+def _v3plus_with_low_level_offset(offset):
+    """A small v3+ whose backbone's stride-4 features get ``offset(low_level)`` added."""
+    seed_everything(0)
+    model = small("deeplabv3plus").eval()
+
+    def perturb(module, args, out):
+        out = dict(out)
+        out["low_level"] = out["low_level"] + offset(out["low_level"])
+        return out
+
+    return model, perturb
+
+
+def test_v3plus_low_level_features_reach_the_scores_near_where_they_change():
+    # v3+ §3.1: the decoder's job is to bring stride-4 detail (edges) back into the scores. Change
+    # the low-level features at one stride-4 position: the scores there change, and — the two 3×3
+    # convolutions at stride 4 reach 2 positions each way — nothing further than 2 positions does.
+    y0, x0 = 6, 9
+
+    def bump(low):
+        delta = torch.zeros_like(low)
+        delta[:, :, y0, x0] = 5.0
+        return delta
+
+    model, perturb = _v3plus_with_low_level_offset(bump)
+    x = torch.randn(1, 3, 65, 81)
+    with torch.no_grad():
+        before = model.forward_scores(x)
+        handle = model.backbone.register_forward_hook(perturb)
+        after = model.forward_scores(x)
+        logits_after = model(x)
+        handle.remove()
+        logits_before = model(x)
+    changed = (after - before).abs().amax(1)[0] > 1e-5
+    assert changed[y0, x0]
+    ys, xs = torch.nonzero(changed, as_tuple=True)
+    assert (ys - y0).abs().max() <= 2 and (xs - x0).abs().max() <= 2
+    assert changed.sum() > 1  # spread by the 3×3s, not a 1×1 pass-through
+    moved = (logits_after - logits_before).abs().amax(1)[0] > 1e-5
+    assert moved[4 * y0, 4 * x0] and not moved[:, : 4 * (x0 - 4)].any()  # at the image's scale too
+
+
+def test_v3plus_decoder_is_the_papers_fusion_at_stride_4():
+    # v3+ Fig. 2: encoder output upsampled by 4 (bilinear) to the stride-4 grid, concatenated with
+    # the low-level features reduced to 48 channels by a 1×1 conv, two 3×3 convs of 256, a 1×1 to
+    # the classes. Checked here with the width multiplier 1/8: 48 → 8 (the floor), 256 → 32.
+    seed_everything(0)
+    model = small("deeplabv3plus").eval()
+    decoder = model.decoder
+    assert decoder.reduce[0].kernel_size == (1, 1) and decoder.reduce[0].out_channels == 8
+    assert decoder.reduce[0].in_channels == model.backbone.low_level_channels
+    for block in decoder.fuse:
+        conv = block[0].depthwise if hasattr(block[0], "depthwise") else block[0]
+        assert conv.kernel_size == (3, 3) and conv.padding == (1, 1) and conv.dilation == (1, 1)
+    assert decoder.fuse[0][0].depthwise.in_channels == 32 + 8
+    assert decoder.classifier.kernel_size == (1, 1) and decoder.classifier.out_channels == 5
+    x = torch.randn(1, 3, 97, 131)
+    with torch.no_grad():
+        features = model.backbone(x)
+        encoded = model.aspp(features["out"])
+        low = features["low_level"]
+        assert low.shape[-2:] == (25, 33) and encoded.shape[-2:] == (7, 9)  # strides 4 and 16
+        upsampled = F.interpolate(encoded, size=(25, 33), mode="bilinear", align_corners=False)
+        reduced = F.relu(F.batch_norm(F.conv2d(low, decoder.reduce[0].weight), decoder.reduce[1].running_mean,
+                                      decoder.reduce[1].running_var, decoder.reduce[1].weight,
+                                      decoder.reduce[1].bias, eps=decoder.reduce[1].eps))
+        expected = decoder.classifier(decoder.fuse(torch.cat([upsampled, reduced], 1)))
+        torch.testing.assert_close(model.forward_scores(x), expected)
+
+
+def test_logits_are_the_scores_sampled_at_pixel_centres():
+    # Bilinear upsampling with half-pixel centres (torchvision's align_corners=False): score i
+    # sits at input coordinate s·i + (s − 1)/2, so a score map that is a ramp in i becomes the
+    # ramp (x + ½)/s − ½ in pixels, away from the clamped borders. (align_corners=True would
+    # stretch it to x·(n − 1)/(W − 1) instead.)
+    model = small("deeplabv1").eval()
+    ramp = torch.arange(8, dtype=torch.float32).expand(1, 5, 6, 8)
+    model.forward_scores = lambda x: ramp
+    logits = model(torch.zeros(1, 3, 48, 64))
+    x = torch.arange(64, dtype=torch.float32)
+    expected = ((x + 0.5) / 8 - 0.5).clamp(0, 7)
+    torch.testing.assert_close(logits[0, 0, 0], expected)
+
+
+def test_v2_vgg_branches_are_largefov_heads():
+    # DeepLab-v2-VGG: each ASPP branch is fc6 (3×3 at its rate, 1024 channels) → fc7 → fc8;
+    # with ResNet each branch is one 3×3 convolution to the classes (v2 §3.1, Fig. 7).
+    vgg = build_model("deeplabv2", 5, backbone="vgg16", width=0.125, rates="aspp-s")
+    resnet = small("deeplabv2")
+    for branch, rate in zip(vgg.classifier.branches, (2, 4, 8, 12)):
+        assert [name for name, _ in branch.named_children() if name.startswith("fc")] == ["fc6", "fc7", "fc8"]
+        assert branch.fc6.out_channels == 1024 // 8 and branch.fc6.dilation == (rate, rate)
+    assert all([name for name, _ in b.named_children()] == ["fc8"] for b in resnet.classifier.branches)
