@@ -73,6 +73,7 @@ class PretrainConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     seed: int = 0
+    difficulty: str = "standard"  # which objects: the built-in set's design (``synthetic.DIFFICULTIES``)
     progress: bool = True
 
     def validate(self) -> None:
@@ -116,12 +117,13 @@ def build_backbone(config: PretrainConfig) -> nn.Module:
     return backbone
 
 
-def object_images(count: int, size: int, seed_offset: int) -> tuple[torch.Tensor, torch.Tensor]:
+def object_images(count: int, size: int, seed_offset: int,
+                  difficulty: str = "standard") -> tuple[torch.Tensor, torch.Tensor]:
     """``count`` object images as uint8 (N, 3, size, size) and their labels 0..6 (class − 1)."""
     images = np.empty((count, size, size, 3), dtype=np.uint8)
     labels = np.empty(count, dtype=np.int64)
     for i in range(count):
-        images[i], cls = make_object_image(seed_offset + i, size)
+        images[i], cls = make_object_image(seed_offset + i, size, difficulty)
         labels[i] = cls - 1
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
 
@@ -158,8 +160,8 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
 
     config.validate()
     generator = seed_everything(config.seed)
-    train_x, train_y = object_images(config.train_images, config.image_size, TRAIN_SEED_OFFSET)
-    val_x, val_y = object_images(config.val_images, config.image_size, VAL_SEED_OFFSET)
+    train_x, train_y = object_images(config.train_images, config.image_size, TRAIN_SEED_OFFSET, config.difficulty)
+    val_x, val_y = object_images(config.val_images, config.image_size, VAL_SEED_OFFSET, config.difficulty)
     model = Classifier(build_backbone(config))
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=config.peak_lr, momentum=config.momentum,

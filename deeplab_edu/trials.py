@@ -92,8 +92,11 @@ def run_trial(name: str, config: TrainConfig, seeds: Sequence[int], val_set, crf
     done = dict(zip(trained.seeds, trained.runs)) if trained is not None else {}
     runs, network, with_crf = [], [], [] if crf_params is not None else None
     for seed in seeds:
-        out = Path(config.out_dir) / f"seed{seed}"
-        result = done.get(seed) or train(dataclasses.replace(config, seed=seed, out_dir=str(out), progress=progress))
+        result = done.get(seed)
+        if result is None:
+            result = train(dataclasses.replace(config, seed=seed, out_dir=str(Path(config.out_dir) / f"seed{seed}"),
+                                               progress=progress))
+        out = Path(result.checkpoint).parent
         runs.append(result)
         scores_dir = out / "scores" if crf_params is not None else None
         network.append(evaluate(result.model, val_set, trimap_widths=trimap_widths, device=device,
@@ -113,7 +116,7 @@ def _holdout_probs(model: torch.nn.Module, dataset, device) -> tuple[list, list,
             x, y = dataset[i]
             image, _ = dataset.load(i)
             p = predict_probs(model, x[None].to(device or next(model.parameters()).device))[0].float().cpu()
-            images.append(np.ascontiguousarray(image, dtype=np.uint8))
+            images.append(np.array(image, dtype=np.uint8))
             probs.append(p.numpy())
             labels.append(y.numpy())
     return images, probs, labels
@@ -148,7 +151,7 @@ def example_predictions(model: torch.nn.Module, dataset, indices: Sequence[int],
         for i in indices:
             x, y = dataset[i]
             image, _ = dataset.load(i)
-            image = np.ascontiguousarray(image, dtype=np.uint8)
+            image = np.array(image, dtype=np.uint8)
             p = predict_probs(model, x[None].to(device or next(model.parameters()).device))[0].float().cpu()
             out["images"].append(image)
             out["truth"].append(y.numpy())

@@ -1,0 +1,94 @@
+"""Trials: one recipe over seeds, scored alike; the CRF fitted on held-out images; the figures."""
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+
+from deeplab_edu.crf import CRFParams
+from deeplab_edu.datasets import build_dataset
+from deeplab_edu.datasets.synthetic import write_builtin
+from deeplab_edu.train import TrainConfig
+from deeplab_edu.trials import example_predictions, holdout_split, run_trial, tune_crf
+from deeplab_edu.viz.predictions import plot_predictions
+from deeplab_edu.viz.training import plot_training_curves, smooth
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def builtin(tmp_path_factory) -> Path:
+    return write_builtin(tmp_path_factory.mktemp("builtin"), train=4, val=2, size=48, progress=False, holdout=2)
+
+
+@pytest.fixture(scope="module")
+def trial(builtin, tmp_path_factory):
+    config = TrainConfig(dataset="builtin", data_root=str(builtin), model="deeplabv3", width=0.125,
+                         model_options={"blocks": (1, 1, 1, 1)}, crop_size=33, batch_size=2, iterations=2,
+                         log_every=1, checkpoint_every=2, progress=False, device="cpu", lr=0.01,
+                         out_dir=str(tmp_path_factory.mktemp("runs") / "v3"))
+    val = build_dataset("builtin", "val", root=builtin)
+    return run_trial("v3", config, (0, 1), val, crf_params=CRFParams(iterations=2), trimap_widths=(2,), device="cpu")
+
+
+def test_one_run_per_seed_each_in_its_own_folder(trial):
+    assert trial.seeds == [0, 1] and len(trial.runs) == len(trial.network) == len(trial.with_crf) == 2
+    folders = {Path(r.checkpoint).parent.name for r in trial.runs}
+    assert folders == {"seed0", "seed1"}
+    # Two seeds, two different networks.
+    a, b = (r.model.state_dict() for r in trial.runs)
+    assert any(not np.array_equal(a[k].numpy(), b[k].numpy()) for k in a if a[k].is_floating_point())
+
+
+def test_values_and_rows_come_from_each_runs_scores(trial):
+    values = trial.values("mIoU")
+    assert values == [s.summary()["mIoU"] for s in trial.network]
+    assert trial.values("mIoU", crf=True) == [s.summary()["mIoU"] for s in trial.with_crf]
+    row = trial.row(trimap_width=2)
+    assert row["seeds"] == 2 and row["mIoU"] == str(trial.spread()) and "mIoU + CRF" in row
+    assert set(trial.per_class()) == set(trial.network[0].class_names)
+
+
+def test_a_trial_scored_without_the_crf_says_so(builtin, trial):
+    alone = type(trial)("x", trial.seeds, trial.runs, trial.network)
+    with pytest.raises(ValueError, match="without the CRF"):
+        alone.values(crf=True)
+
+
+def test_trained_runs_are_reused_not_retrained(builtin, trial):
+    val = build_dataset("builtin", "val", root=builtin)
+    again = run_trial("v3", None, (0,), val, trimap_widths=(2,), device="cpu", trained=trial)
+    assert again.runs[0] is trial.runs[0]
+
+
+def test_crf_is_tuned_on_the_holdout_split_and_best_first(builtin, trial):
+    holdout = holdout_split("builtin", str(builtin))
+    assert holdout.ids == ["holdout_000000", "holdout_000001"]
+    grid = {"w1": (3.0, 5.0), "sigma_alpha": (10.0,), "sigma_beta": (4.0, 8.0)}
+    best, scores, alone = tune_crf(trial.runs[0].model, holdout, grid=grid, iterations=2, device="cpu")
+    assert len(scores) == 4 and best == scores[0].params
+    assert [s.miou for s in scores] == sorted((s.miou for s in scores), reverse=True)
+    assert alone.params is None
+
+
+def test_example_predictions_and_their_figure(builtin, trial):
+    val = build_dataset("builtin", "val", root=builtin)
+    shown = example_predictions(trial.runs[0].model, val, [0, 1], CRFParams(iterations=2), device="cpu")
+    assert [m.shape for m in shown["network"]] == [(48, 48)] * 2
+    assert set(np.unique(np.concatenate([m.ravel() for m in shown["network + CRF"]]))) <= set(range(8))
+    figure = plot_predictions(shown["images"], {"truth": shown["truth"], "network": shown["network"]},
+                              val.class_names)
+    assert len(figure.axes) == 6
+    with pytest.raises(ValueError, match="has 1 maps for 2 images"):
+        plot_predictions(shown["images"], {"truth": shown["truth"][:1]}, val.class_names)
+
+
+def test_smoothing_is_unbiased_at_the_start_and_curves_take_validation_points(trial):
+    assert smooth(np.array([2.0, 2.0, 2.0])) == pytest.approx([2.0, 2.0, 2.0])
+    assert smooth(np.array([0.0, 1.0]), 0.5)[1] == pytest.approx(2 / 3)
+    with pytest.raises(ValueError):
+        smooth(np.array([1.0]), 1.0)
+    log = Path(trial.runs[0].checkpoint).parent / "log.csv"
+    figure = plot_training_curves({"seed 0": log}, validation={"seed 0": ([1, 2], [0.1, 0.2])})
+    assert len(figure.axes) == 3  # loss, its validation twin, the schedule
