@@ -145,9 +145,9 @@ with contextlib.chdir(scratch):  # a short relative path in the message
 #
 # | property | the lesson it serves |
 # |---|---|
-# | the class is the object's **shape**; fill colours and textures are drawn afresh for every object from one pool shared by all classes | no pixel names its class by colour: the network must see the object at its own scale, the **field of view** of LargeFOV and ASPP (ch. 07–08) |
+# | the class is the object's **shape**; its colour only narrows it to a pair (each hue family is shared by two classes), its fill texture comes from a pool shared by all | no pixel names its class by colour or texture: the network must see the object at its own scale, the **field of view** of LargeFOV and ASPP (ch. 07–08); the colour hint lets a laptop run learn in minutes |
 # | objects span about 10–80 % of the frame | several scales in one image: **ASPP**, multi-scale inference (ch. 08–09) |
-# | fills are nearly flat and contrast with what they cover | boundaries lie on **colour edges** while the network's coarse scores are blurred: the **CRF**'s job (ch. 07, 08, 11) |
+# | fills are saturated and nearly flat on a pale or dark background | boundaries lie on **colour edges** while the network's coarse scores are blurred: the **CRF**'s job (ch. 07, 08, 11) |
 # | bars, star arms and ring walls at least 4 px wide (at 160 px) | **thin parts** that output stride 8 and the **decoder** can win and none that cannot be learnt (ch. 09–10) |
 # | concave outlines, holes, occlusion, a textured background | a blob is never the right answer; context matters |
 #

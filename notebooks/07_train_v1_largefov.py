@@ -23,7 +23,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from deeplab_edu import paths, profiles, runtime
+from deeplab_edu import paths, profiles, recipes, runtime
 from deeplab_edu.datasets import build_dataset, default_training_data
 from deeplab_edu.evaluate import format_table
 from deeplab_edu.experiments import compare
@@ -112,6 +112,14 @@ configs = {name: dataclasses.replace(base, **change) for name, change in arms.it
 print(f"started from {Path(base.pretrained).name if base.pretrained else 'random weights'}; {base.iterations} "
       f"iterations of {base.batch_size} crops of {base.crop_size} px, base lr {base.lr}, weight decay {base.weight_decay}")
 
+# %% [markdown]
+# The paper's recipe beside this run's (`deeplab_edu.recipes`, every number with its source;
+# `≠` marks where the profile departs from it, mostly in size):
+
+# %%
+print(recipes.format_comparison(base))
+
+# %%
 first = run_trial("LargeFOV", configs["LargeFOV"], SEEDS[:1], val_set, device=device)
 crf_params, grid, alone = tune_crf(first.runs[0].model, holdout_split(DATASET, DATA_ROOT),
                                    iterations=profile.crf_iterations, device=device)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from deeplab_edu import paths, profiles, runtime
+from deeplab_edu import paths, profiles, recipes, runtime
 from deeplab_edu.datasets import build_dataset, default_training_data
 from deeplab_edu.evaluate import format_table
 from deeplab_edu.experiments import compare
@@ -81,6 +81,14 @@ for name, (model_name, extra) in VARIANTS.items():
                                                                **extra.get("model_options", {})})
 print(f"started from {Path(config.pretrained).name if config.pretrained else 'random weights'}; "
       f"{config.iterations} iterations of {config.batch_size} crops of {config.crop_size} px, base lr {config.lr}")
+# %% [markdown]
+# The paper's recipe beside this run's (`deeplab_edu.recipes`, every number with its source;
+# `≠` marks where the profile departs from it, mostly in size):
+
+# %%
+print(recipes.format_comparison(configs["ASPP-L (v2)"]))
+
+# %%
 first = run_trial("LargeFOV", configs["LargeFOV (v1)"], SEEDS[:1], val_set, device=device)
 crf_params, grid, alone = tune_crf(first.runs[0].model, holdout_split(DATASET, DATA_ROOT),
                                    iterations=profile.crf_iterations, device=device)

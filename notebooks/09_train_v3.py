@@ -21,7 +21,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from deeplab_edu import paths, pretrain, profiles, runtime
+from deeplab_edu import paths, pretrain, profiles, recipes, runtime
 from deeplab_edu.aspp import v3_rates
 from deeplab_edu.datasets import build_dataset, default_training_data
 from deeplab_edu.evaluate import evaluate, format_table
@@ -69,6 +69,14 @@ print(f"poly schedule, base 0.007: {[round(poly_lr(0.007, it, 30_000), 5) for it
 # %%
 config = TrainConfig.from_profile("deeplabv3", profile, dataset=DATASET, data_root=DATA_ROOT, output_stride=16,
                                   out_dir=str(RUNS / "os16"))
+# %% [markdown]
+# The paper's recipe beside this run's (`deeplab_edu.recipes`, every number with its source;
+# `≠` marks where the profile departs from it, mostly in size):
+
+# %%
+print(recipes.format_comparison(config))
+
+# %%
 v3 = run_trial("v3, OS16", config, SEEDS, val_set, trimap_widths=(2, 4), device=device)
 print(f"started from {Path(config.pretrained).name if config.pretrained else 'random weights'}; "
       f"{config.iterations} iterations of {config.batch_size} crops of {config.crop_size} px, base lr {config.lr}; "

@@ -12,7 +12,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from deeplab_edu import paths, profiles, runtime
+from deeplab_edu import paths, profiles, recipes, runtime
 from deeplab_edu.datasets import build_dataset, default_training_data
 from deeplab_edu.evaluate import format_table
 from deeplab_edu.experiments import compare
@@ -57,6 +57,14 @@ for name in ("deeplabv3", "deeplabv3plus"):
 # %%
 configs = {name: TrainConfig.from_profile(name, profile, dataset=DATASET, data_root=DATA_ROOT,
                                           out_dir=str(RUNS / name)) for name in ("deeplabv3", "deeplabv3plus")}
+# %% [markdown]
+# The paper's recipe beside this run's (`deeplab_edu.recipes`, every number with its source;
+# `≠` marks where the profile departs from it, mostly in size):
+
+# %%
+print(recipes.format_comparison(configs["deeplabv3plus"]))
+
+# %%
 first = run_trial("v3", configs["deeplabv3"], SEEDS[:1], val_set, device=device)
 crf_params, grid, alone = tune_crf(first.runs[0].model, holdout_split(DATASET, DATA_ROOT),
                                    iterations=profile.crf_iterations, device=device)

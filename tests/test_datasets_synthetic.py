@@ -99,8 +99,10 @@ def test_hard_object_fills_are_textured_not_flat():
     assert np.median(stds) > 4 * 7
 
 
-@pytest.mark.parametrize("scenes", [SCENES, STANDARD], ids=["hard", "standard"])
-def test_colour_alone_does_not_identify_the_class(scenes):
+@pytest.mark.parametrize("scenes, at_most", [(SCENES, 0.3), (STANDARD, 0.62)], ids=["hard", "standard"])
+def test_colour_alone_does_not_identify_the_class(scenes, at_most):
+    # Hard scenes: colours say nothing (chance 1/7). Standard scenes: a hue family is shared by
+    # two classes, so colour can at best name the pair (about 1/2 within it), never the class.
     # Nearest class-mean colour, fitted on half the scenes, tested on the other half.
     def pixels(scenes):
         x = np.concatenate([im.reshape(-1, 3) for im, _ in scenes]).astype(float)
@@ -112,7 +114,7 @@ def test_colour_alone_does_not_identify_the_class(scenes):
     x, y = pixels(scenes[30:])
     guess = 1 + np.argmin(((x[:, None, :] - means[None]) ** 2).sum(-1), 1)
     per_class = [np.mean(guess[y == c] == c) for c in range(1, len(CLASSES)) if (y == c).any()]
-    assert np.mean(per_class) < 0.3  # chance is 1/7 ≈ 0.14; a flat-colour code would give ~1
+    assert np.mean(per_class) < at_most  # a flat-colour code per class would give ~1
 
 
 def test_standard_scenes_hold_every_class_one_to_four_objects():

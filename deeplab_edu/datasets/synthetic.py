@@ -198,12 +198,14 @@ def _object_radius(rng: np.random.Generator, size: int, first: bool) -> float:
 
 # ----------------------------------------------------------------------------- the two designs
 # "standard" (the default, format 2): every property is there for a lesson of chapters 07-11.
-#   * The class is the object's *shape*; fill texture and colours are drawn for every instance
-#     from one pool shared by all classes, so no pixel's colour or texture names its class and
-#     a network must see the object at its own scale (field of view: LargeFOV, ASPP).
+#   * The class is the object's *shape*. Colour narrows it to a pair: each hue family (reddish,
+#     greenish, bluish) is shared by two classes and only the bar is orange, and the fill texture
+#     comes from one pool shared by all classes. So no pixel's colour or texture names its
+#     class; the network must see the object at its own scale (field of view: LargeFOV, ASPP),
+#     yet a laptop run learns in minutes, as it could not when colour said nothing at all.
 #   * Object extents span about 12-80 % of the frame (multi-scale context).
-#   * Fills contrast with the background (boundaries lie on colour edges) and are nearly flat,
-#     so the CNN's coarse scores are blurred where the image is sharp: the CRF's job.
+#   * Fills are saturated and nearly flat on a pale or dark background (boundaries lie on colour
+#     edges), while the CNN's coarse scores are blurred where the image is sharp: the CRF's job.
 #   * Thin parts (bars, star arms, ring walls) are at least 4 px wide at 160 px, so output
 #     stride 8 and the decoder have something to win and nothing is unlearnable.
 #   * One to four objects, occluding one another, on a smooth, non-flat background.
@@ -269,7 +271,7 @@ def _paint_standard_object(rng: np.random.Generator, image: np.ndarray, label: n
         return
     below = image[y0:y1, x0:x1][mask].mean(axis=0)
     for _ in range(20):  # a colour that stands out from what it covers: the boundary is an edge
-        colour = rng.uniform(0, 255, 3).astype(np.float32)
+        colour = _family_colour(rng, cls)
         if np.linalg.norm(colour - below) > 110:
             break
     direction = rng.normal(size=3).astype(np.float32)
@@ -281,10 +283,31 @@ def _paint_standard_object(rng: np.random.Generator, image: np.ndarray, label: n
     label[y0:y1, x0:x1][mask] = cls
 
 
+# Hue families: two classes share each one (disc and ring reddish, square and triangle greenish,
+# star and crescent bluish; the bar alone is orange), so an object's colour narrows its class to a
+# pair and only its shape decides within the pair.
+HUE_FAMILIES = {1: 0.0, 5: 0.0, 2: 0.33, 3: 0.33, 4: 0.62, 6: 0.62, 7: 0.1}
+
+
+def _hsv(h: float, s: float, v: float) -> np.ndarray:
+    import colorsys
+
+    return np.array(colorsys.hsv_to_rgb(h % 1.0, s, v), dtype=np.float32) * 255
+
+
+def _family_colour(rng: np.random.Generator, cls: int) -> np.ndarray:
+    return _hsv(HUE_FAMILIES[cls] + rng.uniform(-0.05, 0.05), rng.uniform(0.6, 1.0), rng.uniform(0.5, 1.0))
+
+
 def _smooth_background(rng: np.random.Generator, size: int) -> np.ndarray:
+    # Any hue, but pale or dark (low saturation): objects stand out by colour, and no object
+    # colour family is a background colour.
     t = 0.65 * _value_noise(rng, size, 3) + 0.35 * _value_noise(rng, size, 8)
     t = (t - t.min()) / (np.ptp(t) + 1e-6)
-    return _mix(t, _colour_pair(rng, float(rng.uniform(0.15, 0.4))))
+    h = rng.uniform(0, 1)
+    first = _hsv(h, rng.uniform(0.0, 0.3), rng.uniform(0.2, 0.95))
+    second = _hsv(h + rng.uniform(-0.1, 0.1), rng.uniform(0.0, 0.3), rng.uniform(0.2, 0.95))
+    return _mix(t, (first, second))
 
 
 def make_scene(seed: int, size: int, difficulty: str = "standard") -> tuple[np.ndarray, np.ndarray]:
