@@ -40,7 +40,7 @@ profile = profiles.get_profile()
 device = runtime.default_device()
 DATASET, DATA_ROOT = default_training_data(profile.name)  # VOC + SBD if on disk, else built-in
 SEEDS = (0,) if profile.name == "full" else (0, 1)
-RUNS = paths.REPO_ROOT / "runs" / "07_v1"
+RUNS = paths.REPO_ROOT / "runs" / "07_v1" / profile.name
 val_set = build_dataset(DATASET, "val", root=DATA_ROOT)
 print(f"profile {profile.name}, dataset {DATASET}, {len(val_set)} validation images, seeds {SEEDS}")
 
@@ -104,7 +104,6 @@ for c, (approx, true) in kept.items():
 # %%
 base = TrainConfig.from_profile("deeplabv1", profile, dataset=DATASET, data_root=DATA_ROOT, schedule="step",
                                 loss="downsampled")
-base = dataclasses.replace(base, step_size=max(base.iterations // 3, 1))
 arms = {"LargeFOV": dict(out_dir=str(RUNS / "largefov")),
         "fc6 4x4, rate 4": dict(out_dir=str(RUNS / "fc6_4x4"), model_options={**base.model_options, "fc6": "4x4"}),
         "LargeFOV, upsampled loss": dict(out_dir=str(RUNS / "upsampled"), loss="upsampled")}
