@@ -14,7 +14,6 @@ converted otherwise — and ``ImageSets/Segmentation/trainaug.txt``. Afterwards
 
 from __future__ import annotations
 
-import argparse
 import shutil
 from pathlib import Path
 
@@ -70,21 +69,3 @@ def build_trainaug(voc_root: str | Path, sbd_root: str | Path, force: bool = Fal
         png.save(target)
     (splits / f"{SPLIT_NAME}.txt").write_text("".join(f"{i}\n" for i in ids))
     return ids
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..paths import sbd_root, voc_root
-
-    parser.add_argument("--voc", type=Path, default=voc_root(),
-                        help="VOCdevkit/VOC2012 folder (default: %(default)s, or $DEEPLAB_EDU_VOC)")
-    parser.add_argument("--sbd", type=Path, default=sbd_root(),
-                        help="SBD benchmark_RELEASE/dataset folder (default: %(default)s, or $DEEPLAB_EDU_SBD)")
-    parser.add_argument("--force", action="store_true", help="rewrite labels that already exist")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
-def run(args: argparse.Namespace) -> int:
-    ids = build_trainaug(args.voc, args.sbd, force=args.force, progress=not args.no_progress)
-    print(f"trainaug: {len(ids)} images; labels in {args.voc / AUG_LABEL_DIR}, "
-          f"split in {args.voc / 'ImageSets' / 'Segmentation' / (SPLIT_NAME + '.txt')}")
-    return 0
