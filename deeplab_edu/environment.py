@@ -74,7 +74,11 @@ def environment_checks() -> list[Check]:
                                  "optional: adds the 10,582-image trainaug split"))
     from .datasets import default_builtin_root
 
-    checks.append(_dataset_check("built-in set", default_builtin_root(), "builtin.json",
+    try:
+        builtin = default_builtin_root()
+    except ValueError:  # an unknown profile, reported above
+        builtin = paths.builtin_root()
+    checks.append(_dataset_check("built-in set", builtin, "builtin.json",
                                  "generated on first use by training or `python -m deeplab_edu make-data`"))
     return checks
 

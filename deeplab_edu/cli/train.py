@@ -88,9 +88,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         options["rates"] = args.rates
     pretrained = {"auto": default_pretrained(args.model, args.backbone, args.width, options),
                   "none": None}.get(args.pretrained, args.pretrained)
-    if pretrained is not None and not Path(pretrained).is_file():
-        raise FileNotFoundError(f"--pretrained {pretrained}: no such file; give an ImageNet weights file, "
-                                "'auto' or 'none'")
     return TrainConfig(model=args.model, backbone=args.backbone, output_stride=args.output_stride, width=args.width,
                        model_options=options, pretrained=pretrained, aux_weight=getattr(args, "aux_weight", 0.0),
                        dataset=args.dataset, data_root=args.data_root, crop_size=args.crop_size,
@@ -110,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     config.validate()
+    if config.pretrained is not None and not Path(config.pretrained).is_file():
+        raise FileNotFoundError(f"--pretrained {config.pretrained}: no such file; give an ImageNet weights file, "
+                                "'auto' or 'none'")
     resolve_device(config.device)  # a missing GPU is named before any data is written
     env = ddp.env_from_torchrun()
     resuming = (Path(config.out_dir) / "checkpoint.pt").is_file() and not config.overwrite
