@@ -22,6 +22,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .checks import check_finite_output
 from .params import CRFParams, check_inputs
 
 _CHUNK_ELEMENTS = 2**24  # target × source pairs evaluated at once (64 MB in float32)
@@ -128,4 +129,6 @@ def mean_field_torch(image: torch.Tensor, probs: torch.Tensor, params: CRFParams
                 message += weight * (kernel(q) - q)  # the paper sums over j ≠ i: drop k(i, i) = 1
         compatibility = message.sum(0, keepdim=True) - message  # Potts
         q = torch.softmax(-unary - compatibility, 0)
-    return q.reshape(c, h, w)
+    # In float32 the expanded ‖t‖² + ‖s‖² − 2t·s loses the self-pair for tiny σ, a row sum
+    # becomes 0 and its rsqrt infinite: say so instead of returning NaN probabilities.
+    return check_finite_output(q.reshape(c, h, w), params, "torch")
