@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-IGNORE_INDEX = 255
+from deeplab_edu.datasets.palette import IGNORE_INDEX  # 255, "void": never a class, never background
 
 
 def _as_int_array(values, name: str) -> np.ndarray:

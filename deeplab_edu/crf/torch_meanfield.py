@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .checks import check_finite_output
+from .energy import CONVENTIONS
 from .params import CRFParams, check_inputs
 
 _CHUNK_ELEMENTS = 2**24  # target × source pairs evaluated at once (64 MB in float32)
@@ -97,8 +98,8 @@ def mean_field_torch(image: torch.Tensor, probs: torch.Tensor, params: CRFParams
     pydensecrf does and DeepLab's weights assume) or ``"paper"`` (Krähenbühl & Koltun as printed).
     """
     check_inputs(image, probs)
-    if convention not in ("densecrf", "paper"):
-        raise ValueError(f"convention must be 'densecrf' or 'paper', got {convention!r}")
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
     if isinstance(source_stride, bool) or not isinstance(source_stride, int) or source_stride < 1:
         raise ValueError(f"source_stride must be a positive integer, got {source_stride!r}")
     image = torch.as_tensor(image).to(probs.device)

@@ -169,6 +169,7 @@ class TrainConfig:
 
 
 def check_positive_int(value: object, name: str) -> int:
+    """A count of steps, images or pixels: an ``int`` ≥ 1 (not 2.0, not True), else ``ValueError``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return value
