@@ -200,3 +200,28 @@ def test_a_builtin_set_of_another_format_is_generated_again(tmp_path, monkeypatc
     assert json.loads((root / "builtin.json").read_text())["format_version"] == FORMAT_VERSION
     assert not (root / "JPEGImages" / "old_painting.jpg").exists()  # replaced whole, never mixed
     assert len(build_dataset("builtin", "train", root=root)) == 2
+
+
+def test_an_interrupted_run_exits_130_with_one_line(monkeypatch, capsys):
+    import deeplab_edu.engine.loop as loop
+    from deeplab_edu.errors import TrainingInterrupted
+
+    def interrupted(config):
+        raise TrainingInterrupted("SIGINT received: stopped at iteration 3 of 8, checkpoint run/checkpoint.pt; "
+                                  "run the same command again to resume")
+
+    monkeypatch.setattr(loop, "train", interrupted)
+    assert main(["train", "--pretrained", "none", "--device", "cpu", "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "to resume" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_sync_batchnorm_hint_names_an_existing_flag():
+    from deeplab_edu import distributed as ddp
+
+    with pytest.raises(ValueError, match="--batchnorm frozen") as info:
+        ddp.convert_sync_batchnorm(torch.nn.BatchNorm2d(2), torch.device("cpu"))
+    parser = build_parser("train")
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    flags = {s for a in sub._actions for s in a.option_strings}
+    assert "--batchnorm" in flags and "--freeze-bn" not in str(info.value)

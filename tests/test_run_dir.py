@@ -164,3 +164,16 @@ def test_stale_temporaries_are_removed_and_a_full_disk_is_named(tmp_path, monkey
     monkeypatch.undo()
     assert torch.load(path, weights_only=True)["a"].shape == (2,)  # the old checkpoint is whole
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_builtin_set_painted_again_is_other_data(builtin, tmp_path):
+    import json
+    import shutil
+
+    data = Path(shutil.copytree(builtin, tmp_path / "data"))
+    train(config(builtin, tmp_path, data_root=str(data), stop_at=1))
+    meta = json.loads((data / "builtin.json").read_text())
+    meta["format_version"] += 1  # as the lead's next painting would be
+    (data / "builtin.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="data in .*format_version"):
+        train(config(builtin, tmp_path, data_root=str(data)))

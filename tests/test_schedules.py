@@ -1,6 +1,5 @@
 """The LR schedules: the papers' formulas == PyTorch's schedulers, for both parameter groups."""
 
-import math
 
 import pytest
 import torch

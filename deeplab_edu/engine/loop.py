@@ -33,7 +33,7 @@ from deeplab_edu.engine import log as run_log
 from deeplab_edu.engine.config import TrainConfig
 from deeplab_edu.engine.losses import training_loss
 from deeplab_edu.engine.outputs import TrainingScores, as_training_output
-from deeplab_edu.engine.run_dir import check_resume, extend_schedule
+from deeplab_edu.engine.run_dir import check_resume, data_identity, extend_schedule
 from deeplab_edu.engine.sampling import DrawSampler, SeededAugmentation
 from deeplab_edu.engine.stop import StopRequest
 from deeplab_edu.errors import TrainingInterrupted, UserError
@@ -212,6 +212,8 @@ def train(config: TrainConfig) -> TrainResult:
         run_log.rewrite(log_path, history)
     last_good = ckpt_path if start else None
     extra = {"config": config.to_json(), "class_names": list(dataset.class_names)}
+    if data_identity(config) is not None:
+        extra["data"] = data_identity(config)
 
     def save(done: int, elapsed: float) -> None:
         nonlocal last_good

@@ -45,6 +45,18 @@ def recipe_differences(saved: TrainConfig, wanted: TrainConfig) -> list[str]:
             if a.get(key) != b.get(key)]
 
 
+def data_identity(config: TrainConfig) -> dict | None:
+    """What identifies the built-in set a run reads (its ``builtin.json`` without the class list):
+    a set painted again by a newer version of the book is other data under the same folder name."""
+    if config.dataset not in ("builtin", "sample") or config.data_root is None:
+        return None
+    try:
+        meta = json.loads((Path(config.data_root) / "builtin.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return {key: meta.get(key) for key in ("format_version", "seed", "size", "train", "val")}
+
+
 def check_resume(checkpoint: Path, state: dict, config: TrainConfig) -> TrainConfig | None:
     """Raise ``UserError`` unless ``config`` may continue the run ``state`` holds; return the saved config."""
     saved = saved_config(state)
@@ -52,6 +64,9 @@ def check_resume(checkpoint: Path, state: dict, config: TrainConfig) -> TrainCon
             f"over and replace {checkpoint}")
     if saved is not None:
         problems = recipe_differences(saved, config)
+        saved_data, data = state.get("extra", {}).get("data"), data_identity(config)
+        if saved_data is not None and data is not None and saved_data != data:
+            problems.append(f"data in {config.data_root}: saved {saved_data}, now {data}")
         if problems:
             raise UserError(f"{checkpoint} holds a run with another recipe — " + "; ".join(problems) + f". {hint}")
     if state["iteration"] > config.iterations:
