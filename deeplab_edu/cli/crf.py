@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from deeplab_edu.cli import add_dataset, add_device, configure, non_negative_int, positive_int
+from deeplab_edu.engine.evaluation import DEFAULT_TRIMAP_WIDTHS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=positive_int, default=None,
                         help="worker processes (default: 1 for the PyTorch methods, which use threads; "
                              "one per core up to 4 for pydensecrf)")
-    parser.add_argument("--trimap", type=positive_int, nargs="*", default=[2, 4, 8], help="trimap band widths (px)")
+    parser.add_argument("--trimap", type=positive_int, nargs="*", default=list(DEFAULT_TRIMAP_WIDTHS),
+                        help="trimap band widths (px)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

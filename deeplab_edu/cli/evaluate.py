@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from deeplab_edu.cli import add_dataset, add_device, configure, positive_int, scale_value
+from deeplab_edu.engine.evaluation import DEFAULT_TRIMAP_WIDTHS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scales", type=scale_value, nargs="+", default=[1.0],
                         help="inference scales in [0.25, 4], e.g. 0.5 0.75 1 1.25 1.5 1.75")
     parser.add_argument("--flip", action="store_true", help="also score the mirrored image")
-    parser.add_argument("--trimap", type=positive_int, nargs="*", default=[2, 4, 8],
+    parser.add_argument("--trimap", type=positive_int, nargs="*", default=list(DEFAULT_TRIMAP_WIDTHS),
                         help="band widths in pixels for trimap accuracy")
     parser.add_argument("--save-scores", type=Path, default=None, help="folder for <id>.npy probabilities")
     add_device(parser)
