@@ -13,6 +13,9 @@ BIN    := $(VENV)/bin
 HAVE_NVIDIA := $(shell command -v nvidia-smi 2>/dev/null)
 TORCH_CONSTRAINT ?= $(if $(HAVE_NVIDIA),,constraints/cpu.txt)
 TEST_TORCH_CONSTRAINT ?= constraints/cpu.txt
+# Where pip finds the CPU build of torch: PyPI's torch for Linux is the CUDA build (several GB
+# of CUDA packages). Set TORCH_CPU_INDEX= (empty) on a machine that carries its own wheel.
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
 # Training chapters run under --nbval-lax (only cells tagged to be checked are compared);
 # every other chapter is checked strictly against its committed outputs.
@@ -30,8 +33,12 @@ $(VENV)/pyvenv.cfg:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # One stamp per constraint file, so switching between CPU and CUDA torch reinstalls.
+# The first install downloads torch (the CPU build is about 200 MB) and the book's other
+# packages, a few minutes on an ordinary connection; pip's progress bars show it happening.
 $(VENV)/.installed-%: pyproject.toml $(VENV)/pyvenv.cfg
-	$(BIN)/python -m pip install --quiet $(if $(CONSTRAINT),-c $(CONSTRAINT),) -e ".[dev]"
+	@echo "installing deeplab_edu into $(VENV)$(if $(CONSTRAINT), with $(CONSTRAINT),)$(if $(and $(CONSTRAINT),$(TORCH_CPU_INDEX)), (torch from $(TORCH_CPU_INDEX)),) — first time: a few minutes"
+	$(BIN)/python -m pip install --progress-bar on $(if $(CONSTRAINT),-c $(CONSTRAINT),) \
+		$(if $(and $(filter constraints/cpu.txt,$(CONSTRAINT)),$(TORCH_CPU_INDEX)),--extra-index-url $(TORCH_CPU_INDEX),) -e ".[dev]"
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -57,13 +64,16 @@ test-notebooks:
 	$(if $(LAX_NOTEBOOKS),$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with notebooks/nbval_sanitize.cfg $(LAX_NOTEBOOKS),@true)
 
-## test-browser: widgets in real JupyterLab + headless Chromium (installs Debian's chromium as root).
+## test-browser: widgets in real JupyterLab + headless Chromium. It never installs system
+## packages by itself: install Chromium first, or pass INSTALL_CHROMIUM=1 (root, Debian/Ubuntu:
+## `apt-get install --no-install-recommends chromium`, no upgrades).
 CHROMIUM ?= $(or $(DEEPLAB_EDU_CHROMIUM),/usr/bin/chromium)
+INSTALL_CHROMIUM ?=
 test-browser:
 	$(MAKE) --no-print-directory $(TEST_STAMP) CONSTRAINT=$(TEST_TORCH_CONSTRAINT)
-	@[ -x "$(CHROMIUM)" ] || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else echo "test-browser needs Chromium: sudo apt-get install chromium (or set DEEPLAB_EDU_CHROMIUM)"; fi; }
+	@[ -x "$(CHROMIUM)" ] || { if [ -n "$(INSTALL_CHROMIUM)" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  else echo "test-browser needs Chromium at $(CHROMIUM): install it (sudo apt-get install chromium), set DEEPLAB_EDU_CHROMIUM, or run make test-browser INSTALL_CHROMIUM=1 as root"; exit 1; fi; }
 	DEEPLAB_EDU_CHROMIUM=$(CHROMIUM) DEEPLAB_EDU_PROFILE=smoke $(BIN)/python -m pytest tests/browser
 
 ## notebooks: re-execute every chapter (or NB=notebooks/03_x.py) and rewrite its .ipynb.
@@ -82,7 +92,9 @@ GPU_REPORT ?= gpu-report
 gpu-check:
 	PYTHONPATH=.$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) -m deeplab_edu gpu-check --out $(GPU_REPORT) $(GPU_CHECK_ARGS)
 
-venv: $(TEST_STAMP)
+## venv: create .venv and install the book as `make test` does (with the CPU torch pin).
+venv:
+	$(MAKE) --no-print-directory $(TEST_STAMP) CONSTRAINT=$(TEST_TORCH_CONSTRAINT)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,8 +1,14 @@
 """``python -m deeplab_edu COMMAND``: the book's command line.
 
-Each command lives in the module of the idea it serves and exposes two functions,
-``add_arguments(parser)`` and ``run(args) -> int``. The table below names them without
-importing them, so ``--help`` answers at once instead of waiting for torch to load.
+Each command is a module with two functions, ``add_arguments(parser)`` and ``run(args) -> int``
+(the book's own live in ``deeplab_edu.cli``). Adding a command is one line in ``COMMANDS``. The
+table names the modules without importing them, so ``--help`` answers at once instead of
+waiting for torch to load.
+
+Errors: a mistake the user can fix (``UserError``, ``ValueError``, ``FileNotFoundError`` and
+other ``OSError`` s such as a full disk) prints one line, ``error: ...``, and exits with status 2;
+a run stopped by Ctrl-C / SIGTERM exits with 130 after saying how to resume; anything else is
+a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -13,25 +19,26 @@ import sys
 
 # command: (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "env": ("deeplab_edu.environment",
-            "check the environment: versions, GPU, pydensecrf, run profile, data paths"),
-    "make-data": ("deeplab_edu.datasets.synthetic",
+    "env": ("deeplab_edu.cli.env", "check the environment: versions, GPU, pydensecrf, run profile, data paths"),
+    "make-data": ("deeplab_edu.cli.make_data",
                   "write the offline built-in dataset in VOC layout (size and seed selectable)"),
-    "convert-sbd": ("deeplab_edu.datasets.trainaug",
+    "convert-sbd": ("deeplab_edu.cli.convert_sbd",
                     "convert SBD .mat labels to palette PNGs and write the 10,582-image trainaug split"),
-    "pretrain": ("deeplab_edu.pretrain",
+    "pretrain": ("deeplab_edu.cli.pretrain",
                  "ImageNet pretraining in miniature: teach a small backbone to classify objects"),
-    "train": ("deeplab_edu.train",
-              "train a DeepLab (v1-v3+); resumable; multi-GPU under torchrun"),
-    "evaluate": ("deeplab_edu.evaluate",
+    "train": ("deeplab_edu.cli.train", "train a DeepLab (v1-v3+); resumes its run folder; multi-GPU under torchrun"),
+    "evaluate": ("deeplab_edu.cli.evaluate",
                  "score a checkpoint on whole images: mIoU, trimap, multi-scale + flip; save scores"),
-    "predict": ("deeplab_edu.predict",
+    "predict": ("deeplab_edu.cli.predict",
                 "colour an image with a trained or torchvision checkpoint and write an overlay PNG"),
-    "crf": ("deeplab_edu.postprocess",
+    "crf": ("deeplab_edu.cli.crf",
             "refine saved scores with the dense CRF (PyTorch lattice, GPU if any) and score before / after"),
     "gpu-check": ("deeplab_edu.gpu_check",
                   "measure the GPU path in one run (<= 8 min): throughput vs torchvision, GPU CRF, training, DDP"),
 }
+
+# Exceptions that mean "the user asked for something that cannot be done", not "the code is wrong".
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, OSError)
 
 
 def build_parser(load_arguments: str | None = None) -> argparse.ArgumentParser:
@@ -49,11 +56,32 @@ def build_parser(load_arguments: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(err: BaseException) -> str:
+    text = str(err) or type(err).__name__
+    if isinstance(err, FileNotFoundError) and err.filename and str(err.filename) not in text:
+        text = f"{text}: {err.filename}"
+    return " ".join(text.split())
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; expected errors become one line on stderr and exit status 2."""
+    from deeplab_edu.errors import TrainingInterrupted
+
     argv = sys.argv[1:] if argv is None else argv
     chosen = next((arg for arg in argv if arg in COMMANDS), None)
-    args = build_parser(load_arguments=chosen).parse_args(argv)
-    return importlib.import_module(COMMANDS[args.command][0]).run(args)
+    parser = build_parser(load_arguments=chosen)
+    args = parser.parse_args(argv)
+    try:
+        return importlib.import_module(COMMANDS[args.command][0]).run(args)
+    except TrainingInterrupted as err:
+        print(f"stopped: {_one_line(err)}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except EXPECTED_ERRORS as err:
+        print(f"{parser.prog} {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -61,10 +61,32 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 # ------------------------------------------------------------------------ writing
 
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Delete ``.<name>.*.tmp`` files that a killed ``atomic_save`` of ``path`` left behind."""
+    path = Path(path)
+    stale = list(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.is_dir() else []
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
+
+
+def _is_disk_full(err: BaseException) -> bool:
+    # torch.save reports a full disk from C++ as "enforce fail at inline_container.cc … file write failed".
+    import errno
+
+    return getattr(err, "errno", None) == errno.ENOSPC or "file write failed" in str(err) \
+        or "No space left" in str(err)
+
+
 def atomic_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file, fsync, then ``os.replace`` it onto ``path``."""
+    """``torch.save`` to a temporary file, fsync, then ``os.replace`` it onto ``path``.
+
+    Temporary files of earlier, killed writes are removed first; if the disk is full the old
+    ``path`` is kept and an ``OSError`` says "no space left on <folder>".
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -72,8 +94,11 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
             handle.flush()
             os.fsync(handle.fileno())  # the bytes are on disk before the name points at them
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, (OSError, RuntimeError)) and _is_disk_full(err):
+            kept = f"; the previous {path.name} is kept" if path.exists() else ""
+            raise OSError(f"no space left on {path.parent} while writing {path.name}{kept}") from err
         raise
     if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
         dir_fd = os.open(path.parent, os.O_DIRECTORY)
@@ -113,12 +138,26 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
 
 
 def build_from_config(model_config: dict) -> torch.nn.Module:
-    """The model a ``TrainConfig.model_config`` (or a checkpoint's) describes, freshly initialised."""
-    options = dict(model_config.get("options", {}))
-    return models.build_model(model_config["model"], model_config["num_classes"],
-                       output_stride=model_config.get("output_stride"), backbone=model_config.get("backbone"),
-                       width=model_config.get("width", 1.0), **options)
+    """The model a ``TrainConfig.model_config`` (or a checkpoint's) describes, freshly initialised.
 
+    With a ``crf_rnn`` entry (``CRFParams`` fields, optionally ``learn_weights`` /
+    ``learn_compatibility`` / ``convention``) the model gets a ``CRFasRNN`` layer on top.
+    """
+    options = dict(model_config.get("options", {}))
+    model = models.build_model(model_config["model"], model_config["num_classes"],
+                               output_stride=model_config.get("output_stride"), backbone=model_config.get("backbone"),
+                               width=model_config.get("width", 1.0), **options)
+    if model_config.get("crf_rnn") is not None:
+        from deeplab_edu.crf import CRFParams
+        from deeplab_edu.crf.crf_rnn import CRFasRNN, CRFRNNSegmenter
+        from deeplab_edu.datasets.transforms import rgb_from_normalized
+
+        settings = dict(model_config["crf_rnn"])
+        layer = {key: settings.pop(key) for key in ("kernels", "learn_weights", "learn_compatibility", "convention")
+                 if key in settings}
+        crf = CRFasRNN(model_config["num_classes"], CRFParams(**settings), **layer)
+        model = CRFRNNSegmenter(model, crf, to_rgb=rgb_from_normalized)
+    return model
 
 
 # ------------------------------------------------------------------------ reading
@@ -176,3 +215,20 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None,
     if restore_rng:
         set_rng_state(state["rng"])
     return state
+
+
+def load_trained(checkpoint: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
+    """The model a training checkpoint holds, rebuilt from its ``model_config`` and loaded.
+
+    Refuses (``ValueError``) a checkpoint whose weights are not finite: scoring it would report
+    an mIoU as if nothing had happened.
+    """
+    state = read_checkpoint(checkpoint)
+    config = state["model_config"]
+    bad = [k for k, v in state["model"].items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ValueError(f"checkpoint {checkpoint} holds non-finite weights ({len(bad)} tensors, e.g. {bad[0]}); "
+                         "the run diverged — retrain with a lower learning rate")
+    model = build_from_config(config)
+    load_checkpoint(checkpoint, model, model_config=config)
+    return model.to(device).eval(), config

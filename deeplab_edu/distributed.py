@@ -120,7 +120,7 @@ def convert_sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
     """Replace every BatchNorm by ``SyncBatchNorm`` (statistics over the global batch)."""
     if device.type != "cuda":
         raise ValueError("SyncBatchNorm runs on GPUs only (PyTorch has no CPU implementation); "
-                         "on CPUs train with frozen BatchNorm (--freeze-bn) instead")
+                         "on CPUs train with frozen BatchNorm (--batchnorm frozen) instead")
     return nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
 

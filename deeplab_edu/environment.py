@@ -72,8 +72,14 @@ def environment_checks() -> list[Check]:
                                  "see data/README.md; the built-in dataset is used instead"))
     checks.append(_dataset_check("SBD", paths.sbd_root(), "cls",
                                  "optional: adds the 10,582-image trainaug split"))
-    checks.append(_dataset_check("built-in set", paths.builtin_root(), "JPEGImages",
-                                 "`python -m deeplab_edu make-data` writes it"))
+    from .datasets import default_builtin_root
+
+    try:
+        builtin = default_builtin_root()
+    except ValueError:  # an unknown profile, reported above
+        builtin = paths.builtin_root()
+    checks.append(_dataset_check("built-in set", builtin, "builtin.json",
+                                 "generated on first use by training or `python -m deeplab_edu make-data`"))
     return checks
 
 
@@ -82,15 +88,3 @@ def format_report(checks: list[Check] | None = None) -> str:
     checks = environment_checks() if checks is None else checks
     width = max(len(check.name) for check in checks)
     return "\n".join(f"{'ok' if c.ok else '--'}  {c.name:<{width}}  {c.detail}" for c in checks)
-
-
-# ``python -m deeplab_edu env``
-def add_arguments(parser) -> None:  # noqa: ARG001 - the command takes no options
-    """The ``env`` command has no options."""
-
-
-def run(args) -> int:  # noqa: ARG001
-    checks = environment_checks()
-    print(format_report(checks))
-    required = {"python", "torch", "numpy", "matplotlib", "profile"}
-    return 0 if all(c.ok for c in checks if c.name in required) else 1

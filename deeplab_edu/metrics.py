@@ -21,7 +21,7 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
-IGNORE_INDEX = 255
+from deeplab_edu.datasets.palette import IGNORE_INDEX  # 255, "void": never a class, never background
 
 
 def _as_int_array(values, name: str) -> np.ndarray:
@@ -139,8 +139,15 @@ def confusion_matrix_loops(pred, target, num_classes: int,
     pred, target = (a.ravel() for a in _as_int_pair(pred, target, "target"))
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     for p, t in zip(pred.tolist(), target.tolist()):
-        if t != ignore_index:
-            matrix[t, p] += 1
+        if t == ignore_index:
+            continue
+        # Checked per pixel: NumPy would file a label of -1 silently under the last class.
+        if not 0 <= t < num_classes:
+            raise ValueError(f"target holds label {t}, outside 0..{num_classes - 1} and not "
+                             f"ignore_index={ignore_index}")
+        if not 0 <= p < num_classes:
+            raise ValueError(f"pred holds class {p}, outside 0..{num_classes - 1}")
+        matrix[t, p] += 1
     return matrix
 
 

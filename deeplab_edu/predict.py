@@ -9,7 +9,6 @@ from torchvision's ``deeplabv3_resnet101`` weights (a local file; nothing is dow
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,11 +22,13 @@ from deeplab_edu.datasets import VOC_CLASSES, colorize, normalize
 def predict_label(model: torch.nn.Module, image: np.ndarray, scales: Sequence[float] = (1.0,),
                   flip: bool = False, device: torch.device | str | None = None) -> np.ndarray:
     """Class index per pixel, uint8 (H, W), for a uint8 (H, W, 3) RGB image."""
-    from deeplab_edu.evaluate import predict_probs
+    from deeplab_edu.engine.inference import predict_probs
 
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"image must be a uint8 (H, W, 3) RGB array, got {image.dtype} {image.shape}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"image is {image.shape[0]}×{image.shape[1]} pixels; there is nothing to segment")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.eval()
     probs = predict_probs(model, normalize(image)[None].to(device), scales, flip)
@@ -61,47 +62,50 @@ def load_predictor(checkpoint: str | Path | None = None, torchvision: str | Path
         model = build_model("deeplabv3", len(VOC_CLASSES), output_stride=8, multi_grid=None, head="torchvision")
         load_torchvision_deeplabv3(model, torchvision)
         return model.to(device).eval(), VOC_CLASSES
-    from deeplab_edu.checkpoint import read_checkpoint
-    from deeplab_edu.evaluate import load_trained
+    from deeplab_edu.checkpoint import load_trained, read_checkpoint
 
     model, config = load_trained(checkpoint, device)
     names = read_checkpoint(checkpoint)["extra"].get("class_names")
     return model, tuple(names) if names else tuple(f"class {i}" for i in range(config["num_classes"]))
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.description = "Colour an image with a trained DeepLab and write an overlay PNG (and the label PNG)."
-    parser.add_argument("image", type=Path, help="a JPEG or PNG photo")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", type=Path, help="checkpoint.pt written by `train`")
-    source.add_argument("--torchvision", type=Path, help="a local deeplabv3_resnet101 state_dict (.pth)")
-    parser.add_argument("--out", type=Path, default=None, help="overlay PNG (default: IMAGE_overlay.png)")
-    parser.add_argument("--scales", type=float, nargs="+", default=[1.0])
-    parser.add_argument("--flip", action="store_true")
-    parser.add_argument("--alpha", type=float, default=0.6, help="opacity of the class colours")
-    parser.add_argument("--device", default=None)
+def legend(names: Sequence[str], classes: Sequence[int], width: int, row_height: int = 14) -> np.ndarray:
+    """A strip (uint8 (rows·row_height, width, 3)) naming ``classes`` next to their VOC colour swatch."""
+    from PIL import Image, ImageDraw
+
+    classes = list(classes)
+    per_row = max(1, width // 110)
+    rows = max(1, -(-len(classes) // per_row))
+    strip = Image.new("RGB", (width, rows * row_height), (255, 255, 255))
+    draw = ImageDraw.Draw(strip)
+    colours = colorize(np.array(classes, dtype=np.uint8).reshape(1, -1))[0] if classes else []
+    for n, (cls, colour) in enumerate(zip(classes, colours)):
+        x, y = (n % per_row) * 110 + 2, (n // per_row) * row_height + 2
+        draw.rectangle([x, y, x + row_height - 5, y + row_height - 5], fill=tuple(int(c) for c in colour),
+                       outline=(0, 0, 0))
+        draw.text((x + row_height, y - 1), str(names[cls]), fill=(0, 0, 0))
+    return np.asarray(strip)
 
 
-def run(args: argparse.Namespace) -> int:
+def overlay_with_legend(image: np.ndarray, label: np.ndarray, names: Sequence[str], alpha: float = 0.6,
+                        background: int = 0) -> np.ndarray:
+    """``overlay`` with a legend strip below it naming every predicted class but the background."""
+    blended = overlay(image, label, alpha, background)
+    present = [int(c) for c in np.unique(label) if c != background]
+    return np.concatenate([blended, legend(names, present, blended.shape[1])], axis=0)
+
+
+def default_output(image_path: str | Path, out: str | Path | None = None) -> Path:
+    """Where ``predict`` writes: ``out``, or ``<stem>_overlay.png`` in the working directory —
+    never next to the input (it may lie in site-packages) and never the input itself."""
     from PIL import Image
 
-    from deeplab_edu.datasets.palette import palette_bytes
-    from deeplab_edu.datasets.voc import read_image
-    from deeplab_edu.runtime import default_device
-
-    device = torch.device(args.device) if args.device else default_device()
-    model, names = load_predictor(args.checkpoint, args.torchvision, device)
-    image = read_image(args.image)
-    label = predict_label(model, image, args.scales, args.flip, device)
-    out = args.out or args.image.with_name(f"{args.image.stem}_overlay.png")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(overlay(image, label, args.alpha)).save(out)
-    label_png = Image.fromarray(label, mode="P")
-    label_png.putpalette(palette_bytes())
-    label_path = out.with_name(f"{out.stem}_label.png")
-    label_png.save(label_path)
-    counts = np.bincount(label.ravel(), minlength=len(names))
-    shares = ", ".join(f"{names[c]} {counts[c] / label.size:.1%}" for c in np.argsort(-counts) if counts[c])
-    print(f"wrote {out} and {label_path}; classes: {shares}")
-    return 0
+    image_path = Path(image_path)
+    target = Path(out) if out is not None else Path.cwd() / f"{image_path.stem}_overlay.png"
+    if target.suffix.lower() not in Image.registered_extensions():
+        raise ValueError(f"--out {target}: give a file name with an image extension such as .png")
+    if target.exists() and image_path.exists() and target.resolve() == image_path.resolve():
+        raise ValueError(f"--out {target} is the input image; choose another file name")
+    if target.with_name(f"{target.stem}_label.png").resolve() == image_path.resolve():
+        raise ValueError(f"--out {target} would overwrite the input image with its label PNG; choose another name")
+    return target

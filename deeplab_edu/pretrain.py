@@ -29,7 +29,6 @@ it on. Chapter 09 compares a run from these weights with one from scratch.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 from pathlib import Path
@@ -218,7 +217,7 @@ def shipped_weights(backbone: str, width: float, blocks: tuple[int, ...] | None 
     ``backbone`` is a model's backbone name (``vgg16``, ``resnet50``, ``resnet101``): the small
     ResNets have ``blocks`` units per stage whatever their depth name, so only width and blocks
     decide. Full-size models start from torchvision's ImageNet files instead
-    (``train.default_pretrained``).
+    (``engine.pretrained.default_pretrained``).
     """
     kind = "vgg16" if backbone == "vgg16" else "resnet"
     if kind == "resnet" and blocks is None:
@@ -245,37 +244,3 @@ def save_classifier(result: PretrainResult, config: PretrainConfig, path: str | 
               "torch": torch.__version__}
     path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     return path
-
-
-# ----------------------------------------------------------------------------- `pretrain`
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = PretrainConfig()
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.add_argument("--backbone", choices=BACKBONES, default=defaults.backbone)
-    parser.add_argument("--width", type=float, default=defaults.width, help="channel multiplier")
-    parser.add_argument("--blocks", type=int, nargs=4, default=defaults.blocks, metavar="N",
-                        help="ResNet units per stage")
-    parser.add_argument("--iterations", type=int, default=defaults.iterations)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: "
-                        + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
-    parser.add_argument("--train-images", type=int, default=defaults.train_images)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"weights file (default: {SHIPPED_DIR.relative_to(REPO_ROOT)}/<backbone>-w<width>….pt)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
-def run(args: argparse.Namespace) -> int:
-    config = PretrainConfig(backbone=args.backbone, width=args.width, blocks=tuple(args.blocks),
-                            iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
-                            train_images=args.train_images, seed=args.seed, progress=not args.no_progress)
-    result = pretrain(config)
-    blocks = config.blocks if config.backbone == "resnet" else None
-    out = args.out or SHIPPED_DIR / weights_name(config.backbone, config.width, blocks)
-    save_classifier(result, config, out)
-    print(f"{config.backbone} (width {config.width:g}): val accuracy {result.val_accuracy:.3f} "
-          f"(chance {1 / NUM_CLASSES:.3f}) after {config.iterations} iterations, "
-          f"{result.seconds:.0f} s; wrote {out}")
-    return 0

@@ -35,6 +35,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from deeplab_edu.atrous import effective_kernel_size
+
 KINDS = ("conv", "maxpool", "avgpool")
 
 
@@ -85,7 +87,7 @@ class Layer:
     @property
     def effective_kernel(self) -> int:
         """k_e = k + (k - 1)(r - 1): the span of the kernel's taps once r - 1 holes separate them."""
-        return self.kernel + (self.kernel - 1) * (self.dilation - 1)
+        return effective_kernel_size(self.kernel, self.dilation)
 
     @property
     def parameters(self) -> int:
@@ -448,7 +450,7 @@ def stack_field(kernel: int, stride: int, rate: int, depth: int) -> int:
 
     A second derivation of the recurrence for identical layers, used by the tests.
     """
-    effective = kernel + (kernel - 1) * (rate - 1)
+    effective = effective_kernel_size(kernel, rate)
     geometric = depth if stride == 1 else (stride**depth - 1) // (stride - 1)
     return 1 + (effective - 1) * geometric
 

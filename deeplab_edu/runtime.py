@@ -42,6 +42,28 @@ def default_device() -> torch.device:
     return torch.device("cpu")
 
 
+def resolve_device(name: str | torch.device | None = None) -> torch.device:
+    """``name`` as a device PyTorch can use now (``None``: ``default_device()``), or a
+    ``ValueError`` that says why not — before any work starts, not at the first tensor."""
+    if name is None or name == "":
+        return default_device()
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device {name!r} is not a device name; expected cpu, cuda, cuda:N or mps") from err
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r}: PyTorch sees no CUDA GPU here (torch {torch.__version__}); "
+                             "use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) are visible")
+    elif device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device {name!r}: Apple's MPS is not available here; use --device cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {name!r} is not supported; expected cpu, cuda, cuda:N or mps")
+    return device
+
+
 def describe_device(device: torch.device | None = None) -> str:
     """A one-line human description such as ``cuda:0 (NVIDIA H100, 79.1 GiB)`` or ``cpu (2 threads)``."""
     device = device or default_device()

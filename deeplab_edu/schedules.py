@@ -55,17 +55,21 @@ def make_optimizer(model: nn.Module, base_lr: float, momentum: float = 0.9, weig
 
     The backbone arrives pretrained on ImageNet and needs only nudging; the classifier / ASPP
     head starts from scratch, so DeepLab trains it ten times faster (v1 §4.1). Groups come
-    from ``model.parameter_groups()`` and keep their names (``group["name"]``).
+    from ``model.parameter_groups()`` and keep their names (``group["name"]``); a ``crf`` group
+    (CRF-as-RNN's kernel weights and compatibility, Zheng et al. §4) gets the head's rate and no
+    weight decay.
     """
     if not base_lr > 0:
         raise ValueError(f"base_lr must be > 0, got {base_lr!r}")
     groups = model.parameter_groups()
-    if set(groups) != {"backbone", "head"}:
-        raise ValueError(f"model.parameter_groups() must return 'backbone' and 'head', got {sorted(groups)}")
-    return torch.optim.SGD(
-        [{"params": groups["backbone"], "lr": base_lr, "name": "backbone"},
-         {"params": groups["head"], "lr": base_lr * head_lr_mult, "name": "head"}],
-        lr=base_lr, momentum=momentum, weight_decay=weight_decay)
+    if not {"backbone", "head"} <= set(groups) or not set(groups) <= {"backbone", "head", "crf"}:
+        raise ValueError(f"model.parameter_groups() must return 'backbone' and 'head' (and optionally 'crf'), "
+                         f"got {sorted(groups)}")
+    params = [{"params": groups["backbone"], "lr": base_lr, "name": "backbone"},
+              {"params": groups["head"], "lr": base_lr * head_lr_mult, "name": "head"}]
+    if "crf" in groups:  # CRF-as-RNN's w1, w2, μ: a handful of numbers, new like the head, not decayed
+        params.append({"params": groups["crf"], "lr": base_lr * head_lr_mult, "name": "crf", "weight_decay": 0.0})
+    return torch.optim.SGD(params, lr=base_lr, momentum=momentum, weight_decay=weight_decay)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, name: str, max_iterations: int, power: float = 0.9,
@@ -76,14 +80,4 @@ def make_scheduler(optimizer: torch.optim.Optimizer, name: str, max_iterations: 
         return torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=max_iterations, power=power)
     if name == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step, gamma=gamma)
-    raise ValueError(f"schedule must be one of {SCHEDULES}, got {name!r}")
-
-
-def schedule_lr(name: str, base_lr: float, iteration: int, max_iterations: int, power: float = 0.9,
-                step: int = 2000, gamma: float = 0.1) -> float:
-    """The formula for ``name`` at ``iteration``: what ``make_scheduler`` must reproduce."""
-    if name == "poly":
-        return poly_lr(base_lr, iteration, max_iterations, power)
-    if name == "step":
-        return step_lr(base_lr, iteration, step, gamma)
     raise ValueError(f"schedule must be one of {SCHEDULES}, got {name!r}")

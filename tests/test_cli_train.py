@@ -47,13 +47,15 @@ def test_train_evaluate_crf_predict_end_to_end(tmp_path, capsys):
     out = tmp_path / "overlay.png"
     assert main(["predict", str(photo), "--checkpoint", str(run / "checkpoint.pt"), "--out", str(out),
                  "--device", "cpu"]) == 0
-    assert Image.open(out).size == Image.open(photo).size
+    width, height = Image.open(out).size
+    assert width == Image.open(photo).size[0] and height > Image.open(photo).size[1]  # + the class legend
     assert Image.open(tmp_path / "overlay_label.png").mode == "P"
 
 
-def test_evaluate_names_a_missing_checkpoint(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nothing.pt"):
-        main(["evaluate", str(tmp_path / "nothing.pt"), "--device", "cpu"])
+def test_evaluate_names_a_missing_checkpoint(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "nothing.pt"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "nothing.pt" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_overlay_blends_palette_colours_over_non_background():

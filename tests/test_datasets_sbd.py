@@ -157,3 +157,14 @@ def test_published_sizes_are_consistent():
     # trainaug removes at most VOC val from the union, and the union is at least its largest list.
     union_max = n["VOC 2012 train"] + n["SBD train"] + n["SBD val"]
     assert n["SBD train"] + n["SBD val"] - n["VOC 2012 val"] <= n["trainaug"] <= union_max
+
+
+def test_build_trainaug_rewrites_a_truncated_label_and_writes_atomically(trees):
+    """A PNG cut short by a killed run must not survive a second run reported as success."""
+    voc_root, sbd_root, _, sbd = trees
+    build_trainaug(voc_root, sbd_root, progress=False)
+    label = voc_root / "SegmentationClassAug" / "s4.png"
+    label.write_bytes(label.read_bytes()[: len(label.read_bytes()) // 2])  # killed mid-write
+    build_trainaug(voc_root, sbd_root, progress=False)
+    np.testing.assert_array_equal(read_label(label, 21), sbd["s4"][1])
+    assert not list((voc_root / "SegmentationClassAug").glob(".*.tmp"))

@@ -239,13 +239,13 @@ def test_missing_builtin_is_generated_with_profile_sizes(tmp_path, monkeypatch):
     ds = build_dataset("builtin", "train")
     p = get_profile("smoke")
     assert len(ds) == p.train_images and ds[0][1].shape == (p.image_size, p.image_size)
-    assert ensure_builtin() == tmp_path / "auto"
+    assert ensure_builtin() == tmp_path / "auto" / "smoke"  # one folder per profile: data/builtin/<profile>
 
 
 def test_a_builtin_set_of_other_sizes_is_used_with_a_warning(tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPLAB_EDU_PROFILE", "smoke")
     monkeypatch.setenv("DEEPLAB_EDU_BUILTIN", str(tmp_path / "b"))
-    root = write_builtin(tmp_path / "b", train=3, val=2, size=40, progress=False)
+    root = write_builtin(tmp_path / "b" / "smoke", train=3, val=2, size=40, progress=False)
     with pytest.warns(UserWarning, match=r"3 \+ 2 images at 40px.*smoke profile.*make-data --root"):
         ds = build_dataset("builtin", "train")
     assert len(ds) == 3

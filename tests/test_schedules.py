@@ -1,6 +1,5 @@
 """The LR schedules: the papers' formulas == PyTorch's schedulers, for both parameter groups."""
 
-import math
 
 import pytest
 import torch
@@ -8,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deeplab_edu.models import build_model
-from deeplab_edu.schedules import make_optimizer, make_scheduler, poly_lr, schedule_lr, step_lr
+from deeplab_edu.schedules import make_optimizer, make_scheduler, poly_lr, step_lr
 
 
 def tiny_model():
@@ -80,16 +79,9 @@ def test_optimizer_has_the_head_at_ten_times_and_covers_every_parameter_once():
     (lambda: poly_lr(0.01, 1.5, 10), "iteration"),
     (lambda: poly_lr(0.01, 1, 0), "max_iterations"),
     (lambda: step_lr(0.01, 1, step=0), "step"),
-    (lambda: schedule_lr("cosine", 0.01, 1, 10), "schedule"),
     (lambda: make_scheduler(make_optimizer(tiny_model(), 0.1), "cosine", 10), "schedule"),
     (lambda: make_optimizer(tiny_model(), 0.0), "base_lr"),
 ])
 def test_bad_arguments_are_named(call, match):
     with pytest.raises(ValueError, match=match):
         call()
-
-
-def test_schedule_lr_dispatches_to_the_formulas():
-    assert schedule_lr("poly", 0.1, 5, 10) == poly_lr(0.1, 5, 10)
-    assert schedule_lr("step", 0.1, 5, 10, step=2) == step_lr(0.1, 5, 2)
-    assert math.isclose(schedule_lr("step", 1.0, 4, 10, step=2, gamma=0.5), 0.25)

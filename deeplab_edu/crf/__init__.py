@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from .coarse import coarse_scores
+from .checks import check_finite_output
 from .dense import dense_crf_pydensecrf
 from .energy import (appearance_kernel, free_energy, gibbs_energy, kernel_matrix,
                      smoothness_kernel, unary_energy)
@@ -88,14 +89,15 @@ def dense_crf(image, probs, params: CRFParams | None = None, method: str = "pyde
     as_numpy = isinstance(probs, np.ndarray)
     probs_t = torch.from_numpy(np.ascontiguousarray(probs)) if as_numpy else probs
     image_t = torch.as_tensor(np.ascontiguousarray(image) if isinstance(image, np.ndarray) else image)
-    refined = METHODS[method](image_t.to(probs_t.device), probs_t, params)
+    refined = check_finite_output(METHODS[method](image_t.to(probs_t.device), probs_t, params), params, method)
     if as_numpy:
         return refined.detach().cpu().numpy().astype(probs.dtype, copy=False)
     return refined.to(device=probs.device, dtype=probs.dtype)
 
 
 __all__ = [
-    "CRFMethod", "CRFParams", "DEFAULT_SETTING", "METHODS", "PUBLISHED", "PublishedCRF", "appearance_kernel", "check_inputs", "coarse_scores",
+    "CRFMethod", "CRFParams", "DEFAULT_SETTING", "METHODS", "PUBLISHED", "PublishedCRF", "appearance_kernel",
+    "check_finite_output", "check_inputs", "coarse_scores",
     "dense_crf", "dense_crf_lattice", "dense_crf_pydensecrf", "free_energy", "gibbs_energy",
     "kernel_matrix", "lattice_mean_field", "mean_field_exact", "mean_field_steps",
     "mean_field_torch", "smoothness_kernel", "unary_energy",

@@ -18,12 +18,30 @@ from __future__ import annotations
 import numpy as np
 
 from .energy import unary_energy
+from .checks import check_finite_output
 from .params import CRFParams, check_inputs
+
+
+# densecrf's C++ lattice hashes features scaled by 1/σ as 32-bit integers: far past this the keys
+# overflow and the library crashes the process (a segfault, not an exception).
+MAX_SCALED_FEATURE = 1e7
+
+
+def check_sigma_range(shape: tuple[int, int], params: CRFParams) -> None:
+    """Refuse σ values so small that pydensecrf's integer lattice would overflow and crash."""
+    h, w = shape
+    for name, extent in (("sigma_alpha", max(h, w)), ("sigma_gamma", max(h, w)), ("sigma_beta", 255.0)):
+        sigma = getattr(params, name)
+        if extent / sigma > MAX_SCALED_FEATURE:
+            raise ValueError(f"{name}={sigma:g} is too small for pydensecrf on a {h}×{w} image: "
+                             f"{extent:g}/{name} must stay below {MAX_SCALED_FEATURE:g} "
+                             f"(use {name} >= {extent / MAX_SCALED_FEATURE:.2g})")
 
 
 def dense_crf_pydensecrf(image: np.ndarray, probs: np.ndarray, params: CRFParams) -> np.ndarray:
     """Refine (C, H, W) probabilities with pydensecrf; returns float32 (C, H, W)."""
     check_inputs(image, probs)
+    check_sigma_range(probs.shape[1:], params)
     try:
         import pydensecrf.densecrf as dcrf
     except ImportError as error:  # pragma: no cover - pydensecrf2 is a dependency
@@ -39,4 +57,4 @@ def dense_crf_pydensecrf(image: np.ndarray, probs: np.ndarray, params: CRFParams
         crf.addPairwiseBilateral(sxy=params.sigma_alpha, srgb=params.sigma_beta,
                                  rgbim=np.ascontiguousarray(image, dtype=np.uint8), compat=params.w1)
     q = np.asarray(crf.inference(params.iterations), dtype=np.float32)
-    return q.reshape(c, h, w)
+    return check_finite_output(q.reshape(c, h, w), params, "pydensecrf")

@@ -27,6 +27,7 @@ import functools
 import numpy as np
 import torch
 
+from .checks import check_finite_output
 from .energy import CONVENTIONS
 from .params import CRFParams, check_inputs
 from .permutohedral import PermutohedralLattice, bilateral_features, spatial_features
@@ -161,6 +162,6 @@ def dense_crf_lattice(image: np.ndarray | torch.Tensor, probs: np.ndarray | torc
     img = img.to(p.device).permute(2, 0, 1)[None]
     unary = -torch.log(p.clamp(1e-8, 1.0))[None]  # energy.unary_energy's θ = −log P
     with torch.no_grad():
-        q = lattice_mean_field(unary, img, params, convention)[0]
+        q = check_finite_output(lattice_mean_field(unary, img, params, convention)[0], params, "lattice")
     return q.float().cpu().numpy() if as_numpy else q
 

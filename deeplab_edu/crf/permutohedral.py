@@ -231,6 +231,13 @@ class PermutohedralLattice:
         self.batch, self.num_points, self.dim = batch, n, d
         self.device = features.device
         dtype = torch.float64 if features.dtype == torch.float64 else torch.float32
+        # The lattice rounds elevated features to integers; past the float's exact-integer range
+        # (2^24 in float32) the rounding, the ranks and the hash all go wrong.
+        limit = 2.0**50 if dtype == torch.float64 else 2.0**22
+        if float(features.abs().max()) * (d + 1) >= limit:
+            raise ValueError("features span too many lattice cells to hash in 64 bits; are the bandwidths "
+                             f"(σ) far too small for the features' range? (largest |feature| "
+                             f"{float(features.abs().max()):.3g})")
         weights, codes = self._embed(features.reshape(batch * n, d).to(dtype), batch, n)
         self._build(weights, codes)
 

@@ -22,6 +22,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .checks import check_finite_output
+from .energy import CONVENTIONS
 from .params import CRFParams, check_inputs
 
 _CHUNK_ELEMENTS = 2**24  # target × source pairs evaluated at once (64 MB in float32)
@@ -96,8 +98,8 @@ def mean_field_torch(image: torch.Tensor, probs: torch.Tensor, params: CRFParams
     pydensecrf does and DeepLab's weights assume) or ``"paper"`` (Krähenbühl & Koltun as printed).
     """
     check_inputs(image, probs)
-    if convention not in ("densecrf", "paper"):
-        raise ValueError(f"convention must be 'densecrf' or 'paper', got {convention!r}")
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
     if isinstance(source_stride, bool) or not isinstance(source_stride, int) or source_stride < 1:
         raise ValueError(f"source_stride must be a positive integer, got {source_stride!r}")
     image = torch.as_tensor(image).to(probs.device)
@@ -128,4 +130,6 @@ def mean_field_torch(image: torch.Tensor, probs: torch.Tensor, params: CRFParams
                 message += weight * (kernel(q) - q)  # the paper sums over j ≠ i: drop k(i, i) = 1
         compatibility = message.sum(0, keepdim=True) - message  # Potts
         q = torch.softmax(-unary - compatibility, 0)
-    return q.reshape(c, h, w)
+    # In float32 the expanded ‖t‖² + ‖s‖² − 2t·s loses the self-pair for tiny σ, a row sum
+    # becomes 0 and its rsqrt infinite: say so instead of returning NaN probabilities.
+    return check_finite_output(q.reshape(c, h, w), params, "torch")

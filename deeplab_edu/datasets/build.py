@@ -9,13 +9,17 @@ voc        PASCAL VOC 2012                                  train, val, trainval
 voc_aug    VOC 2012 + SBD (run ``convert-sbd`` once)        train (= trainaug), val
 =========  ==============================================  ============================
 
-Nothing is downloaded. The built-in set is generated on first use when its folder does
-not exist yet (sizes from the run profile); real data must already be on disk.
+Nothing is downloaded. The built-in set lives in ``data/builtin/<profile>/``
+(``default_builtin_root``) and is generated on first use (sizes from the run profile), and again
+when it was painted by another format version; real data must already be on disk.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -39,35 +43,83 @@ def _builtin_classes(root: Path) -> tuple[str, ...]:
                          "(regenerate with `python -m deeplab_edu make-data`)") from err
 
 
-def ensure_builtin(root: str | Path | None = None, progress: bool = True) -> Path:
-    """The built-in set's folder, generated with the run profile's sizes if it is missing.
+def default_builtin_root(profile_name: str | None = None) -> Path:
+    """Where the built-in set of a run profile lives: ``builtin_root()/<profile>``.
 
-    A set generated earlier is used as it is; when the default folder (no ``root``) holds a set
-    whose sizes are not the run profile's (say, a ``smoke`` set read by a ``laptop`` run), a
+    The one rule the chapters, the command line and ``env`` share; each profile has its own
+    folder, so a ``smoke`` set never stands in for a ``laptop`` one.
+    """
+    from ..profiles import get_profile
+
+    return paths.builtin_root() / (profile_name or get_profile().name)
+
+
+def _read_meta(root: Path) -> dict | None:
+    try:
+        meta = json.loads((root / "builtin.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _generate(root: Path, train: int, val: int, size: int, progress: bool, holdout: int = 0) -> None:
+    """Write the set into a sibling temporary folder, then swap it in: a killed generation
+    leaves no half-written set, and an old set is replaced whole, never mixed with a new one."""
+    from .synthetic import write_builtin
+
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".tmp", dir=root.parent))
+    try:
+        write_builtin(tmp, train=train, val=val, size=size, progress=progress, holdout=holdout)
+        old = None
+        if root.exists():
+            old = root.with_name(f".{root.name}.old-{os.getpid()}")
+            os.replace(root, old)
+        os.replace(tmp, root)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def ensure_builtin(root: str | Path | None = None, progress: bool = True) -> Path:
+    """The built-in set's folder (default ``default_builtin_root()``), generated on first use.
+
+    Generated with the run profile's sizes when the folder is missing or empty, and generated
+    again when its ``builtin.json`` has another ``format_version`` than ``synthetic.FORMAT_VERSION``
+    (a set painted by an older version of the book). A set generated earlier is otherwise used
+    as it is; when the default folder holds a set whose sizes are not the run profile's, a
     warning says so and how to regenerate it.
     """
     from ..profiles import get_profile
-    from .synthetic import write_builtin
+    from .synthetic import FORMAT_VERSION
 
     chosen = root is not None
-    root = Path(root) if chosen else paths.builtin_root()
+    root = Path(root) if chosen else default_builtin_root()
     p = get_profile()
+    meta = _read_meta(root) if (root / "builtin.json").is_file() else None
     if not (root / "builtin.json").is_file():
         # A non-empty folder without builtin.json (written last) is left for _builtin_classes to
-        # report: an interrupted generation or someone else's files, not ours to overwrite.
+        # report: someone else's files, not ours to overwrite.
         if not (root.exists() and any(root.iterdir())):
             print(f"generating the built-in dataset ({p.train_images} + {p.val_images} images, "
                   f"{p.image_size}px, profile {p.name}) in {root}")
-            write_builtin(root, train=p.train_images, val=p.val_images, size=p.image_size, progress=progress,
-                          holdout=p.holdout_images)
+            _generate(root, p.train_images, p.val_images, p.image_size, progress, p.holdout_images)
+        return root
+    if meta is None:
+        return root  # _builtin_classes names the corrupt file when the set is opened
+    if meta.get("format_version") != FORMAT_VERSION:
+        train = meta.get("train", p.train_images)
+        val = meta.get("val", p.val_images)
+        size = meta.get("size", p.image_size)
+        print(f"the built-in set in {root} has format {meta.get('format_version')!r}, this version of the book "
+              f"paints format {FORMAT_VERSION}; generating it again ({train} + {val} images, {size}px)")
+        _generate(root, train, val, size, progress, meta.get("holdout", p.holdout_images))
         return root
     if not chosen:
         wanted = {"train": p.train_images, "val": p.val_images, "size": p.image_size}
-        try:
-            meta = json.loads((root / "builtin.json").read_text())
-            have = {key: meta.get(key) for key in wanted}
-        except (ValueError, AttributeError):
-            return root  # _builtin_classes names the corrupt file when the set is opened
+        have = {key: meta.get(key) for key in wanted}
         if have != wanted:
             warnings.warn(f"the built-in set in {root} has {have['train']} + {have['val']} images at "
                           f"{have['size']}px, the {p.name} profile's has {p.train_images} + {p.val_images} "
@@ -79,14 +131,14 @@ def ensure_builtin(root: str | Path | None = None, progress: bool = True) -> Pat
 def default_training_data(profile_name: str) -> tuple[str, str | None]:
     """``(name, root)`` of what the training chapters train on: VOC 2012 + SBD (``"voc_aug"``,
     from ``paths``) when VOC is on disk, else the built-in set in the run profile's own folder,
-    ``builtin_root()/<profile>``, so a ``smoke`` set never stands in for a ``laptop`` one."""
+    ``default_builtin_root(profile)``."""
     if paths.voc_root().is_dir():
         return "voc_aug", None
-    return "builtin", str(paths.builtin_root() / profile_name)
+    return "builtin", str(default_builtin_root(profile_name))
 
 
 def build_dataset(name: str, split: str, transform: Transform | None = None,
-                  root: str | Path | None = None) -> VOCSegmentation:
+                  root: str | Path | None = None, progress: bool = True) -> VOCSegmentation:
     """The dataset ``name`` (see the table above), split ``split``, read from ``root`` or its default.
 
     Items are ``(image float32 (3, H, W) ImageNet-normalised, label int64 (H, W), 255 = ignore)``;
@@ -96,7 +148,7 @@ def build_dataset(name: str, split: str, transform: Transform | None = None,
         raise ValueError(f"name must be one of {DATASETS}, got {name!r}")
     if name in ("builtin", "sample"):
         if name == "builtin":
-            folder = ensure_builtin(root)
+            folder = ensure_builtin(root, progress=progress)
         else:
             folder = Path(root) if root is not None else paths.sample_root()
         return VOCSegmentation(folder, split, transform, class_names=_builtin_classes(folder))

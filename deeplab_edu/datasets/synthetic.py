@@ -32,7 +32,6 @@ reader loads the built-in set and VOC 2012 (``python -m deeplab_edu make-data``)
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 from pathlib import Path
@@ -470,36 +469,6 @@ def write_builtin(root: str | Path, train: int, val: int, size: int, seed: int =
             "train": train, "val": val, "holdout": holdout}
     (root / "builtin.json").write_text(json.dumps(meta, indent=2) + "\n")
     return root
-
-
-# ----------------------------------------------------------------------------- `make-data`
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..paths import builtin_root
-    from ..profiles import get_profile
-
-    profile = get_profile()
-    parser.add_argument("--root", type=Path, default=builtin_root(),
-                        help="output folder (default: %(default)s, or $DEEPLAB_EDU_BUILTIN)")
-    parser.add_argument("--train", type=int, default=profile.train_images,
-                        help=f"train images (default from the {profile.name} profile: %(default)s)")
-    parser.add_argument("--val", type=int, default=profile.val_images,
-                        help=f"val images (default from the {profile.name} profile: %(default)s)")
-    parser.add_argument("--size", type=int, default=profile.image_size,
-                        help=f"image side in pixels (default from the {profile.name} profile: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="dataset seed (default: %(default)s)")
-    parser.add_argument("--difficulty", default="standard", choices=DIFFICULTIES,
-                        help="standard: the learnable design the chapters use; hard: format 1's scenes "
-                             "(default: %(default)s)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
-def run(args: argparse.Namespace) -> int:
-    root = write_builtin(args.root, train=args.train, val=args.val, size=args.size,
-                         seed=args.seed, progress=not args.no_progress, difficulty=args.difficulty)
-    print(f"wrote {args.train} train + {args.val} val images of {args.size}x{args.size} "
-          f"(seed {args.seed}) to {root}")
-    return 0
 
 
 # ----------------------------------------------------------------------------- statistics

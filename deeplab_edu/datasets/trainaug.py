@@ -14,7 +14,7 @@ converted otherwise — and ``ImageSets/Segmentation/trainaug.txt``. Afterwards
 
 from __future__ import annotations
 
-import argparse
+import os
 import shutil
 from pathlib import Path
 
@@ -41,7 +41,10 @@ def build_trainaug(voc_root: str | Path, sbd_root: str | Path, force: bool = Fal
                    progress: bool = True) -> list[str]:
     """Write the trainaug labels and split file into ``voc_root``; return the split's ids.
 
-    Existing PNGs are kept unless ``force``: a second run only checks and finishes the job.
+    Existing PNGs are kept unless ``force``: a second run checks that each one decodes and has
+    its image's size (a PNG truncated by a killed run is rewritten) and finishes the job. Every
+    label is written to a temporary file and renamed into place, so a killed run leaves no
+    half-written PNG under its final name.
     """
     from tqdm.auto import tqdm
 
@@ -54,37 +57,36 @@ def build_trainaug(voc_root: str | Path, sbd_root: str | Path, force: bool = Fal
     palette = palette_bytes()
     for image_id in tqdm(ids, desc="SBD .mat -> palette PNG", disable=not progress):
         target = out / f"{image_id}.png"
-        if target.exists() and not force:
+        if target.exists() and not force and _label_is_whole(target, voc_root / "JPEGImages" / f"{image_id}.jpg"):
             continue
         if not (voc_root / "JPEGImages" / f"{image_id}.jpg").is_file():
             raise FileNotFoundError(f"trainaug id {image_id!r} has no image "
                                     f"{voc_root / 'JPEGImages' / f'{image_id}.jpg'}; expected every "
                                     "SBD image to be among VOC 2012's JPEGImages")
         voc_label = voc_root / "SegmentationClass" / f"{image_id}.png"
+        tmp = target.with_name(f".{target.name}.tmp")
         if voc_label.is_file():
-            shutil.copyfile(voc_label, target)
-            continue
-        png = Image.fromarray(read_sbd_label(sbd_root / "cls" / f"{image_id}.mat", len(VOC_CLASSES)),
-                              mode="P")
-        png.putpalette(palette)
-        png.save(target)
-    (splits / f"{SPLIT_NAME}.txt").write_text("".join(f"{i}\n" for i in ids))
+            shutil.copyfile(voc_label, tmp)
+        else:
+            png = Image.fromarray(read_sbd_label(sbd_root / "cls" / f"{image_id}.mat", len(VOC_CLASSES)),
+                                  mode="P")
+            png.putpalette(palette)
+            png.save(tmp, format="PNG")
+        os.replace(tmp, target)
+    split_file = splits / f"{SPLIT_NAME}.txt"
+    tmp = split_file.with_name(f".{split_file.name}.tmp")
+    tmp.write_text("".join(f"{i}\n" for i in ids))
+    os.replace(tmp, split_file)
     return ids
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..paths import sbd_root, voc_root
-
-    parser.add_argument("--voc", type=Path, default=voc_root(),
-                        help="VOCdevkit/VOC2012 folder (default: %(default)s, or $DEEPLAB_EDU_VOC)")
-    parser.add_argument("--sbd", type=Path, default=sbd_root(),
-                        help="SBD benchmark_RELEASE/dataset folder (default: %(default)s, or $DEEPLAB_EDU_SBD)")
-    parser.add_argument("--force", action="store_true", help="rewrite labels that already exist")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
-def run(args: argparse.Namespace) -> int:
-    ids = build_trainaug(args.voc, args.sbd, force=args.force, progress=not args.no_progress)
-    print(f"trainaug: {len(ids)} images; labels in {args.voc / AUG_LABEL_DIR}, "
-          f"split in {args.voc / 'ImageSets' / 'Segmentation' / (SPLIT_NAME + '.txt')}")
-    return 0
+def _label_is_whole(label_path: Path, image_path: Path) -> bool:
+    """Whether a label PNG decodes completely and has its image's size."""
+    try:
+        with Image.open(label_path) as label:
+            label.load()
+            size = label.size
+        with Image.open(image_path) as image:
+            return image.size == size
+    except (OSError, SyntaxError, ValueError):
+        return False

@@ -60,6 +60,16 @@ def denormalize(tensor: torch.Tensor) -> np.ndarray:
     return x.round().clamp(0, 255).to(torch.uint8).movedim(-3, -1).cpu().numpy()
 
 
+def rgb_from_normalized(batch: torch.Tensor) -> torch.Tensor:
+    """Undo ``normalize`` on a (N, 3, H, W) batch, staying on its device: colours 0–255 (uint8),
+    what the CRF's appearance kernel compares (CRF-as-RNN's ``to_rgb``)."""
+    if not isinstance(batch, torch.Tensor) or batch.ndim != 4 or batch.shape[1] != 3:
+        raise ValueError(f"batch must be a (N, 3, H, W) tensor, got {getattr(batch, 'shape', type(batch))}")
+    mean = torch.tensor(IMAGENET_MEAN, device=batch.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=batch.device).view(1, 3, 1, 1)
+    return ((batch.detach().float() * std + mean) * 255.0).round().clamp(0, 255).to(torch.uint8)
+
+
 class TrainTransform:
     """Random scale in ``scale``, pad (mean / 255), random ``crop_size`` crop, random flip, normalise.
 

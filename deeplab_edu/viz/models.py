@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from deeplab_edu.atrous import effective_kernel_size
+
 
 def plot_forward(image: np.ndarray, scores: torch.Tensor, logits: torch.Tensor, title: str = "") -> plt.Figure:
     """Image | arg-max of the scores at the output stride | arg-max of the logits at the input size.
@@ -38,7 +40,7 @@ def aspp_footprints(rates: tuple[int, ...], kernel_size: int = 3) -> np.ndarray:
 
     if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
         raise ValueError(f"rates must be positive integers, got {rates!r}")
-    side = kernel_size + (kernel_size - 1) * (max(rates) - 1)
+    side = effective_kernel_size(kernel_size, max(rates))
     out = np.zeros((len(rates), side, side), dtype=bool)
     for i, rate in enumerate(rates):
         taps = dilate_kernel(torch.ones(kernel_size, kernel_size), rate).numpy() > 0
@@ -54,7 +56,7 @@ def plot_aspp_footprints(rates: tuple[int, ...], title: str = "") -> plt.Figure:
     colours = plt.get_cmap("viridis")(np.linspace(0.1, 0.9, len(rates)))
     for footprint, rate, colour in zip(footprints, rates, colours):
         rows, cols = np.nonzero(footprint)
-        span = 3 + 2 * (rate - 1)  # the 3×3 kernel's effective size at this rate
+        span = effective_kernel_size(3, rate)  # the 3×3 kernel's span at this rate
         ax.scatter(cols, rows, s=36, color=colour, label=f"rate {rate}: spans {span}×{span}")
     centre = footprints.shape[1] // 2
     ax.scatter([centre], [centre], s=90, marker="x", color="black", label="the output position")

@@ -9,7 +9,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from deeplab_edu.train import LOG_FIELDS
+from deeplab_edu.engine.log import LOG_FIELDS
 
 
 def read_log(path: str | Path) -> dict[str, np.ndarray]:

@@ -1,0 +1,116 @@
+"""The command line, gathered in one place: one file per command, each with
+``add_arguments(parser)`` and ``run(args) -> int``; ``deeplab_edu.__main__`` lists them.
+
+This module holds what the commands share: the help formatter (each default printed once,
+never "(default: None)") and argument types that refuse a bad value before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: …)`` once: not when the help already states it, not for None / False."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text.lower() or action.default is None or action.default is False \
+                or action.default == argparse.SUPPRESS \
+                or action.option_strings == [] or isinstance(action, argparse._HelpAction):
+            return text
+        return text + " (default: %(default)s)"
+
+
+def configure(parser: argparse.ArgumentParser, description: str) -> None:
+    parser.formatter_class = HelpFormatter
+    parser.description = description
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _finite(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = _finite(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def scale_value(text: str) -> float:
+    """One inference scale, inside ``engine.inference.SCALE_RANGE``."""
+    from deeplab_edu.engine.inference import SCALE_RANGE
+
+    value = _finite(text)
+    low, high = SCALE_RANGE
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"scale {text} is outside [{low:g}, {high:g}]")
+    return value
+
+
+def rates(text: str):
+    """ASPP rates: ``6,12,18`` or v2's ``aspp-l`` / ``aspp-s``."""
+    if text.startswith("aspp"):
+        return text
+    try:
+        values = tuple(int(r) for r in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 6,12,18 or "
+                                         f"aspp-l / aspp-s, got {text!r}") from None
+    if not values or any(r < 1 for r in values):
+        raise argparse.ArgumentTypeError(f"rates must be positive integers, got {text!r}")
+    return values
+
+
+def add_device(parser: argparse.ArgumentParser, what: str = "") -> None:
+    parser.add_argument("--device", default=None,
+                        help=f"cpu, cuda, cuda:1, mps{what} (default: the best available, "
+                             "or $DEEPLAB_EDU_DEVICE)")
+
+
+def add_dataset(parser, split: bool = True) -> None:
+    from deeplab_edu.datasets import DATASETS
+
+    parser.add_argument("--dataset", default="builtin", choices=DATASETS,
+                        help="builtin: the offline generated set; sample: the committed images; voc / voc_aug: "
+                             "PASCAL VOC 2012 (+ SBD)")
+    parser.add_argument("--data-root", default=None,
+                        help="dataset folder (default: data/builtin/<profile> for builtin, else from "
+                             "deeplab_edu.paths)")
+    if split:
+        parser.add_argument("--split", default="val", help="which split's images to score")

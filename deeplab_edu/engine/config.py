@@ -1,0 +1,214 @@
+"""``TrainConfig``: everything a training run depends on, checked before any work starts.
+
+The fields split in two. The **recipe** — model, data, crop, batch, optimiser, schedule, loss,
+seed — decides what the run computes; a run directory holds one recipe, and resuming it with
+another is refused (``run_dir``). The **execution** fields (``EXECUTION_FIELDS``: how long, where,
+how often to log and save, on which device) may change between the sessions of one run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any
+
+from deeplab_edu.engine.losses import LOSSES
+from deeplab_edu.profiles import Profile, get_profile
+from deeplab_edu.schedules import SCHEDULES
+
+BATCHNORM = ("train", "frozen", "sync")
+AMP = ("auto", "bf16", "off")
+
+# What a CPU-sized run changes in a paper's recipe besides sizes (``TrainConfig.from_profile``),
+# found by learning-rate probes on the built-in set. v3 and v3+ have BatchNorm in the head and no
+# 10× on it, and take 0.02; v1 and v2 keep the paper's 10× on a head without BatchNorm, so 0.01
+# (0.1 on the head); VGG-16's miniature-ImageNet start fine-tunes too slowly at v1's 0.001.
+LAPTOP_DEPARTURES = {"deeplabv1": {"lr": 0.01}, "deeplabv2": {"lr": 0.01}, "deeplabv3": {"lr": 0.02},
+                     "deeplabv3plus": {"lr": 0.02}}
+# VGG-16 costs about three times a small ResNet's step on a CPU: its runs take 3/8 of the
+# profile's iterations, so that a chapter of six VGG runs stays within minutes.
+VGG_ITERATION_SHARE = 3 / 8
+
+# Fields a resumed session may change; every other field is the recipe.
+EXECUTION_FIELDS = ("iterations", "out_dir", "log_every", "checkpoint_every", "resume", "overwrite",
+                    "stop_at", "progress", "device", "num_workers", "compile", "amp", "channels_last",
+                    "pretrained", "init_from")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a run depends on. ``from_profile`` fills the sizes from a run profile."""
+
+    model: str = "deeplabv3"
+    backbone: str | None = None  # None: the paper's (stored resolved, see ``resolved``)
+    output_stride: int | None = None  # None: the paper's (stored resolved)
+    width: float = 1.0
+    model_options: dict = dataclasses.field(default_factory=dict)  # fc6, rates, blocks, multi_grid …
+    pretrained: str | None = None  # ImageNet (or miniature-ImageNet) backbone weights, a local file
+    init_from: str | None = None  # a training checkpoint whose weights the model starts from
+    aux_weight: float = 0.0  # v3: weight of the auxiliary layer3 head's loss (0: no auxiliary head)
+    crf_rnn: dict | None = None  # CRF-as-RNN on top: CRFParams fields (+ learn_weights, ...)
+    dataset: str = "builtin"
+    data_root: str | None = None
+    crop_size: int = 513
+    scale: tuple[float, float] = (0.5, 2.0)
+    batch_size: int = 16  # the global batch: over all processes and accumulation passes
+    iterations: int = 30_000
+    lr: float = 0.007
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    head_lr_mult: float = 10.0
+    schedule: str = "poly"
+    power: float = 0.9
+    step_size: int = 2000
+    gamma: float = 0.1
+    loss: str = "upsampled"
+    accumulate: int = 1
+    batchnorm: str = "train"
+    amp: str = "auto"  # "auto": bf16 on CUDA, off elsewhere; "bf16"; "off"
+    channels_last: bool | None = None  # None: on CUDA only
+    compile: bool = False
+    seed: int = 0
+    num_workers: int = 0
+    device: str | None = None
+    out_dir: str = "runs/deeplab"
+    log_every: int = 10
+    checkpoint_every: int | None = None  # None: a quarter of ``iterations`` (a short run still saves)
+    resume: bool = True  # kept for old callers: a run directory with a checkpoint always resumes …
+    overwrite: bool = False  # … unless this is set: then the run starts over and replaces it
+    stop_at: int | None = None  # end early at this iteration, as a killed run would (tests, demos)
+    progress: bool = True
+
+    @classmethod
+    def from_profile(cls, model: str, profile: Profile | None = None, **overrides: Any) -> "TrainConfig":
+        """The paper's recipe for ``model`` (``deeplab_edu.recipes``) at the profile's size.
+
+        ``full`` is the published recipe exactly (crop, batch, iterations, rate, schedule, scale).
+        Smaller profiles keep its shape and change what a CPU run needs (``LAPTOP_DEPARTURES``):
+        the profile's crop, batch, iterations (VGG-16: ``VGG_ITERATION_SHARE`` of them) and width;
+        one unit per ResNet stage below full width (``blocks=(1, 1, 1, 1)``); a base rate fit for
+        a few hundred steps from the book's small backbones; scale augmentation no wider than
+        0.75-1.5 on 160-px scenes; BatchNorm trained (v2 freezes it). ``recipes.format_comparison``
+        prints every departure. ``pretrained`` is ``default_pretrained``'s choice: torchvision's
+        ImageNet file at full size when it is on disk, the book's miniature-ImageNet weights for
+        the small models; pass ``pretrained=None`` to train from scratch.
+        """
+        from deeplab_edu import recipes
+        from deeplab_edu.engine.pretrained import default_pretrained
+
+        p = profile or get_profile()
+        backbone = overrides.get("backbone")
+        resnet = model != "deeplabv1" and backbone != "vgg16"
+        options = {"blocks": (1, 1, 1, 1)} if resnet and p.width < 1 else {}
+        options.update(overrides.pop("model_options", {}))
+        values = dict(model=model, width=p.width, log_every=p.log_every, model_options=options,
+                      pretrained=default_pretrained(model, backbone, p.width, options))
+        values.update(recipes.config_overrides(model))
+        values.pop("output_stride", None)  # the model's own default; chapters pass it when they mean it
+        if p.name != "full":
+            iterations = p.iterations if resnet else max(round(p.iterations * VGG_ITERATION_SHARE), 1)
+            values.update(crop_size=p.crop_size, batch_size=p.batch_size, iterations=iterations,
+                          **LAPTOP_DEPARTURES[model])
+            lo, hi = values["scale"]
+            values["scale"] = (max(lo, 0.75), min(hi, 1.5))
+            if values.get("schedule") == "step":  # v1's three steps, at the run's length
+                values["step_size"] = max(iterations // 3, 1)
+            if values.get("batchnorm") == "frozen":  # v2's frozen BN: the small backbones must adapt
+                values["batchnorm"] = "train"
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def checkpoint_interval(self) -> int:
+        """``checkpoint_every``, or a quarter of the run: every run saves at least at its end."""
+        return self.checkpoint_every if self.checkpoint_every is not None else max(self.iterations // 4, 1)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first field that is out of range."""
+        for name in ("iterations", "batch_size", "accumulate", "log_every", "crop_size", "step_size"):
+            check_positive_int(getattr(self, name), name)
+        if self.checkpoint_every is not None:
+            check_positive_int(self.checkpoint_every, "checkpoint_every")
+        if self.stop_at is not None:
+            check_positive_int(self.stop_at, "stop_at")
+        for name in ("seed", "num_workers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        for name, allowed in (("schedule", SCHEDULES), ("loss", LOSSES), ("batchnorm", BATCHNORM),
+                              ("amp", AMP)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name in ("lr", "width", "head_lr_mult"):
+            check_finite(getattr(self, name), name, positive=True)
+        for name in ("momentum", "weight_decay", "power", "gamma", "aux_weight"):
+            check_finite(getattr(self, name), name, positive=False)
+        scale = tuple(self.scale) if isinstance(self.scale, (tuple, list)) else ()
+        if len(scale) != 2 or not all(_is_finite(v) for v in scale) or not 0 < scale[0] <= scale[1]:
+            raise ValueError(f"scale must be two finite numbers 0 < low <= high, got {self.scale!r}")
+        if self.batch_size % self.accumulate:
+            raise ValueError(f"batch_size {self.batch_size} must be divisible by accumulate {self.accumulate}")
+        if self.aux_weight and self.model != "deeplabv3":
+            raise ValueError(f"aux_weight applies to deeplabv3's auxiliary head, not to {self.model!r}")
+        if self.aux_weight and self.loss != "upsampled":
+            raise ValueError("aux_weight needs loss='upsampled': the auxiliary head's logits come at the "
+                             "image's resolution (v3's loss, §4.1)")
+        if self.crf_rnn is not None and not isinstance(self.crf_rnn, dict):
+            raise ValueError(f"crf_rnn must be a dict of CRFParams fields or None, got {self.crf_rnn!r}")
+
+    def resolved(self) -> "TrainConfig":
+        """This config with the defaults written out (backbone, output stride, the auxiliary
+        head's option, the built-in set's folder), so a saved config says what was built and
+        ``--output-stride 16`` matches a run that left it at its default."""
+        from deeplab_edu.models import DEFAULT_BACKBONES, DEFAULT_OUTPUT_STRIDES
+
+        if self.model not in DEFAULT_BACKBONES:
+            raise ValueError(f"model must be one of {sorted(DEFAULT_BACKBONES)}, got {self.model!r}")
+        options = dict(self.model_options)
+        if self.aux_weight:
+            options["aux_loss"] = True
+        data_root = self.data_root
+        if data_root is None and self.dataset == "builtin":
+            from deeplab_edu.datasets import default_builtin_root
+            data_root = str(default_builtin_root())
+        return dataclasses.replace(
+            self, data_root=data_root, backbone=self.backbone or DEFAULT_BACKBONES[self.model],
+            output_stride=self.output_stride or DEFAULT_OUTPUT_STRIDES[self.model], model_options=options,
+            scale=tuple(float(s) for s in self.scale))
+
+    def model_config(self, num_classes: int) -> dict:
+        """How to rebuild the model: stored in every checkpoint, compared on load."""
+        config = {"model": self.model, "num_classes": num_classes, "backbone": self.backbone,
+                  "output_stride": self.output_stride, "width": float(self.width),
+                  "options": dict(self.model_options)}
+        if self.crf_rnn is not None:
+            config["crf_rnn"] = dict(self.crf_rnn)
+        return config
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    def recipe(self) -> dict:
+        """The fields that decide what the run computes, as plain JSON values."""
+        values = json.loads(self.to_json())
+        return {k: v for k, v in values.items() if k not in EXECUTION_FIELDS}
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """A count of steps, images or pixels: an ``int`` ≥ 1 (not 2.0, not True), else ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _is_finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_finite(value: object, name: str, positive: bool) -> float:
+    """A finite number (> 0 when ``positive``, else >= 0): ``--lr inf`` is refused here."""
+    ok = _is_finite(value) and (value > 0 if positive else value >= 0)
+    if not ok:
+        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
+    return float(value)

@@ -1,0 +1,69 @@
+"""The training log, ``<out>/log.csv``: one row every ``log_every`` steps.
+
+A run killed while writing leaves a partial last line. Reading skips any row that does not
+parse (and says so), and a resumed run rewrites the log atomically from the rows it keeps, so
+the log never holds half a row after the resume.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+LOG_FIELDS = ("step", "loss", "lr_backbone", "lr_head", "images_per_s", "elapsed_s")
+
+
+def read_rows(path: str | Path, until_step: int | None = None) -> list[dict[str, float]]:
+    """The log's complete rows as floats (steps ≤ ``until_step``); malformed rows are skipped."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows, skipped = [], 0
+    with path.open(newline="") as handle:
+        for raw in csv.DictReader(handle):
+            try:
+                row = {key: float(raw[key]) for key in LOG_FIELDS}
+            except (KeyError, TypeError, ValueError):
+                skipped += 1
+                continue
+            if not all(math.isfinite(v) for k, v in row.items() if k != "loss"):
+                skipped += 1
+                continue
+            if until_step is None or row["step"] <= until_step:
+                rows.append(row)
+    if skipped:
+        warnings.warn(f"{path}: skipped {skipped} incomplete row(s) (a run killed while writing)", stacklevel=2)
+    return rows
+
+
+def _format(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=LOG_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def rewrite(path: str | Path, rows: list[dict]) -> None:
+    """Write the header and ``rows`` atomically (temporary file, then ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            handle.write(_format(rows))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def append(path: str | Path, row: dict) -> None:
+    """Add one row, flushed at once (a killed run loses at most the row being written)."""
+    with Path(path).open("a", newline="") as handle:
+        csv.DictWriter(handle, fieldnames=LOG_FIELDS, lineterminator="\n").writerow(row)

@@ -1,0 +1,86 @@
+"""The run directory's one rule: nothing in it is replaced without being asked.
+
+``<out>/checkpoint.pt`` and ``<out>/log.csv`` belong to one run. Training into a folder that
+holds a checkpoint
+
+* **resumes** it when the recipe (``TrainConfig.recipe``) is the saved one — the default, with
+  or without ``--resume``;
+* **refuses**, naming every differing field, when the recipe differs (another lr, seed, batch,
+  crop, dataset, model …): the optimiser's state belongs to the old recipe;
+* **starts over** only with ``overwrite=True`` (``--overwrite``).
+
+A larger ``iterations`` extends the run: the poly schedule is recomputed for the new length,
+so from the checkpoint's step ``it`` the rate is ``base·(1 − it/N_new)^power`` (v2 §4.1) and
+reaches 0 at the new last step; the step schedule does not depend on the length. A checkpoint
+already past ``iterations`` is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from deeplab_edu.engine.config import TrainConfig
+from deeplab_edu.errors import UserError
+
+
+def saved_config(state: dict) -> TrainConfig | None:
+    """The ``TrainConfig`` a checkpoint was written with (resolved), or None if it has none."""
+    text = state.get("extra", {}).get("config")
+    if not text:
+        return None
+    values = json.loads(text)
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {k: v for k, v in values.items() if k in known}
+    if isinstance(values.get("scale"), list):
+        values["scale"] = tuple(values["scale"])
+    return TrainConfig(**values).resolved()
+
+
+def recipe_differences(saved: TrainConfig, wanted: TrainConfig) -> list[str]:
+    """``["lr: saved 0.007, now 0.01", ...]`` for every recipe field that differs."""
+    a, b = saved.recipe(), wanted.recipe()
+    return [f"{key}: saved {a.get(key)!r}, now {b.get(key)!r}" for key in sorted(set(a) | set(b))
+            if a.get(key) != b.get(key)]
+
+
+def data_identity(config: TrainConfig) -> dict | None:
+    """What identifies the built-in set a run reads (its ``builtin.json`` without the class list):
+    a set painted again by a newer version of the book is other data under the same folder name."""
+    if config.dataset not in ("builtin", "sample") or config.data_root is None:
+        return None
+    try:
+        meta = json.loads((Path(config.data_root) / "builtin.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return {key: meta.get(key) for key in ("format_version", "seed", "size", "train", "val")}
+
+
+def check_resume(checkpoint: Path, state: dict, config: TrainConfig) -> TrainConfig | None:
+    """Raise ``UserError`` unless ``config`` may continue the run ``state`` holds; return the saved config."""
+    saved = saved_config(state)
+    hint = (f"use the saved settings, another --out (out_dir), or --overwrite (overwrite=True) to start "
+            f"over and replace {checkpoint}")
+    if saved is not None:
+        problems = recipe_differences(saved, config)
+        saved_data, data = state.get("extra", {}).get("data"), data_identity(config)
+        if saved_data is not None and data is not None and saved_data != data:
+            problems.append(f"data in {config.data_root}: saved {saved_data}, now {data}")
+        if problems:
+            raise UserError(f"{checkpoint} holds a run with another recipe — " + "; ".join(problems) + f". {hint}")
+    if state["iteration"] > config.iterations:
+        raise UserError(f"{checkpoint} is at iteration {state['iteration']}, beyond iterations={config.iterations}; "
+                        f"ask for at least {state['iteration']} iterations, or {hint}")
+    return saved
+
+
+def extend_schedule(scheduler, optimizer, config: TrainConfig, start: int) -> None:
+    """Point a restored poly scheduler at ``config.iterations`` (see the module docstring)."""
+    if config.schedule != "poly" or getattr(scheduler, "total_iters", config.iterations) == config.iterations:
+        return
+    scheduler.total_iters = config.iterations
+    factor = (1.0 - start / config.iterations) ** config.power
+    for group in optimizer.param_groups:
+        group["lr"] = group["initial_lr"] * factor
+    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
