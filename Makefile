@@ -14,8 +14,11 @@ HAVE_NVIDIA := $(shell command -v nvidia-smi 2>/dev/null)
 TORCH_CONSTRAINT ?= $(if $(HAVE_NVIDIA),,constraints/cpu.txt)
 TEST_TORCH_CONSTRAINT ?= constraints/cpu.txt
 # Where pip finds the CPU build of torch: PyPI's torch for Linux is the CUDA build (several GB
-# of CUDA packages). Set TORCH_CPU_INDEX= (empty) on a machine that carries its own wheel.
-TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+# of CUDA packages). The index is used only when it answers within a few seconds: behind a
+# closed network pip would otherwise retry it for every package (minutes) before falling back
+# to the machine's own wheels. Set TORCH_CPU_INDEX= (empty) to skip it, or to a mirror.
+PYTORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+TORCH_CPU_INDEX ?= $(shell $(PYTHON) -c "import urllib.request; urllib.request.urlopen('$(PYTORCH_CPU_INDEX)/', timeout=4)" >/dev/null 2>&1 && echo $(PYTORCH_CPU_INDEX))
 
 # Training chapters run under --nbval-lax (only cells tagged to be checked are compared);
 # every other chapter is checked strictly against its committed outputs.

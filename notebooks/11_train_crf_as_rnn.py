@@ -26,24 +26,25 @@
 
 # %%
 # %matplotlib inline
-import copy
+import dataclasses
 import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from deeplab_edu import paths, profiles, runtime
 from deeplab_edu.crf import CRFParams, coarse_scores, dense_crf
-from deeplab_edu.crf.crf_rnn import CRFasRNN, CRFRNNSegmenter
-from deeplab_edu.crf.lattice_meanfield import dense_crf_lattice
-from deeplab_edu.crf.search import evaluate_crf, grid_search
-from deeplab_edu.datasets import EvalTransform, TrainTransform, build_dataset, denormalize, synthetic
-from deeplab_edu.schedules import make_optimizer, make_scheduler
-from deeplab_edu.train import TrainConfig, train, upsampled_loss
-from deeplab_edu.viz.crf_rnn import (lattice_impulse_response, plot_compatibility,
-                                     plot_lattice_kernel, plot_segmentations)
+from deeplab_edu.crf.crf_rnn import CRFasRNN
+from deeplab_edu.datasets import build_dataset, default_training_data, synthetic
+from deeplab_edu.evaluate import format_table
+from deeplab_edu.experiments import compare
+from deeplab_edu.train import TrainConfig
+from deeplab_edu.trials import example_predictions, holdout_split, run_trial, tune_crf
+from deeplab_edu.viz.crf_rnn import lattice_impulse_response, plot_compatibility, plot_lattice_kernel
+from deeplab_edu.viz.predictions import plot_predictions
+from deeplab_edu.viz.training import plot_training_curves
 
 generator = runtime.seed_everything(0)
 profile = profiles.get_profile()
@@ -115,8 +116,8 @@ print(f"labels the CRF changed: {(theirs.argmax(0) != probs.argmax(0)).mean():.2
 # %% [markdown]
 # How fast? The timings below are for this small image on this machine;
 # `benchmarks/bench_crf_fast.py` measures a 500 × 375 image with 21 labels against pydensecrf
-# and the straightforward PyTorch path (`method="torch"`), on the CPU and, where there is one,
-# the GPU.
+# and the PyTorch path that subsamples the appearance kernel on a stride-8 grid
+# (`method="torch"`), on the CPU and, where there is one, the GPU.
 
 # %% tags=["nbval-ignore-output"]
 for method in ("pydensecrf", "lattice"):
@@ -134,7 +135,7 @@ for method in ("pydensecrf", "lattice"):
 # | step | operation | as a layer |
 # |---|---|---|
 # | message passing | Q̃_m(l) = Σ_j k_m(f_i, f_j) Q_j(l) | Gaussian filtering (the lattice: linear, so its gradient is the same filter transposed) |
-# | weighting | Q̌ = w1·Q̃_1 + w2·Q̃_2 | a weighted sum, w1 and w2 learnable |
+# | weighting | Q̌ = W1·Q̃_1 + W2·Q̃_2 | C×C weight matrices, learnable (w1·I and w2·I to start; their released code) |
 # | compatibility | Q̂(l) = Σ_l' μ(l, l') Q̌(l') | a 1 × 1 convolution, μ learnable (Potts to start) |
 # | unaries | Ǔ = U − Q̂ | subtraction from the network's scores U |
 # | normalise | Q = softmax(Ǔ) | softmax |
@@ -156,160 +157,99 @@ print("gradients through the unaries match finite differences:",
 # ## 3 · The experiment
 #
 # The same DeepLab v2 (ASPP on a ResNet-50; below the `full` profile, one unit per stage and
-# channels scaled by the profile's width) is first trained without a CRF by the book's engine, `deeplab_edu.train`
-# (chapters 07–10). Then it is trained for as many iterations again, in two ways:
+# channels scaled by the profile's width, starting from the book's miniature-ImageNet backbone) is
+# first trained without a CRF by the book's engine (chapters 07–10). Then it is trained for half as
+# many iterations again, from those weights (`init_from`), in two ways, each with two seeds:
 #
 # * **plain** — as before; at test time the dense CRF is applied as post-processing, with
-#   (w1, σα, σβ) cross-validated on the validation images the way DeepLab v1 did (w2 = σγ = 3
-#   fixed), with the lattice (`method="lattice"`), which runs wherever the network runs;
-# * **CRF-as-RNN** — with a `CRFasRNN` layer on top (T = 5 iterations in training, 10 at test,
-#   as Zheng et al.), trained end to end: the network, w1, w2 and μ.
+#   (w1, σα, σβ) cross-validated on held-out training images (the built-in set's `holdout`
+#   split, never the images it is scored on), w2 = σγ = 3 fixed as in DeepLab v1;
+# * **CRF-as-RNN** — with a `CRFasRNN` layer on top (T = 5 mean-field iterations), trained end to
+#   end: the network, the C×C weights of both kernels and the C×C compatibility μ, starting from
+#   the cross-validated parameters.
 #
-# The built-in dataset stands in for PASCAL VOC (chapter 05); in the smoke profile the runs are a
-# few iterations long and the numbers only show that everything runs. On the built-in set the `laptop` profile's small models start from the
-# miniature-ImageNet backbones (`data/pretrained/`) and, in a few CPU minutes, learn to tell
-# objects from the background and to name some of the classes (chapters 07–10 print which);
-# chapter 09 trains v3 from random weights for comparison, and it stays at background. The
-# `full` profile on a GPU is where the differences between the methods mean something.
+# Both go through the same engine, `deeplab_edu.train` — a `TrainConfig` with `crf_rnn=` puts the
+# layer on top — so both are resumable, logged and seeded alike. Each stage-2 seed sees its own
+# order of crops; the difference between the seeds is the noise the comparison is read against.
 
 # %%
-DATA_ROOT = str(paths.builtin_root() / profile.name)
-RUNS = paths.REPO_ROOT / "runs" / "11_crf_rnn"
-config = TrainConfig.from_profile("deeplabv2", profile, backbone="resnet50", dataset="builtin",
-                                  data_root=DATA_ROOT, lr=0.01, weight_decay=5e-4,
-                                  out_dir=str(RUNS / "stage1"), seed=0)
-stage1 = train(config)
-base, num_classes, class_names = stage1.model, stage1.num_classes, list(stage1.class_names)
-print(f"stage 1 (no CRF): {stage1.iterations} iterations, last loss {stage1.history[-1]['loss']:.3f}")
-
-# %% [markdown]
-# The engine trains plain networks (it takes the loss on `forward_scores`, before any CRF), so
-# stage 2 is a short loop here made of the engine's parts: its optimiser (SGD, the head at 10×
-# the rate), its poly schedule and its full-resolution loss — plus one more parameter group for
-# the CRF's w1, w2 and μ. Both variants start from the stage-1 weights and see the same batches
-# (the loader's order and the crops' random scale, crop and flip are seeded afresh for each).
+DATASET, DATA_ROOT = default_training_data(profile.name)  # VOC + SBD if on disk, else built-in
+SEEDS = (0,) if profile.name == "full" else (0, 1)
+RUNS = paths.REPO_ROOT / "runs" / "11_crf_rnn" / profile.name
+val_set = build_dataset(DATASET, "val", root=DATA_ROOT)
+config = TrainConfig.from_profile("deeplabv2", profile, backbone="resnet50", dataset=DATASET, data_root=DATA_ROOT,
+                                  out_dir=str(RUNS / "stage1"))
+stage1 = run_trial("stage 1", config, (0,), val_set, device=device)
+num_classes, class_names = stage1.runs[0].num_classes, list(stage1.runs[0].class_names)
+crf_params, grid, alone = tune_crf(stage1.runs[0].model, holdout_split(DATASET, DATA_ROOT),
+                                   iterations=profile.crf_iterations, device=device)
+print(f"stage 1: {stage1.runs[0].iterations} iterations, val mIoU {stage1.values()[0]:.3f}; CRF cross-validated on "
+      f"held-out images: w1 {crf_params.w1:g}, σα {crf_params.sigma_alpha:g}, σβ {crf_params.sigma_beta:g} "
+      f"(held-out mIoU {alone.miou:.3f} -> {grid[0].miou:.3f})")
 
 # %%
-val_set = build_dataset("builtin", "val", transform=EvalTransform(), root=DATA_ROOT)
-
-
-def to_rgb(x):
-    """The CRF's appearance kernel wants colours 0-255; the network wants normalised input."""
-    return torch.from_numpy(denormalize(x)).permute(0, 3, 1, 2).to(x.device)
-
-
-def fine_tune(model, iterations, lr=config.lr):
-    network = model.model if isinstance(model, CRFRNNSegmenter) else model
-    optimiser = make_optimizer(network, lr, config.momentum, config.weight_decay)
-    if network is not model:  # w1, w2, μ: a handful of numbers, given the head's 10x rate
-        optimiser.add_param_group({"params": list(model.crf.parameters()), "lr": 10 * lr,
-                                   "weight_decay": 0.0, "name": "crf"})
-    schedule = make_scheduler(optimiser, "poly", iterations)
-    augment = TrainTransform(profile.crop_size, generator=torch.Generator().manual_seed(1))
-    train_set = build_dataset("builtin", "train", transform=augment, root=DATA_ROOT)
-    loader = torch.utils.data.DataLoader(train_set, batch_size=profile.batch_size, shuffle=True,
-                                         drop_last=True, generator=torch.Generator().manual_seed(1))
-    model.train()
-    batches = iter(())
-    for _ in tqdm(range(iterations), desc="stage 2", leave=False):
-        try:
-            x, y = next(batches)
-        except StopIteration:
-            batches = iter(loader)
-            x, y = next(batches)
-        loss = upsampled_loss(model(x.to(device)), y.to(device))
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-    return loss.item()
-
-
-plain = copy.deepcopy(base)
-print(f"stage 2, plain: last loss {fine_tune(plain, profile.iterations):.3f}")
-
-crf_params = CRFParams(w1=4, sigma_alpha=20, sigma_beta=10, w2=3, sigma_gamma=3, iterations=5)
-crf_rnn = CRFRNNSegmenter(copy.deepcopy(base), CRFasRNN(num_classes, crf_params), to_rgb=to_rgb).to(device)
-print(f"stage 2, CRF-as-RNN: last loss {fine_tune(crf_rnn, profile.iterations):.3f}")
+stage2 = dataclasses.replace(config, init_from=str(stage1.runs[0].checkpoint), pretrained=None,
+                             iterations=max(config.iterations // 2, 1), out_dir=str(RUNS / "plain"))
+rnn_settings = {field: getattr(crf_params, field) for field in ("w1", "sigma_alpha", "sigma_beta", "w2", "sigma_gamma")}
+rnn_config = dataclasses.replace(stage2, crf_rnn={**rnn_settings, "iterations": 5}, out_dir=str(RUNS / "crf_rnn"))
+plain = run_trial("plain", stage2, SEEDS, val_set, crf_params=crf_params, trimap_widths=(2, 4), device=device)
+rnn = run_trial("CRF-as-RNN", rnn_config, SEEDS, val_set, trimap_widths=(2, 4), device=device)
+plot_training_curves({f"{t.name}, seed {s}": Path(c.out_dir) / f"seed{s}" / "log.csv"
+                      for t, c in ((plain, stage2), (rnn, rnn_config)) for s in SEEDS}, title="stage 2")
+plt.show()
 
 # %% [markdown]
 # ## 4 · Post-processing against end-to-end
 #
-# The plain network's probabilities on the validation images are computed once; the
-# cross-validation then runs the lattice CRF for every (w1, σα, σβ) of a small grid on them
-# (`crf.search.grid_search`, the same code chapter 04 runs), on the network's device.
+# Three ways to score the same validation images: the plain network alone, the plain network
+# followed by the cross-validated CRF, and CRF-as-RNN (its own CRF inside). Every number is the
+# mean over the stage-2 seeds ± half their range; the verdicts come from the numbers. Zheng et
+# al. (ICCV 2015, Table 1) report end-to-end training beating the same CRF used as
+# post-processing on VOC.
 
 # %%
-@torch.no_grad()
-def predict(model):
-    """Images (uint8 H x W x 3), probabilities (C x H x W) and labels of the validation set."""
-    model.eval()
-    images, probs, labels = [], [], []
-    for x, y in val_set:
-        x = x[None].to(device)
-        probs.append(model(x).softmax(1)[0].cpu().numpy())
-        images.append(denormalize(x)[0])
-        labels.append(y.numpy())
-    return images, probs, labels
-
-
-images, plain_probs, labels = predict(plain)
-grid = grid_search(images, plain_probs, labels, num_classes, w1=[3, 5], sigma_alpha=[10, 30],
-                   sigma_beta=[5, 13], method="lattice", device=device)
-best = grid[0].params
-print(f"cross-validated: w1 = {best.w1:g}, σα = {best.sigma_alpha:g}, σβ = {best.sigma_beta:g}")
-
-# %%
-crf_rnn.crf.iterations = 10  # Zheng et al. train with T = 5 and test with T = 10
-_, rnn_probs, _ = predict(crf_rnn)
-results = {
-    "network alone": evaluate_crf(images, plain_probs, labels, num_classes, None),
-    "network + CRF (post-processing)": evaluate_crf(images, plain_probs, labels, num_classes, best,
-                                                    method="lattice", device=device),
-    "CRF-as-RNN (end to end)": evaluate_crf(images, rnn_probs, labels, num_classes, None),
-}
-widths = list(results["network alone"].trimap_accuracy)
-print(f"{'':<34}{'mIoU':>7}{'pixel acc':>11}" + "".join(f"{f'band {w}px':>11}" for w in widths))
-for name, score in results.items():
-    print(f"{name:<34}{score.miou:7.3f}{score.pixel_accuracy:11.3f}"
-          + "".join(f"{score.trimap_accuracy[w]:11.3f}" for w in widths))
+effects = [compare("mIoU", "network alone", plain.values(), "+ CRF post-processing", plain.values(crf=True)),
+           compare("mIoU", "network alone", plain.values(), "CRF-as-RNN", rnn.values()),
+           compare("mIoU", "+ CRF post-processing", plain.values(crf=True), "CRF-as-RNN", rnn.values()),
+           compare("trimap 2px", "+ CRF post-processing", plain.values("trimap_2px", crf=True), "CRF-as-RNN",
+                   rnn.values("trimap_2px"))]
+print(format_table([plain.row(trimap_width=2), rnn.row(trimap_width=2)]))
+print()
+print(format_table([e.row() for e in effects]))
+print()
+for effect in effects:
+    print(effect.sentence())
 
 # %% [markdown]
-# Read the table for the profile you ran. In a short run the post-processed network can well come
-# out ahead: CRF-as-RNN must learn w1, w2 and μ while the network underneath is still changing,
-# whereas the post-processing CRF gets its parameters from a search on the very images it is
-# scored on. Zheng et al. report their gain after full training on VOC.
+# `trimap 2px` is DeepLab v1's **trimap** accuracy (§5, Fig. 5): pixel accuracy counted only within
+# 2 pixels of a true object boundary, where a CRF does its work.
 #
-# `evaluate_crf` scores each set of label maps with one `metrics.ConfusionMatrix` over all the
-# validation images (mIoU) and with `metrics.TrimapConfusion`: the columns "band w px" are the
-# **trimap** accuracy of DeepLab v1 (§5, Fig. 5), pixel accuracy counted only within w pixels of
-# a true object boundary, where a CRF does its work.
-#
-# What did the CRF layer learn? Its kernel weights moved from where they started, and the
-# compatibility μ(l, l') — the penalty for giving a pixel label l when its similar neighbours say
-# l' — is no longer the same for every pair of labels. Nothing in the layer keeps w1, w2 or μ
-# positive (Zheng et al. do not constrain them either): a kernel's message enters the update
-# only multiplied by its weight and by μ, so a weight that changed sign says "this kernel now
-# pushes the other way", to be read together with μ:
+# What did the CRF layer learn? Zheng et al.'s layer has a C×C weight matrix for each kernel
+# (how much a label's message counts toward each label) beside the C×C compatibility μ. They
+# start at w1·I, w2·I and the Potts model (μ = 1 − I). Nothing keeps them positive (the paper
+# does not constrain them either): a message enters the update as −μ·(W·message), so only that
+# product has a meaning, and the figure shows the learned μ.
 
 # %%
-w1, w2 = crf_rnn.crf.kernel_weights.tolist()
-print(f"kernel weights: w1 {crf_params.w1:g} -> {w1:.3f}, w2 {crf_params.w2:g} -> {w2:.3f}")
-mu = crf_rnn.crf.compatibility.detach().cpu().numpy()
+layer = rnn.runs[0].model.crf
+for name, start in (("bilateral_ker_weights", crf_params.w1), ("spatial_ker_weights", crf_params.w2)):
+    weights = getattr(layer, name).detach().cpu().numpy()
+    print(f"{name}: started at {start:g}·I; now diagonal {np.diag(weights).mean():+.3f} on average "
+          f"(min {np.diag(weights).min():+.3f}), off-diagonal {weights[~np.eye(num_classes, dtype=bool)].mean():+.3f}")
+mu = layer.compatibility.detach().cpu().numpy()
 plot_compatibility(mu, class_names, start=1 - np.eye(num_classes))
 plt.show()
 
 # %% [markdown]
-# One validation image, the three ways:
+# Four validation images, the three ways (seed 0 of each):
 
 # %%
-index = int(np.argmax([len(np.unique(label)) for label in labels]))  # the busiest scene
-post = dense_crf_lattice(images[index], plain_probs[index], best)
-plot_segmentations(images[index], labels[index], {
-    "network alone": plain_probs[index].argmax(0),
-    "+ CRF post-processing": post.argmax(0),
-    "CRF-as-RNN": rnn_probs[index].argmax(0),
-})
+shown = example_predictions(plain.runs[0].model, val_set, range(4), crf_params, device=device)
+rnn_shown = example_predictions(rnn.runs[0].model, val_set, range(4), device=device)
+plot_predictions(shown["images"], {"truth": shown["truth"], "network alone": shown["network"],
+                                   "+ CRF post-processing": shown["network + CRF"],
+                                   "CRF-as-RNN": rnn_shown["network"]}, class_names,
+                 title="post-processing vs end-to-end")
 plt.show()
 
 # %% [markdown]
@@ -324,7 +264,9 @@ plt.show()
 # * Where a GPU is at hand, `python benchmarks/bench_crf_fast.py` measures the lattice against
 #   pydensecrf at VOC size; the `laptop` and `full` profiles make the comparison above meaningful.
 #
-# **Exercises.** (1) Freeze μ (`learn_compatibility=False`) and compare. (2) Train CRF-as-RNN with
+# **Exercises.** (1) Freeze μ (`crf_rnn={..., "learn_compatibility": False}`) and compare; or
+# train Zheng et al.'s layer with two scalar kernel weights instead of C×C matrices
+# (`"kernels": "scalar"`). (2) Train CRF-as-RNN with
 # T = 1 and test with T = 10: does the layer still help? (3) In `plot_lattice_kernel`, make σ
 # smaller than one pixel: what happens to the approximation when the lattice is coarser than the
 # pixel grid?

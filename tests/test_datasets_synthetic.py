@@ -214,9 +214,10 @@ def test_train_and_val_never_share_a_scene():
 def test_make_data_command(tmp_path, capsys):
     out = tmp_path / "set"
     assert main(["make-data", "--root", str(out), "--train", "2", "--val", "1", "--size", "32",
-                 "--seed", "3", "--no-progress"]) == 0
+                 "--seed", "3", "--holdout", "2", "--no-progress"]) == 0
     assert "wrote 2 train + 1 val images of 32x32 (seed 3)" in capsys.readouterr().out
-    assert len(list((out / "JPEGImages").glob("*.jpg"))) == 3
+    names = sorted(p.stem for p in (out / "JPEGImages").glob("*.jpg"))
+    assert names == ["holdout_000000", "holdout_000001", "train_000000", "train_000001", "val_000000"]
     assert (out / "ImageSets" / "Segmentation" / "trainval.txt").read_text().split() == \
         ["train_000000", "train_000001", "val_000000"]
 

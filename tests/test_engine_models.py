@@ -74,8 +74,9 @@ def test_crf_as_rnn_trains_through_the_engine_and_resumes(builtin, tmp_path):
     model = build_from_config(cfg.resolved().model_config(8))
     assert type(training_forward(model, torch.zeros(1, 3, 33, 33))) is torch.Tensor  # the CRF's scores
     straight = train(cfg)
-    weights = straight.model.crf.kernel_weights.detach()
-    assert not torch.equal(weights, torch.tensor([CRF["w1"], CRF["w2"]]))  # w1, w2 learned
+    layer = straight.model.crf
+    assert not torch.equal(layer.bilateral_ker_weights.detach(), CRF["w1"] * torch.eye(8))  # W1 learned
+    assert not torch.equal(layer.spatial_ker_weights.detach(), CRF["w2"] * torch.eye(8))  # W2 learned
     from deeplab_edu.crf.lattice_meanfield import potts_compatibility
 
     assert not torch.equal(straight.model.crf.compatibility.detach(), potts_compatibility(8))  # μ learned
