@@ -28,8 +28,8 @@ The reference implementations cited:
 attributes of ``train.TrainConfig``: ``lr``, ``batch_size``, ``crop_size``, ``iterations``,
 ``schedule``, ``scale``, ``weight_decay``, ``head_lr_mult`` …) beside the paper's, so the
 ``laptop`` and ``smoke`` profiles can say how they differ. ``config_overrides`` gives the
-``TrainConfig`` keyword arguments that reproduce a recipe, and ``lr_groups`` splits a model's
-parameters by the layers the paper trains at 10×.
+``TrainConfig`` keyword arguments that reproduce a recipe, ``head_layers`` among them: the
+layers the paper trains at 10× (``schedules.make_optimizer`` splits the parameters by them).
 """
 
 from __future__ import annotations
@@ -249,6 +249,7 @@ RECIPES: dict[str, Recipe] = {
 _CONFIG_FIELDS: tuple[tuple[str, str], ...] = (
     ("lr", "base learning rate"),
     ("head_lr_mult", "head learning-rate multiplier"),
+    ("head_layers", "layers at the head's rate"),
     ("schedule", "schedule"),
     ("power", "poly power"),
     ("step_size", "step (iterations)"),
@@ -277,8 +278,8 @@ def config_overrides(model: str) -> dict[str, Any]:
 
     ``TrainConfig.from_profile(model, get_profile("full"), **config_overrides(model))`` is the
     paper's run. ``batchnorm="none"`` (VGG) maps to the engine's default, which has nothing to
-    freeze; the 10× on ``head_layers`` only needs ``lr_groups`` (the engine's two groups give
-    the whole head the multiplier).
+    freeze. ``head_layers`` (v1, v2: fc8 only at the 10× rate) is passed on when the recipe has
+    a 10× head; v3 and v3+ train everything at one rate.
     """
     r = get_recipe(model)
     out: dict[str, Any] = dict(
@@ -287,6 +288,8 @@ def config_overrides(model: str) -> dict[str, Any]:
         crop_size=r.crop_size.value, iterations=r.iterations.value, scale=tuple(r.scale.value),
         output_stride=r.output_stride.value, loss=r.loss.value,
         batchnorm="train" if r.batchnorm.value == "none" else r.batchnorm.value)
+    if r.head_layers.value:
+        out["head_layers"] = tuple(r.head_layers.value)
     if r.power is not None:
         out["power"] = r.power.value
     if r.step_size is not None:
@@ -294,28 +297,6 @@ def config_overrides(model: str) -> dict[str, Any]:
     if r.gamma is not None:
         out["gamma"] = r.gamma.value
     return out
-
-
-def lr_groups(model, recipe: Recipe | str) -> dict[str, list]:
-    """Split ``model``'s trainable parameters as the paper's solver does: ``"head"`` holds the
-    parameters of modules whose name's last component is in ``recipe.head_layers`` (v1: fc8
-    only; fc6 and fc7 are VGG-16's fully connected layers, pretrained, at 1×), ``"backbone"``
-    all the rest. Recipes without a 10× head (v3, v3+) put everything in ``"backbone"``.
-    """
-    recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
-    names = set(recipe.head_layers.value)
-    head_ids: set[int] = set()
-    for module_name, module in model.named_modules():
-        if module_name.rsplit(".", 1)[-1] in names:
-            head_ids.update(id(p) for p in module.parameters())
-    groups: dict[str, list] = {"backbone": [], "head": []}
-    for p in model.parameters():
-        if p.requires_grad:
-            groups["head" if id(p) in head_ids else "backbone"].append(p)
-    if names and not groups["head"]:
-        raise ValueError(f"no module of the model is named one of {sorted(names)}: "
-                         f"cannot apply {recipe.model}'s {recipe.head_lr_mult.value:g}× rule")
-    return groups
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -359,6 +340,10 @@ def comparison_rows(config, recipe: Recipe | str | None = None) -> list[dict[str
                 continue
             if run_schedule != uses:
                 run = None
+        if field == "head_layers":
+            if not cited.value:  # one rate for every layer: nothing to list
+                continue
+            run = tuple(run) if run is not None else ("whole head",)
         if field == "output_stride" and run is None and hasattr(config, "model"):
             from deeplab_edu.models import DEFAULT_OUTPUT_STRIDES  # the model's default stride
 
@@ -398,4 +383,4 @@ def unverified(recipes: Iterable[Recipe] | None = None) -> list[tuple[str, str]]
 
 
 __all__ = ["CHECKS", "Cited", "READ", "RECIPES", "Recipe", "SECONDARY", "UNREAD", "comparison_rows",
-           "config_overrides", "differences", "format_comparison", "get_recipe", "lr_groups", "unverified"]
+           "config_overrides", "differences", "format_comparison", "get_recipe", "unverified"]

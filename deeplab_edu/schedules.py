@@ -50,7 +50,7 @@ def step_lr(base_lr: float, iteration: int, step: int = 2000, gamma: float = 0.1
 
 
 def make_optimizer(model: nn.Module, base_lr: float, momentum: float = 0.9, weight_decay: float = 5e-4,
-                   head_lr_mult: float = 10.0) -> torch.optim.SGD:
+                   head_lr_mult: float = 10.0, head_layers: tuple[str, ...] | None = None) -> torch.optim.SGD:
     """SGD over two parameter groups: ``backbone`` at ``base_lr`` and ``head`` at ``head_lr_mult``×.
 
     The backbone arrives pretrained on ImageNet and needs only nudging; the classifier / ASPP
@@ -58,10 +58,16 @@ def make_optimizer(model: nn.Module, base_lr: float, momentum: float = 0.9, weig
     from ``model.parameter_groups()`` and keep their names (``group["name"]``); a ``crf`` group
     (CRF-as-RNN's kernel weights and compatibility, Zheng et al. §4) gets the head's rate and no
     weight decay.
+
+    ``head_layers`` narrows the head to the modules whose name's last component is listed (v1:
+    ``("fc8",)``, its only new layer when fc6 and fc7 come from VGG-16); the rest of the model's
+    head then trains at ``base_lr`` with the backbone.
     """
     if not base_lr > 0:
         raise ValueError(f"base_lr must be > 0, got {base_lr!r}")
     groups = model.parameter_groups()
+    if head_layers is not None:
+        groups = _narrow_head(model, groups, tuple(head_layers))
     if not {"backbone", "head"} <= set(groups) or not set(groups) <= {"backbone", "head", "crf"}:
         raise ValueError(f"model.parameter_groups() must return 'backbone' and 'head' (and optionally 'crf'), "
                          f"got {sorted(groups)}")
@@ -70,6 +76,19 @@ def make_optimizer(model: nn.Module, base_lr: float, momentum: float = 0.9, weig
     if "crf" in groups:  # CRF-as-RNN's w1, w2, μ: a handful of numbers, new like the head, not decayed
         params.append({"params": groups["crf"], "lr": base_lr * head_lr_mult, "name": "crf", "weight_decay": 0.0})
     return torch.optim.SGD(params, lr=base_lr, momentum=momentum, weight_decay=weight_decay)
+
+
+def _narrow_head(model: nn.Module, groups: dict[str, list], head_layers: tuple[str, ...]) -> dict[str, list]:
+    crf = {id(p) for p in groups.get("crf", [])}
+    head = {id(p) for name, module in model.named_modules() if name.rsplit(".", 1)[-1] in head_layers
+            for p in module.parameters() if p.requires_grad and id(p) not in crf}
+    if not head:
+        raise ValueError(f"head_layers {list(head_layers)}: no module of {type(model).__name__} has that name")
+    out = {"backbone": [p for group in ("backbone", "head") for p in groups[group] if id(p) not in head],
+           "head": [p for group in ("backbone", "head") for p in groups[group] if id(p) in head]}
+    if "crf" in groups:
+        out["crf"] = groups["crf"]
+    return out
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, name: str, max_iterations: int, power: float = 0.9,

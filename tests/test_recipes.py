@@ -5,7 +5,8 @@ import pytest
 from deeplab_edu import recipes
 from deeplab_edu.models import build_model
 from deeplab_edu.profiles import PROFILES
-from deeplab_edu.recipes import READ, RECIPES, config_overrides, differences, format_comparison, lr_groups
+from deeplab_edu.recipes import READ, RECIPES, config_overrides, differences, format_comparison
+from deeplab_edu.schedules import make_optimizer
 from deeplab_edu.train import TrainConfig
 
 # (model, field) -> (value, a fragment the source must name). Copied from the cited files, not
@@ -118,24 +119,46 @@ def test_unknown_model_is_a_clear_error():
         recipes.get_recipe("fcn8s")
 
 
+def head_and_backbone(model, recipe):
+    """The optimiser's parameter groups as the full-profile recipe builds them."""
+    r = RECIPES[recipe]
+    optimizer = make_optimizer(model, 0.001, head_lr_mult=r.head_lr_mult.value,
+                               head_layers=config_overrides(recipe).get("head_layers"))
+    return {g["name"]: g for g in optimizer.param_groups}
+
+
 def test_v1_trains_only_fc8_at_ten_times():
     model = build_model("deeplabv1", 3, width=0.125)
-    groups = lr_groups(model, "deeplabv1")
-    assert {id(p) for p in groups["head"]} == {id(model.classifier.fc8.weight), id(model.classifier.fc8.bias)}
-    assert any(p is model.classifier.fc6.weight for p in groups["backbone"])
-    assert len(groups["head"]) + len(groups["backbone"]) == len(list(model.parameters()))
+    groups = head_and_backbone(model, "deeplabv1")
+    assert {id(p) for p in groups["head"]["params"]} == {id(model.classifier.fc8.weight),
+                                                         id(model.classifier.fc8.bias)}
+    assert groups["head"]["lr"] == pytest.approx(0.01) and groups["backbone"]["lr"] == pytest.approx(0.001)
+    assert any(p is model.classifier.fc6.weight for p in groups["backbone"]["params"])
+    assert len(groups["head"]["params"]) + len(groups["backbone"]["params"]) == len(list(model.parameters()))
 
 
-def test_v3_has_no_ten_times_head():
+def test_the_laptop_v1_trains_its_whole_new_head_at_ten_times():
+    config = TrainConfig.from_profile("deeplabv1", PROFILES["laptop"])
+    assert config.head_layers is None and "head_layers" in differences(config)
+    model = build_model("deeplabv1", 3, width=0.125)
+    optimizer = make_optimizer(model, 0.01, head_layers=config.head_layers)
+    head = {id(p) for p in optimizer.param_groups[1]["params"]}
+    assert id(model.classifier.fc6.weight) in head and id(model.classifier.fc8.weight) in head
+
+
+def test_v3_has_one_rate_for_every_layer():
     model = build_model("deeplabv3", 3, width=0.125, blocks=(1, 1, 1, 1))
-    groups = lr_groups(model, "deeplabv3")
-    assert groups["head"] == [] and len(groups["backbone"]) == len(list(model.parameters()))
+    groups = head_and_backbone(model, "deeplabv3")
+    assert "head_layers" not in config_overrides("deeplabv3")
+    assert groups["head"]["lr"] == groups["backbone"]["lr"]  # head_lr_mult 1
 
 
 def test_a_rule_matching_nothing_is_an_error():
     model = build_model("deeplabv3", 3, width=0.125, blocks=(1, 1, 1, 1))
     with pytest.raises(ValueError, match="fc8"):
-        lr_groups(model, "deeplabv1")
+        make_optimizer(model, 0.01, head_layers=("fc8",))
+    with pytest.raises(ValueError, match="head_layers"):
+        TrainConfig(head_layers="fc8").validate()  # a string would match single letters
 
 
 @pytest.mark.parametrize("model", sorted(RECIPES))
@@ -144,8 +167,10 @@ def test_the_full_profile_with_the_overrides_is_the_paper(model):
     assert differences(config) == []
 
 
-def test_v2_trains_each_branch_classifier_at_ten_times():
-    model = build_model("deeplabv2", 3, backbone="vgg16", width=0.125)
-    head = {id(p) for p in lr_groups(model, "deeplabv2")["head"]}
+@pytest.mark.parametrize("backbone", ["vgg16", "resnet101"])
+def test_v2_trains_each_branch_classifier_at_ten_times(backbone):
+    options = {} if backbone == "vgg16" else {"blocks": (1, 1, 1, 1)}
+    model = build_model("deeplabv2", 3, backbone=backbone, width=0.125, **options)
+    head = {id(p) for p in head_and_backbone(model, "deeplabv2")["head"]["params"]}
     fc8 = {id(p) for branch in model.classifier.branches for p in branch.fc8.parameters()}
     assert head == fc8 and len(fc8) == 2 * len(model.classifier.branches)

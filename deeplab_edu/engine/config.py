@@ -59,6 +59,9 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     head_lr_mult: float = 10.0
+    # Modules (last name component, e.g. "fc8") trained at head_lr_mult; None: every parameter
+    # outside the backbone. v1 puts only fc8 at 10× (fc6, fc7 come from VGG-16 pretrained).
+    head_layers: tuple[str, ...] | None = None
     schedule: str = "poly"
     power: float = 0.9
     step_size: int = 2000
@@ -89,7 +92,9 @@ class TrainConfig:
         the profile's crop, batch, iterations (VGG-16: ``VGG_ITERATION_SHARE`` of them) and width;
         one unit per ResNet stage below full width (``blocks=(1, 1, 1, 1)``); a base rate fit for
         a few hundred steps from the book's small backbones; scale augmentation no wider than
-        0.75-1.5 on 160-px scenes; BatchNorm trained (v2 freezes it). ``recipes.format_comparison``
+        0.75-1.5 on 160-px scenes; BatchNorm trained (v2 freezes it); the whole new head at the
+        head's rate (the miniature backbones have no pretrained fc6/fc7, so v1's "fc8 only" would
+        train two fresh layers at the backbone's rate). ``recipes.format_comparison``
         prints every departure. ``pretrained`` is ``default_pretrained``'s choice: torchvision's
         ImageNet file at full size when it is on disk, the book's miniature-ImageNet weights for
         the small models; pass ``pretrained=None`` to train from scratch.
@@ -116,6 +121,7 @@ class TrainConfig:
                 values["step_size"] = max(iterations // 3, 1)
             if values.get("batchnorm") == "frozen":  # v2's frozen BN: the small backbones must adapt
                 values["batchnorm"] = "train"
+            values.pop("head_layers", None)
         values.update(overrides)
         return cls(**values)
 
@@ -154,6 +160,10 @@ class TrainConfig:
         if self.aux_weight and self.loss != "upsampled":
             raise ValueError("aux_weight needs loss='upsampled': the auxiliary head's logits come at the "
                              "image's resolution (v3's loss, §4.1)")
+        if self.head_layers is not None and (isinstance(self.head_layers, str) or not all(
+                isinstance(name, str) and name for name in self.head_layers)):
+            raise ValueError(f"head_layers must be a tuple of module names (e.g. ('fc8',)) or None, "
+                             f"got {self.head_layers!r}")
         if self.crf_rnn is not None and not isinstance(self.crf_rnn, dict):
             raise ValueError(f"crf_rnn must be a dict of CRFParams fields or None, got {self.crf_rnn!r}")
 
@@ -175,7 +185,8 @@ class TrainConfig:
         return dataclasses.replace(
             self, data_root=data_root, backbone=self.backbone or DEFAULT_BACKBONES[self.model],
             output_stride=self.output_stride or DEFAULT_OUTPUT_STRIDES[self.model], model_options=options,
-            scale=tuple(float(s) for s in self.scale))
+            scale=tuple(float(s) for s in self.scale),
+            head_layers=None if self.head_layers is None else tuple(self.head_layers))
 
     def model_config(self, num_classes: int) -> dict:
         """How to rebuild the model: stored in every checkpoint, compared on load."""

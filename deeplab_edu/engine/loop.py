@@ -175,7 +175,8 @@ def train(config: TrainConfig) -> TrainResult:
     if channels_last:
         model.to(memory_format=torch.channels_last)
 
-    optimizer = make_optimizer(model, config.lr, config.momentum, config.weight_decay, config.head_lr_mult)
+    optimizer = make_optimizer(model, config.lr, config.momentum, config.weight_decay, config.head_lr_mult,
+                               head_layers=config.head_layers)
     scheduler = make_scheduler(optimizer, config.schedule, config.iterations, config.power,
                                config.step_size, config.gamma)
     start, elapsed_before = 0, 0.0
