@@ -68,9 +68,9 @@ class ASPPv2(nn.Module):
             else:  # VGG-16: the LargeFOV head at this rate
                 layers = OrderedDict(
                     fc6=nn.Conv2d(in_channels, hidden_channels, 3, padding=rate, dilation=rate),
-                    relu6=nn.ReLU(inplace=True), drop6=nn.Dropout2d(dropout),
+                    relu6=nn.ReLU(inplace=True), drop6=nn.Dropout(dropout),
                     fc7=nn.Conv2d(hidden_channels, hidden_channels, 1),
-                    relu7=nn.ReLU(inplace=True), drop7=nn.Dropout2d(dropout),
+                    relu7=nn.ReLU(inplace=True), drop7=nn.Dropout(dropout),
                     fc8=nn.Conv2d(hidden_channels, num_classes, 1))
             self.branches.append(nn.Sequential(layers))
 

@@ -222,3 +222,7 @@ def test_v2_vgg_dropout_acts_after_fc6_and_fc7_in_training_only():
         kept = seen[name][alive] != 0
         torch.testing.assert_close(seen[name][alive][kept], 2 * relu[before][alive][kept])
         assert 0.3 < (~kept).double().mean().item() < 0.7  # half the features dropped (p = 0.5)
+        # Caffe's Dropout (DeepLab's prototxt) drops activations one by one, not whole channels:
+        # within a channel some positions survive and others do not.
+        dropped = (seen[name] == 0) & alive
+        assert ((dropped & alive).flatten(2).any(-1) & (~dropped & alive).flatten(2).any(-1)).any()

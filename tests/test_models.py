@@ -80,6 +80,22 @@ def test_v1_parameter_counts_match_the_papers_fc6_table(fc6):
     assert round(count(model) / 1e6, 1) == pytest.approx(FC6_VARIANTS[fc6].paper_parameters_millions, abs=0.051)
 
 
+def test_v1_dropout_drops_activations_one_by_one_in_training_only():
+    # DeepLab's prototxt uses Caffe's Dropout after fc6 and fc7: element-wise, p = 0.5.
+    seed_everything(0)
+    model = build_model("deeplabv1", 3, width=0.125)
+    fc7_input = {}
+    model.classifier.fc7.register_forward_pre_hook(lambda module, args: fc7_input.__setitem__("x", args[0]))
+    x = torch.randn(1, 3, 65, 65)
+    with torch.no_grad():
+        model.eval()(x)
+        assert (fc7_input["x"] > 0).double().mean() > 0.2  # ReLU outputs, nothing dropped
+        model.train()(x)
+    zero = fc7_input["x"] == 0
+    mixed = zero.flatten(2).any(-1) & (~zero).flatten(2).any(-1)  # per channel: some dropped, some kept
+    assert mixed.double().mean() > 0.5
+
+
 def test_v1_7x7_is_vgg16_with_its_classifier_reshaped():
     with torch.device("meta"):
         model = build_model("deeplabv1", 1000, fc6="7x7")

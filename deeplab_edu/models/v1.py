@@ -49,11 +49,13 @@ class DeepLabV1(SegmentationModel):
         self.backbone = VGG16(width=width)
         k, r, channels = variant.kernel, variant.rate, scaled(variant.channels, width)
         # padding r(k-1)/2 keeps the size; r(k-1) is even for every variant, 4×4 included.
+        # Dropout as Caffe's "Dropout" layer in DeepLab's prototxt: each activation on its own,
+        # not whole channels (Dropout2d would silence half of a 256-channel head at a time).
         self.classifier = nn.Sequential(OrderedDict(
             fc6=nn.Conv2d(self.backbone.out_channels, channels, k, padding=r * (k - 1) // 2, dilation=r),
-            relu6=nn.ReLU(inplace=True), drop6=nn.Dropout2d(dropout),
+            relu6=nn.ReLU(inplace=True), drop6=nn.Dropout(dropout),
             fc7=nn.Conv2d(channels, channels, 1),
-            relu7=nn.ReLU(inplace=True), drop7=nn.Dropout2d(dropout),
+            relu7=nn.ReLU(inplace=True), drop7=nn.Dropout(dropout),
             fc8=nn.Conv2d(channels, num_classes, 1)))
         # DeepLab's prototxt: the new classifier starts from N(0, 0.01²), bias 0.
         nn.init.normal_(self.classifier.fc8.weight, std=0.01)
