@@ -135,7 +135,7 @@ def tune_crf(model: torch.nn.Module, holdout_set, grid: dict[str, Sequence[float
     images, probs, labels = _holdout_probs(model, holdout_set, device)
     base = CRFParams(w2=3, sigma_gamma=3, iterations=iterations)
     scores = grid_search(images, probs, labels, holdout_set.num_classes, grid["w1"], grid["sigma_alpha"],
-                         grid["sigma_beta"], base=base, widths=(4,))
+                         grid["sigma_beta"], base=base, widths=(4,), progress=False)
     alone = evaluate_crf(images, probs, labels, holdout_set.num_classes, None, widths=(4,))
     return scores[0].params, scores, alone
 

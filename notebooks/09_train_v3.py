@@ -38,7 +38,7 @@ profile = profiles.get_profile()
 device = runtime.default_device()
 DATASET, DATA_ROOT = default_training_data(profile.name)  # VOC + SBD if on disk, else built-in
 SEEDS = (0,) if profile.name == "full" else (0, 1)  # two seeds where runs are cheap
-RUNS = paths.REPO_ROOT / "runs" / "09_v3"
+RUNS = paths.REPO_ROOT / "runs" / "09_v3" / profile.name
 val_set = build_dataset(DATASET, "val", root=DATA_ROOT)
 print(f"profile {profile.name}, dataset {DATASET}, {len(val_set)} validation images, seeds {SEEDS}")
 

@@ -27,7 +27,7 @@ profile = profiles.get_profile()
 device = runtime.default_device()
 DATASET, DATA_ROOT = default_training_data(profile.name)  # VOC + SBD if on disk, else built-in
 SEEDS = (0,) if profile.name == "full" else (0, 1)
-RUNS = paths.REPO_ROOT / "runs" / "10_v3plus"
+RUNS = paths.REPO_ROOT / "runs" / "10_v3plus" / profile.name
 val_set = build_dataset(DATASET, "val", root=DATA_ROOT)
 print(f"profile {profile.name}, dataset {DATASET}, {len(val_set)} validation images, seeds {SEEDS}")
 

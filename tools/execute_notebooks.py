@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -36,11 +37,39 @@ def execute(script: Path, timeout: int) -> float:
         notebook.cells[index].cell_type = "code"
         notebook.cells[index].outputs = []
         notebook.cells[index].execution_count = None
+    drop_progress_widgets(notebook)
     jupytext.write(notebook, script.with_suffix(".ipynb"))
     jupytext.write(notebook, script, fmt="py:percent")
     nbformat.validate(nbformat.read(script.with_suffix(".ipynb"), as_version=4))
     return time.perf_counter() - start
 
+
+
+# The text a tqdm widget leaves for readers without a live kernel: "desc:   0%|   | 0/810 [...]".
+_PROGRESS_TEXT = re.compile(r"^\S[^|\n]*\d+%\|.*\|\s*\d+/\d+")
+
+
+def drop_progress_widgets(notebook: nbformat.NotebookNode) -> int:
+    """Remove the progress-bar widgets an executed notebook recorded; return how many.
+
+    A tqdm bar in a notebook is a live widget; saved, it shows only its first frame ("0%| 0/810")
+    to everyone who opens the file. The chapters print a summary line after long work instead.
+    Other widgets (the chapters' sliders) are kept.
+    """
+    dropped = 0
+    for cell in notebook.cells:
+        kept = []
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            text = data.get("text/plain", "")
+            text = "".join(text) if isinstance(text, list) else text
+            if "application/vnd.jupyter.widget-view+json" in data and _PROGRESS_TEXT.match(text.strip()):
+                dropped += 1
+                continue
+            kept.append(output)
+        if "outputs" in cell:
+            cell.outputs = kept
+    return dropped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +79,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scripts", nargs="+", type=Path, help="chapter .py files")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    parser.add_argument("--drop-progress-only", action="store_true",
+                        help="do not execute: only remove recorded progress-bar widgets from the .ipynb files")
     args = parser.parse_args(argv)
+    if args.drop_progress_only:
+        for script in args.scripts:
+            path = script.with_suffix(".ipynb")
+            notebook = nbformat.read(path, as_version=4)
+            if drop_progress_widgets(notebook):
+                nbformat.write(notebook, path)
+                print(f"{path}: progress widgets removed")
+        return 0
     for script in args.scripts:
         if script.suffix != ".py" or not script.exists():
             parser.error(f"{script}: expected an existing chapter .py file")

@@ -99,8 +99,10 @@ def grid_search(images: Sequence[np.ndarray], probs: Sequence[np.ndarray], label
                 num_classes: int, w1: Iterable[float], sigma_alpha: Iterable[float],
                 sigma_beta: Iterable[float], base: CRFParams = CRFParams(w2=3, sigma_gamma=3),
                 widths: Iterable[int] = (2, 4, 8), method: str = "lattice",
-                device: str | torch.device | None = None) -> list[CRFScore]:
+                device: str | torch.device | None = None, progress: bool = True) -> list[CRFScore]:
     """Every (w1, σα, σβ) combination on top of ``base``, best mean IoU first.
+
+    ``progress=False`` hides the bar (a recorded notebook would keep it at 0 %: print a summary).
 
     ``on_edge(results[0].params, w1=…, sigma_alpha=…, sigma_beta=…)`` says whether the winner
     sits on the grid's edge (then the true optimum may lie outside: widen the grid).
@@ -109,7 +111,7 @@ def grid_search(images: Sequence[np.ndarray], probs: Sequence[np.ndarray], label
             for a, b, c in itertools.product(w1, sigma_alpha, sigma_beta)]
     if not grid:
         raise ValueError("the grid is empty: give at least one value of w1, sigma_alpha and sigma_beta")
-    scores = _evaluate_many(images, probs, labels, num_classes, grid, list(widths), method, device)
+    scores = _evaluate_many(images, probs, labels, num_classes, grid, list(widths), method, device, progress)
     return sorted(scores, key=lambda s: -s.miou)
 
 
@@ -131,7 +133,7 @@ def coarse_to_fine(images: Sequence[np.ndarray], probs: Sequence[np.ndarray], la
                    sigma_beta: Sequence[float] = PAPER_RANGES["v2"]["sigma_beta"],
                    base: CRFParams = CRFParams(w2=3, sigma_gamma=3), refinements: int = 1,
                    max_extensions: int = 3, widths: Iterable[int] = (2, 4, 8), method: str = "lattice",
-                   device: str | torch.device | None = None) -> CRFSearch:
+                   device: str | torch.device | None = None, progress: bool = True) -> CRFSearch:
     """The papers' coarse-to-fine search (v1 §5, v2 §4.1.1) on the images given (the fitting set).
 
     1. Score the coarse grid. 2. While the best value of a parameter is the lowest or highest of
@@ -152,7 +154,7 @@ def coarse_to_fine(images: Sequence[np.ndarray], probs: Sequence[np.ndarray], la
         todo = [base.replace(w1=a, sigma_alpha=b, sigma_beta=c)
                 for a, b, c in itertools.product(grid["w1"], grid["sigma_alpha"], grid["sigma_beta"])
                 if (a, b, c) not in scored]
-        for score in _evaluate_many(images, probs, labels, num_classes, todo, widths, method, device):
+        for score in _evaluate_many(images, probs, labels, num_classes, todo, widths, method, device, progress):
             p = score.params
             scored[(p.w1, p.sigma_alpha, p.sigma_beta)] = score
         return max(scored.values(), key=lambda s: s.miou)
@@ -212,7 +214,7 @@ def _check_sets(images, probs, labels) -> None:
 
 
 def _evaluate_many(images, probs, labels, num_classes: int, settings: list[CRFParams], widths: list[int],
-                   method: str, device) -> list[CRFScore]:
+                   method: str, device, progress: bool = True) -> list[CRFScore]:
     """Score every setting over the set; lattices built once per image and bandwidth group."""
     _check_sets(images, probs, labels)
     matrices = [ConfusionMatrix(num_classes) for _ in settings]
@@ -220,7 +222,7 @@ def _evaluate_many(images, probs, labels, num_classes: int, settings: list[CRFPa
     groups: dict[tuple, list[int]] = defaultdict(list)
     for k, p in enumerate(settings):  # what the lattices depend on: the bandwidths alone
         groups[(p.sigma_alpha, p.sigma_beta, p.sigma_gamma)].append(k)
-    with tqdm(total=len(settings) * len(images), desc="CRF grid", leave=False) as bar:
+    with tqdm(total=len(settings) * len(images), desc="CRF grid", leave=False, disable=not progress) as bar:
         for image, p, label in zip(images, probs, labels):
             for members in groups.values():
                 refined = _refine_group(image, p, [settings[k] for k in members], method, device)
