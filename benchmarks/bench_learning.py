@@ -9,7 +9,9 @@ validation images, and writes ``benchmarks/results/learning.md`` and ``learning.
 and seed the val mIoU, the lowest class IoU, the training time, and the mean and spread over
 seeds, next to the targets of issue 12 (v3: mIoU ≥ 0.60 in ≤ 5 minutes of training with no class
 below 0.30; v1 LargeFOV: mIoU ≥ 0.45). The machine, torch version, date and command are recorded
-with the numbers. This is a measurement, not a test: nothing here asserts.
+with the numbers. Each network is scored whole-image at its paper's test output stride (v3: 8,
+after training at 16). ``--iterations`` trains longer than the chapters do (they fit several
+runs into a few minutes). This is a measurement, not a test: nothing here asserts.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a clone
 
-from deeplab_edu import paths, profiles  # noqa: E402
+from deeplab_edu import paths, profiles, recipes  # noqa: E402
 from deeplab_edu.datasets import build_dataset, default_training_data  # noqa: E402
 from deeplab_edu.evaluate import evaluate  # noqa: E402
 from deeplab_edu.experiments import Spread  # noqa: E402
+from deeplab_edu.models import build_model  # noqa: E402
 from deeplab_edu.train import TrainConfig, train  # noqa: E402
 
 TARGETS = {  # model: (mIoU at least, lowest class IoU at least or None, training seconds at most or None)
@@ -51,17 +54,31 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
 
 
-def run_one(model: str, seed: int, profile: profiles.Profile, dataset: str, root: str | None) -> dict:
+def at_test_stride(model: str, result, config: TrainConfig) -> tuple[torch.nn.Module, int]:
+    """The trained network rebuilt at its paper's test output stride (v3: trained at 16, tested at 8)."""
+    stride = recipes.get_recipe(model).eval_output_stride.value
+    if stride == result.model.output_stride:
+        return result.model, stride
+    rebuilt = build_model(model, result.num_classes, output_stride=stride, width=config.width, **config.model_options)
+    rebuilt.load_state_dict(result.model.state_dict())
+    return rebuilt, stride
+
+
+def run_one(model: str, seed: int, profile: profiles.Profile, dataset: str, root: str | None,
+            iterations: int | None = None) -> dict:
+    extra = {} if iterations is None else {"iterations": iterations}
+    name = f"{model}-{seed}" + ("" if iterations is None else f"-{iterations}")
     config = TrainConfig.from_profile(model, profile, dataset=dataset, data_root=root, seed=seed,
-                                      out_dir=str(paths.REPO_ROOT / "runs" / "bench_learning" / f"{model}-{seed}"),
-                                      progress=False)
+                                      out_dir=str(paths.REPO_ROOT / "runs" / "bench_learning" / name),
+                                      progress=False, **extra)
     result = train(config)
-    scored = evaluate(result.model, build_dataset(dataset, "val", root=root), trimap_widths=(), progress=False)
+    network, stride = at_test_stride(model, result, config)
+    scored = evaluate(network, build_dataset(dataset, "val", root=root), trimap_widths=(), progress=False)
     per_class = scored.per_class()
     objects = {k: v for k, v in per_class.items() if k != "background"}
     return {"model": model, "seed": seed, "mIoU": scored.summary()["mIoU"], "per_class": per_class,
             "lowest_class": min(objects, key=objects.get), "lowest_iou": min(objects.values()),
-            "train_seconds": result.seconds, "iterations": result.iterations,
+            "train_seconds": result.seconds, "iterations": result.iterations, "test_output_stride": stride,
             "pretrained": Path(config.pretrained).name if config.pretrained else None,
             "lr": config.lr, "batch_size": config.batch_size, "crop_size": config.crop_size}
 
@@ -84,11 +101,12 @@ def markdown(report: dict) -> str:
     lines = [f"# Learning on the built-in set, `{report['profile']}` profile", "",
              f"- command: `{report['command']}`", f"- machine: {report['machine']}",
              f"- date: {report['date']}", f"- data: {report['dataset']} ({report['data_root']})", "",
-             "| model | seed | val mIoU | lowest class (IoU) | training s | iterations | start |",
-             "|---|---|---|---|---|---|---|"]
+             "| model | seed | val mIoU | lowest class (IoU) | training s | iterations | test output stride | start |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in report["runs"]:
         lines.append(f"| {r['model']} | {r['seed']} | {r['mIoU']:.3f} | {r['lowest_class']} ({r['lowest_iou']:.3f}) "
-                     f"| {r['train_seconds']:.0f} | {r['iterations']} | {r['pretrained'] or 'random'} |")
+                     f"| {r['train_seconds']:.0f} | {r['iterations']} | {r['test_output_stride']} "
+                     f"| {r['pretrained'] or 'random'} |")
     lines += ["", "| model | mIoU over seeds (mean ± half range) | target |", "|---|---|---|"]
     for model, summary in report["summary"].items():
         lines.append(f"| {model} | {summary['mIoU']} | {summary['verdict']} |")
@@ -100,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--profile", default="laptop", help="run profile (default: laptop)")
+    parser.add_argument("--iterations", type=int, default=None,
+                        help="training steps (default: the profile's, as the chapters train)")
     parser.add_argument("--out", type=Path, default=RESULTS / "learning", help="writes OUT.md and OUT.json")
     args = parser.parse_args(argv)
 
@@ -109,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for model in args.models:
         for seed in args.seeds:
-            runs.append(run_one(model, seed, profile, dataset, root))
+            runs.append(run_one(model, seed, profile, dataset, root, args.iterations))
             r = runs[-1]
             print(f"{model} seed {seed}: mIoU {r['mIoU']:.3f}, lowest {r['lowest_class']} {r['lowest_iou']:.3f}, "
                   f"{r['train_seconds']:.0f} s", flush=True)

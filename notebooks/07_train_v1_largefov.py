@@ -227,6 +227,7 @@ ax_fit.plot(range(1, len(fitted) + 1), fitted)
 ax_fit.set(title="1 · one batch, fitted", xlabel="step", ylabel="training loss")
 ax_lr.semilogx(rates, swept, marker=".")
 ax_lr.axvline(base.lr, color="grey", linestyle="--", label=f"this run's base rate {base.lr:g}")
+ax_lr.set_ylim(0, 3 * swept[0])  # past the useful rates the loss explodes (or is not finite): cut it off
 ax_lr.set(title="3 · learning-rate range test", xlabel="learning rate (backbone; head 10×)", ylabel="loss")
 ax_lr.legend(fontsize=8)
 x = np.arange(len(val_set.class_names))
@@ -247,7 +248,8 @@ for name, probe in probes.items():
 if len(probes) == 2:
     (a, pa), (b, pb) = probes.items()
     print(f"  the {b} features let a linear classifier read {pb.miou - pa.miou:+.3f} mIoU more than {a}'s")
-print(f"3 · range test: the loss is lowest after the step at {best_rate:.2g}; this run's base rate is {base.lr:g}")
+print(f"3 · range test: the loss is lowest after the step at {best_rate:.2g}; the usual reading takes a rate "
+      f"about ten times lower, {best_rate / 10:.2g}, as the most a run can use; this run's base rate is {base.lr:g}")
 
 # %% [markdown]
 # Read the three answers together. When the one batch is fitted, the code is not the culprit.
