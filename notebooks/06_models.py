@@ -172,8 +172,11 @@ print("fused = element-wise max over scales:", torch.equal(fused, torch.stack(pe
 #
 # v3 keeps ResNet but changes the head. ASPP now produces *features*: a 1×1 branch, three 3×3
 # branches at rates (6, 12, 18) and an **image-pooling** branch (global average → 1×1 → broadcast),
-# each with BatchNorm, concatenated and projected to 256 channels. At output stride 8 the rates
-# double, so that each branch covers the same number of input pixels:
+# each with BatchNorm, concatenated and projected to 256 channels. The paper's head (the default,
+# `head="paper"`, and the one the table below counts) then applies BatchNorm, ReLU, dropout 0.1
+# and the 1×1 classifier; torchvision's head adds a 3×3 convolution and dropout 0.5
+# (`head="torchvision"`, used to load torchvision's checkpoint at the end of this chapter). At
+# output stride 8 the rates double, so that each branch covers the same number of input pixels:
 
 # %%
 print("ASPP rates at output stride 16:", v3_rates(16), "  at output stride 8:", v3_rates(8))
