@@ -5,11 +5,13 @@ vs none). One run of each answers nothing: two runs of the *same* recipe with di
 already differ, by the run-to-run noise. So every arm of a comparison is trained with several
 seeds, and the difference of the means is set against the seeds' spread:
 
-    Δ = mean(A) − mean(B),      noise = max(range(A), range(B)),      range = max − min
+    Δ = mean(A) − mean(B),      noise = max(range(A), range(B), 0.01),      range = max − min
 
 The effect **holds here** when |Δ| exceeds the noise and has the sign the paper reports; it is
 **inside the noise** when |Δ| ≤ noise. With two seeds the range is the only spread there is;
-it is a rough yardstick, not a significance test, and the chapters say so.
+it is a rough yardstick, not a significance test, and the chapters say so. Two seeds that
+happen to land close together understate the spread, so the noise is never taken below one
+point (``MIN_NOISE`` = 0.01 of mIoU or accuracy): a smaller difference is no finding.
 
 ``Effect.sentence`` writes the verdict as a sentence from the numbers, so that no chapter
 types a result into its prose.
@@ -20,6 +22,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+
+
+MIN_NOISE = 0.01  # one point of mIoU or accuracy: the least difference two seeds can resolve
 
 
 def _values(values: Sequence[float], name: str) -> tuple[float, ...]:
@@ -72,7 +77,7 @@ class Effect:
 
     @property
     def noise(self) -> float:
-        return max(self.spread_a.range, self.spread_b.range)
+        return max(self.spread_a.range, self.spread_b.range, MIN_NOISE)
 
     @property
     def seeds(self) -> int:
@@ -97,8 +102,14 @@ class Effect:
     def sentence(self) -> str:
         """The comparison in words, every number from the results."""
         return (f"{self.metric}: {self.a} {self.spread_a}, {self.b} {self.spread_b}; "
-                f"difference {self.delta:+.3f} against a seed spread of {self.noise:.3f} "
+                f"difference {self.delta:+.3f} against {self._noise_words()} "
                 f"({self.seeds} seeds each) — {self.verdict}")
+
+    def _noise_words(self) -> str:
+        spread = max(self.spread_a.range, self.spread_b.range)
+        if spread >= MIN_NOISE:
+            return f"a seed spread of {self.noise:.3f}"
+        return f"the noise floor {MIN_NOISE:.3f} (the seeds' spread, {spread:.3f}, is below it)"
 
     def row(self) -> dict[str, object]:
         """A row for ``evaluate.format_table``."""

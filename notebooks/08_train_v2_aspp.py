@@ -114,7 +114,8 @@ plt.show()
 # The paper's Table 3 (VGG-16, VOC 2012 val) ranks ASPP-L above ASPP-S and LargeFOV before the
 # CRF, and the CRF raises every one of them; its ResNet-101 experiments (§4.1) keep ASPP-L. Every number below is the mean over seeds ± half
 # their range; the verdicts come from the numbers: "holds" when the difference has the paper's
-# sign and exceeds the seeds' spread.
+# sign and exceeds the noise — the seeds' spread, never taken below one point (0.01), which two
+# seeds cannot resolve.
 
 # %%
 lfov, aspp_s, aspp_l = (trials[k] for k in VARIANTS)

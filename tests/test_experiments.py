@@ -57,3 +57,10 @@ def test_row_has_the_table_columns():
     row = compare("mIoU", "a", [0.5, 0.6], "b", [0.7, 0.8]).row()
     assert row["comparison"] == "b vs a" and row["verdict"] == "holds"
     assert row["B − A"] == pytest.approx(0.2)
+
+
+def test_two_seeds_that_agree_closely_do_not_make_a_tiny_difference_a_finding():
+    e = compare("mIoU", "subsampled", [0.140, 0.141], "upsampled", [0.142, 0.143])
+    assert e.noise == pytest.approx(0.01) and e.verdict == "inside the noise"
+    assert "noise floor 0.010 (the seeds' spread, 0.001, is below it)" in e.sentence()
+    assert compare("mIoU", "a", [0.140, 0.141], "b", [0.160, 0.161]).verdict == "holds"
