@@ -187,7 +187,8 @@ print(f"the last stage of this run's ResNet has {units} unit(s); multi-grid (1, 
 # ## Results
 #
 # Every row is the mean over seeds ± half their range. The verdicts below come from the numbers:
-# "holds" when the difference has the paper's sign and exceeds the seeds' spread.
+# "holds" when the difference has the paper's sign and exceeds the noise — the seeds' spread,
+# never taken below one point (0.01), which two seeds cannot resolve.
 
 # %%
 rows = [{"run": name, "seeds": len(values), "mIoU": str(Spread.of(values))} for name, values in miou.items()]
