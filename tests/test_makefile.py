@@ -18,12 +18,23 @@ def make(*args, **kwargs) -> subprocess.CompletedProcess:
                           timeout=60, **kwargs)
 
 
+def pip_install_line(text):
+    return next(line for line in text.replace("\\\n", " ").splitlines() if "pip install" in line and "-e" in line)
+
+
 def test_make_venv_installs_with_the_cpu_pin_and_the_cpu_index(tmp_path):
-    text = make("-n", "venv", f"VENV={tmp_path / 'venv'}").stdout
-    install = next(line for line in text.replace("\\\n", " ").splitlines() if "pip install" in line and "-e" in line)
+    index = "https://download.pytorch.org/whl/cpu"
+    install = pip_install_line(make("-n", "venv", f"VENV={tmp_path / 'venv'}", f"TORCH_CPU_INDEX={index}").stdout)
     assert "-c constraints/cpu.txt" in install
-    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in install
+    assert f"--extra-index-url {index}" in install
     assert "--quiet" not in install  # progress is shown, not minutes of silence
+
+
+def test_an_index_that_does_not_answer_is_left_out(tmp_path):
+    # Behind a closed network pip would retry the index for every package; the Makefile probes it once.
+    text = make("-n", "venv", f"VENV={tmp_path / 'venv'}", "PYTORCH_CPU_INDEX=http://127.0.0.1:9/whl/cpu").stdout
+    install = pip_install_line(text)
+    assert "-c constraints/cpu.txt" in install and "--extra-index-url" not in install
 
 
 def test_test_browser_never_installs_chromium_unasked(tmp_path):
