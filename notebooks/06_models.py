@@ -39,8 +39,8 @@ profile = profiles.get_profile()
 # any of the four. `model(x)` returns logits at the input's size; `model.forward_scores(x)`
 # returns the raw scores at the model's output stride (what v1 trains against labels subsampled
 # 8×). The tables below are for the full-size models, built on PyTorch's `meta` device: shapes
-# without storage, so a 60-million-parameter network is counted at 513×513 in about a second
-# (FLOPs by `torch.utils.flop_counter`, a multiply-add counted as 2).
+# without storage, so a 60-million-parameter network is counted at 513×513 without allocating
+# a single weight (FLOPs by `torch.utils.flop_counter`, a multiply-add counted as 2).
 
 # %%
 def full_size(name, **options):
