@@ -184,7 +184,7 @@ print(format_table([{"run": name, **{k: round(v, 3) for k, v in t.per_class().it
 # (`deeplab_edu.diagnostics`) each rule out one suspect, starting from LargeFOV's own starting
 # weights:
 #
-# 1. **Overfit one batch.** Eight training images, the same ones at every step. If forward,
+# 1. **Overfit one batch.** One batch of training images, the same at every step. If forward,
 #    loss and backward are right, the loss falls towards zero; if not, the bug is in the code
 #    (labels misaligned with images, the ignore label counted, a layer that does not train).
 # 2. **A linear probe.** Freeze the backbone and train only a 1×1 convolution on its features:
