@@ -236,8 +236,10 @@ print("label:", tuple(target.shape), target.dtype, "values", target.unique().tol
 # %% [markdown]
 # ## Training transforms
 #
-# DeepLab augments each training pair jointly (v2 §4): scale by a random factor in
-# [0.5, 2.0] (image bilinearly, label by nearest neighbour, which keeps indices), pad to the
+# DeepLab augments each training pair jointly (v2 §4): scale by a random factor — v1 did not,
+# v2's reference implementation draws it from [0.5, 1.5], v3 and v3+ from [0.5, 2.0], the range
+# used below (`deeplab_edu.recipes` cites each) — (image bilinearly, label by nearest neighbour,
+# which keeps indices), pad to the
 # crop size (image with the mean colour, label with **255** so padding is ignored, not
 # called background), take a random crop (321 for v1/v2, 513 for v3/v3+, always
 # output_stride·k + 1), flip left-right half of the time, normalise. Six samples of one scene

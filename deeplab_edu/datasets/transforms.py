@@ -1,7 +1,9 @@
 """Joint image + label transforms: DeepLab's training augmentation and whole-image evaluation.
 
-Training (DeepLab v2 §4, v3 §4.1): scale the pair by a random factor in [0.5, 2.0] (the
-image bilinearly, the label by nearest neighbour so it keeps class indices), pad to at least
+Training (DeepLab v2 §4, v3 §4.1): scale the pair by a random factor (the range is each
+version's: none in v1, 0.5–1.5 in v2's reference implementation, 0.5–2.0 in v3 and v3+; see
+``deeplab_edu.recipes``; the default here is v3's) — the image bilinearly, the label by nearest
+neighbour so it keeps class indices —, pad to at least
 the crop size (the image with the ImageNet mean, i.e. 0 after normalisation; the label with
 255 = ignore, so padding never counts as background), take a random ``crop_size`` crop
 (321 in v1/v2, 513 in v3/v3+: output_stride·k + 1), flip left-right with probability ½,

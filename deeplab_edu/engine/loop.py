@@ -2,8 +2,9 @@
 
 What one iteration does (v1, ICLR 2015, §4.1; v2, TPAMI 2017, §4.1; v3, §4.1):
 
-1. take ``batch_size`` random crops (random scale in [0.5, 2], ``crop_size`` = output_stride·k+1,
-   random flip — ``datasets.transforms.TrainTransform``), drawn reproducibly (``sampling``);
+1. take ``batch_size`` random crops (random scale in ``config.scale``, each version's range;
+   ``crop_size`` = output_stride·k+1; random flip — ``datasets.transforms.TrainTransform``),
+   drawn reproducibly (``sampling``);
 2. score them and take the pixel-wise cross-entropy, skipping label 255 (``losses``): v1/v2's
    downsampled labels or v3's upsampled scores, summed over MSC scales, plus v3's auxiliary
    head; the model may be anything that returns logits (``outputs``), CRF-as-RNN included;
