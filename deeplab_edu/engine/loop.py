@@ -8,7 +8,8 @@ What one iteration does (v1, ICLR 2015, §4.1; v2, TPAMI 2017, §4.1; v3, §4.1)
 2. score them and take the pixel-wise cross-entropy, skipping label 255 (``losses``): v1/v2's
    downsampled labels or v3's upsampled scores, summed over MSC scales, plus v3's auxiliary
    head; the model may be anything that returns logits (``outputs``), CRF-as-RNN included;
-3. step SGD (momentum 0.9, weight decay) with the head at 10× the rate, the rate following
+3. step SGD (momentum 0.9, weight decay) with the head at ``head_lr_mult`` × the rate (v1, v2:
+   10× on fc8; v3, v3+: one rate for all), the rate following
    v1's step schedule or the poly schedule (``schedules``).
 
 Around it, the practical parts: bf16 autocast and channels-last memory on GPUs, optional
