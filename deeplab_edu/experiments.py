@@ -76,8 +76,13 @@ class Effect:
         return self.spread_b.mean - self.spread_a.mean
 
     @property
+    def seed_spread(self) -> float:
+        """The larger of the two arms' ranges over seeds."""
+        return max(self.spread_a.range, self.spread_b.range)
+
+    @property
     def noise(self) -> float:
-        return max(self.spread_a.range, self.spread_b.range, MIN_NOISE)
+        return max(self.seed_spread, MIN_NOISE)
 
     @property
     def seeds(self) -> int:
@@ -106,10 +111,9 @@ class Effect:
                 f"({self.seeds} seeds each) — {self.verdict}")
 
     def _noise_words(self) -> str:
-        spread = max(self.spread_a.range, self.spread_b.range)
-        if spread >= MIN_NOISE:
+        if self.seed_spread >= MIN_NOISE:
             return f"a seed spread of {self.noise:.3f}"
-        return f"the noise floor {MIN_NOISE:.3f} (the seeds' spread, {spread:.3f}, is below it)"
+        return f"the noise floor {MIN_NOISE:.3f} (the seeds' spread, {self.seed_spread:.3f}, is below it)"
 
     def row(self) -> dict[str, object]:
         """A row for ``evaluate.format_table``."""
