@@ -79,17 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scripts", nargs="+", type=Path, help="chapter .py files")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
-    parser.add_argument("--drop-progress-only", action="store_true",
-                        help="do not execute: only remove recorded progress-bar widgets from the .ipynb files")
     args = parser.parse_args(argv)
-    if args.drop_progress_only:
-        for script in args.scripts:
-            path = script.with_suffix(".ipynb")
-            notebook = nbformat.read(path, as_version=4)
-            if drop_progress_widgets(notebook):
-                nbformat.write(notebook, path)
-                print(f"{path}: progress widgets removed")
-        return 0
     for script in args.scripts:
         if script.suffix != ".py" or not script.exists():
             parser.error(f"{script}: expected an existing chapter .py file")
