@@ -185,9 +185,9 @@ def hole_conv2d(x: torch.Tensor, weight: torch.Tensor, rate: int, padding: int =
 class SparseDense:
     """DeepLab v2 Fig. 3 as arrays (H × W unless noted), ready to plot.
 
-    ``downsampled``: the input at 1/factor resolution; ``sparse``: the filter's responses on it
-    (H/factor × W/factor); ``sparse_upsampled``: those responses put back at full size, each
-    repeated over its factor × factor block; ``computed``: True where the sparse path computed a
+    ``image``: the input at full resolution; ``downsampled``: the input at 1/factor resolution;
+    ``sparse``: the filter's responses on it (H/factor × W/factor); ``sparse_upsampled``: those
+    responses put back at full size, each repeated over its factor × factor block; ``computed``: True where the sparse path computed a
     response (1 in factor² positions); ``dense``: the atrous responses at every position.
     """
 
@@ -197,6 +197,7 @@ class SparseDense:
     computed: np.ndarray
     dense: np.ndarray
     factor: int
+    image: np.ndarray | None = None  # last, with a default: older positional constructions still work
 
 
 def sparse_vs_dense(image: np.ndarray | torch.Tensor, kernel: np.ndarray | torch.Tensor,
@@ -226,7 +227,7 @@ def sparse_vs_dense(image: np.ndarray | torch.Tensor, kernel: np.ndarray | torch
     computed[::factor, ::factor] = True
     dense = F.conv2d(x, k, padding=pad * factor, dilation=factor)
     return SparseDense(small[0, 0].numpy(), sparse[0, 0].numpy(), upsampled[0, 0].numpy(),
-                       computed.numpy(), dense[0, 0].numpy(), factor)
+                       computed.numpy(), dense[0, 0].numpy(), factor, image.numpy())
 
 
 # --------------------------------------------------------------------------- large rates

@@ -29,9 +29,13 @@ from PIL import Image
 
 from deeplab_edu import hole, receptive_field
 from deeplab_edu.atrous import dilate_kernel
+from deeplab_edu.datasets.synthetic import CLASSES, make_object_image
+from deeplab_edu.localisation import shift_study
+from deeplab_edu.pretrain import SHIPPED_DIR, PretrainConfig, load_classifier, normalize_batch, weights_name
 from deeplab_edu.runtime import seed_everything
 from deeplab_edu.viz import atrous as viz
 from deeplab_edu.viz import receptive_field as rf_viz
+from deeplab_edu.viz.localisation import plot_shift_study
 
 seed_everything(0)
 
@@ -136,7 +140,9 @@ for name, out in outputs.items():
 # DeepLab v2's Fig. 3 in numbers. *Sparse*: downsample the image by 2 (what a stride-2 pooling
 # does), convolve, and upsample the responses — a response was computed at only 1 position in
 # 4. *Dense*: convolve the full-resolution image with the filter at rate 2 — the same filter
-# footprint on the image, a response at every position. `sparse_vs_dense` returns both.
+# footprint on the image, a response at every position. `sparse_vs_dense` returns both. The
+# figure sets the full-resolution input (what the dense path reads) beside the downsampled one
+# (what the sparse path reads); the two response maps share the colour bar.
 
 # %%
 result = hole.sparse_vs_dense(grey, sobel.numpy(), factor=2)
@@ -233,6 +239,56 @@ print(f"stride-1 pool4/pool5, no holes: output stride {receptive_field.output_st
       f"receptive field {receptive_field.receptive_field(no_holes)}")
 
 # %% [markdown]
+# ## Why output stride 8: what a trained classifier knows about *where*
+#
+# DeepLab v2 (§1, its third challenge; v1 §1 says the same) names the problem this chapter
+# solves: a classifier makes object-centric decisions, which needs invariance to spatial
+# transformations, and that invariance limits how precisely it can say where things are. The book's miniature-ImageNet ResNet
+# (`deeplab_edu.pretrain`, trained at output stride 32 on 64 × 64 object images, shipped in
+# `data/pretrained/`) shows it. The classifier averages its last features and applies one linear
+# layer; applied at *every position* instead — a 1 × 1 convolution,
+# `localisation.class_score_map` — that layer gives a map of the object class's score, one value
+# per cell of the output stride (the map's mean is the classifier's own score). We paste one
+# object image into a 128 × 128 frame, move it right a few pixels at a time, and read the map at
+# output stride 32 and, with the same weights rebuilt by the hole algorithm
+# (`localisation.with_output_stride`), at output stride 8.
+
+# %%
+classifier = load_classifier(SHIPPED_DIR / weights_name("resnet", 0.25, (1, 1, 1, 1)),
+                             PretrainConfig(backbone="resnet")).eval()
+CANVAS, SHIFTS = 128, list(range(0, 33, 4))
+thing, cls = make_object_image(1, 64)
+study = shift_study(classifier.backbone, classifier.fc, thing, cls - 1, SHIFTS, normalize_batch, canvas=CANVAS)
+plot_shift_study(study, thing, [0, 8, 16, 24, 32], CANVAS, CLASSES[cls])
+plt.show()
+print(f"object: a {CLASSES[cls]}, moved right by {SHIFTS} px")
+for stride in study.maps:
+    moved = study.displacement(stride)
+    still = next((s for s, m in zip(SHIFTS, moved) if m != 0), None)
+    print(f"output stride {stride:>2}: the peak moved by {moved.astype(int).tolist()} px; "
+          f"first moved at a shift of {still} px; mean |moved - shift| = {study.tracking_error(stride).mean():.1f} px")
+
+# %% [markdown]
+# At output stride 32 the map cannot follow the object: small shifts leave the peak where it was
+# (that is the invariance a classifier is trained for) and larger ones make it jump a whole
+# cell. At output stride 8 the same weights put the peak within a few pixels of where the object
+# went. Over a dozen objects:
+
+# %%
+errors = {stride: [] for stride in study.maps}
+for seed in range(12):
+    other, other_cls = make_object_image(seed, 64)
+    other_study = shift_study(classifier.backbone, classifier.fc, other, other_cls - 1, SHIFTS, normalize_batch,
+                              canvas=CANVAS)
+    for stride in errors:
+        errors[stride].append(other_study.tracking_error(stride).mean())
+for stride, values in errors.items():
+    print(f"output stride {stride:>2}: mean |peak displacement - object shift| {np.mean(values):4.1f} px "
+          f"(worst object {np.max(values):4.1f} px), the peak moving in steps of {stride} px")
+print(f"the same weights at output stride 8 follow the object {np.mean(errors[32]) / np.mean(errors[8]):.1f}x "
+      f"more closely than at 32")
+
+# %% [markdown]
 # ## What we have
 #
 # * Three ways to compute atrous convolution — a holed filter, phase sub-images, a dilated
@@ -242,6 +298,8 @@ print(f"stride-1 pool4/pool5, no holes: output stride {receptive_field.output_st
 # * Large rates read a grid and, on small maps, only the filter's centre.
 # * Removing strides and raising rates by the same factors turns output stride 32 into 8 while
 #   the field stays large.
+# * A trained classifier's scores at output stride 32 barely move with the object; the same
+#   weights at output stride 8 follow it in 8-pixel steps.
 #
 # Next, **chapter 04** is the other half of DeepLab v1: the fully-connected CRF that sharpens
 # the boundaries of these dense but blurry score maps.

@@ -191,7 +191,9 @@ def test_figures_draw_what_the_functions_computed():
 
     result = hole.sparse_vs_dense(np.random.default_rng(0).random((20, 20)), np.ones((3, 3)), factor=2)
     fig = viz.plot_sparse_dense(result, crop=8)
-    assert [ax.images[0].get_array().shape for ax in fig.axes] == [(4, 4), (8, 8), (8, 8)]
+    # full-resolution input, downsampled input, sparse, dense; then the responses' colour bar
+    assert [ax.images[0].get_array().shape for ax in fig.axes[:4]] == [(8, 8), (4, 4), (8, 8), (8, 8)]
+    assert fig.axes[4].get_ylabel() == "filter response"
     plt.close(fig)
 
     image = np.random.default_rng(1).random((12, 12))

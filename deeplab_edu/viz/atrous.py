@@ -132,26 +132,33 @@ def plot_phases(phases: np.ndarray, rate: int) -> Figure:
 def plot_sparse_dense(result: SparseDense, crop: int | None = None) -> Figure:
     """DeepLab v2 Fig. 3: sparse responses (computed at dots) against dense atrous responses.
 
+    The full-resolution input (what the dense path reads) stands beside the downsampled one
+    (what the sparse path reads); both response maps share one colour scale, shown by the bar.
     ``crop`` shows only the top-left crop × crop pixels, so that single positions are visible.
     """
     window = (slice(0, crop), slice(0, crop))
     small = slice(0, None if crop is None else -(-crop // result.factor))
-    panels = [(f"input downsampled by {result.factor}", result.downsampled[small, small], "gray"),
+    panels = [(f"input downsampled by {result.factor}\n(what sparse reads)", result.downsampled[small, small], "gray"),
               ("sparse: conv, then upsample", result.sparse_upsampled[window], "magma"),
               (f"dense: atrous conv, r = {result.factor}", result.dense[window], "magma")]
-    fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
+    if result.image is not None:
+        panels.insert(0, ("input, full resolution\n(what dense reads)", result.image[window], "gray"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels) + 0.8, 3.4))
     low = min(result.sparse.min(), result.dense.min())
     high = max(result.sparse.max(), result.dense.max())
     for ax, (title, array, cmap) in zip(axes, panels):
-        kwargs = dict(vmin=low, vmax=high) if cmap == "magma" else {}
-        ax.imshow(array, cmap=cmap, interpolation="nearest", **kwargs)
+        kwargs = dict(vmin=low, vmax=high) if cmap == "magma" else dict(vmin=0, vmax=max(1.0, float(array.max())))
+        shown = ax.imshow(array, cmap=cmap, interpolation="nearest", **kwargs)
+        if cmap == "magma":
+            responses = shown
         ax.set_title(title, fontsize=9)
         ax.axis("off")
     rows, cols = np.nonzero(result.computed[window])
     if crop is not None and crop <= 48:
-        axes[1].scatter(cols, rows, s=4, c="cyan")
-        axes[2].scatter(cols, rows, s=4, c="cyan")
+        axes[-2].scatter(cols, rows, s=4, c="cyan")
+        axes[-1].scatter(cols, rows, s=4, c="cyan")
     fig.tight_layout()
+    fig.colorbar(responses, ax=list(axes[-2:]), shrink=0.85, label="filter response")
     return fig
 
 

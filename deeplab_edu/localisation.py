@@ -1,0 +1,133 @@
+"""Invariance against localisation: a trained classifier's class scores at output stride 32 and 8.
+
+DeepLab v2 (Chen et al., TPAMI 2017, §1) names the third challenge of DCNNs for labelling
+pixels: "an object-centric classifier requires invariance to spatial transformations, inherently
+limiting the spatial accuracy of a DCNN" (DeepLab v1, ICLR 2015, §1, makes the same point).
+This module measures that on a trained network.
+
+A classifier pools its last features and applies one linear layer ``fc``. Applied *per
+position* instead, as a 1 × 1 convolution (:func:`class_score_map`), ``fc`` gives a map of class
+scores, one per cell of the output stride; because pooling and ``fc`` are both linear, the map's
+mean is exactly the classifier's logits. At output stride 32 a cell is 32 input pixels wide, so
+the map can say where an object is only to within 32 pixels: shift the object by a few pixels
+and the map's peak stays put, then jumps by 32. The same weights rebuilt at output stride 8 by
+the hole algorithm (:func:`with_output_stride`, ``backbones.resnet``) move the peak in steps
+of 8. :func:`shift_study` places an object at a series of horizontal shifts and records, per
+output stride, the object class's score maps and the column of their peak (in input pixels).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deeplab_edu.backbones.resnet import STAGE_PLANES, ResNet
+
+__all__ = ["with_output_stride", "class_score_map", "place_object", "peak_column", "ShiftStudy", "shift_study"]
+
+
+def with_output_stride(backbone: ResNet, output_stride: int) -> ResNet:
+    """``backbone`` rebuilt at ``output_stride`` (32, 16 or 8) with the same weights, in eval mode.
+
+    Only strides and rates change (``backbones.resnet.stage_geometry``), so the state dict loads
+    key for key and the dense network computes the sparse one's values at every
+    (output stride ratio)-th position.
+    """
+    # Rebuild the geometry rather than patch strides in place: one code path for every stride.
+    # The blocks (units per stage) fix the architecture; the width is read back from the widest
+    # stage (512 · width inner channels), and a strict load_state_dict catches any mismatch.
+    width = backbone.layer4[0].conv1.out_channels / STAGE_PLANES[-1]
+    dense = ResNet(output_stride=output_stride, width=width, blocks=backbone.blocks)
+    dense.load_state_dict(backbone.state_dict())
+    return dense.eval()
+
+
+def class_score_map(backbone: nn.Module, fc: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """The classifier's ``fc`` applied at every position of ``backbone(x)["out"]``: (N, classes, h, w).
+
+    ``fc`` is a 1 × 1 convolution in disguise (DeepLab v1 §3.1 converts VGG's fully connected
+    layers the same way); the spatial mean of the map equals ``fc(mean of the features)``.
+    """
+    features = backbone(x)["out"]
+    return F.conv2d(features, fc.weight[:, :, None, None], fc.bias)
+
+
+def place_object(image: np.ndarray, canvas: int, shift: int) -> np.ndarray:
+    """``image`` (H, W, 3) pasted at the centre of a ``canvas`` × ``canvas`` frame, moved ``shift`` px right.
+
+    The frame is filled with the mean colour of the image's border (its background), so the
+    only thing that moves between two shifts is the image itself.
+    """
+    height, width = image.shape[:2]
+    top, left = (canvas - height) // 2, (canvas - width) // 2 + shift
+    if top < 0 or left < 0 or left + width > canvas:
+        raise ValueError(f"a {height}x{width} image shifted by {shift} does not fit a {canvas}x{canvas} canvas")
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).mean(axis=0)
+    out = np.empty((canvas, canvas, image.shape[2]), dtype=image.dtype)
+    out[:] = np.round(border).astype(image.dtype)
+    out[top:top + height, left:left + width] = image
+    return out
+
+
+def peak_column(score_map: torch.Tensor | np.ndarray, output_stride: int) -> float:
+    """The input-pixel column of the centre of the highest cell of a (h, w) score map.
+
+    Cell j of a map at output stride s covers input columns s·j … s·j + s − 1; its centre is
+    s·j + (s − 1)/2. The peak can therefore only move in steps of s.
+    """
+    scores = score_map.detach().cpu().numpy() if isinstance(score_map, torch.Tensor) else np.asarray(score_map)
+    _, column = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    return float(output_stride * column + (output_stride - 1) / 2)
+
+
+@dataclass(frozen=True)
+class ShiftStudy:
+    """One object at several horizontal shifts, seen at several output strides.
+
+    ``maps[s]``: the object class's score maps at output stride s, (shifts, h, w);
+    ``peaks[s]``: the peak's column in input pixels per shift.
+    """
+
+    shifts: np.ndarray
+    maps: dict[int, np.ndarray]
+    peaks: dict[int, np.ndarray]
+
+    def displacement(self, output_stride: int) -> np.ndarray:
+        """How far the peak moved from its place at the first shift, per shift (input pixels)."""
+        peaks = self.peaks[output_stride]
+        return peaks - peaks[0]
+
+    def tracking_error(self, output_stride: int) -> np.ndarray:
+        """|peak displacement − object shift| per shift: how badly the map follows the object."""
+        return np.abs(self.displacement(output_stride) - (self.shifts - self.shifts[0]))
+
+
+@torch.no_grad()
+def shift_study(backbone: ResNet, fc: nn.Linear, image: np.ndarray, class_index: int,
+                shifts: Sequence[int], prepare: Callable[[torch.Tensor], torch.Tensor],
+                output_strides: Sequence[int] = (32, 8), canvas: int = 128) -> ShiftStudy:
+    """Place ``image`` at each of ``shifts`` (:func:`place_object`) and score it at each output stride.
+
+    ``backbone`` is the trained classifier's backbone (any output stride), ``fc`` its linear
+    layer and ``class_index`` the row of ``fc`` to follow (the object's class). ``prepare`` turns
+    a uint8 (N, 3, H, W) batch into the network's input (e.g. ``pretrain.normalize_batch``).
+    """
+    shifts_ = np.asarray(list(shifts), dtype=np.int64)
+    if shifts_.size == 0:
+        raise ValueError("shifts must name at least one shift")
+    if not 0 <= class_index < fc.out_features:
+        raise ValueError(f"class_index must be in [0, {fc.out_features - 1}], got {class_index}")
+    batch = np.stack([place_object(image, canvas, int(s)) for s in shifts_])
+    x = prepare(torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous())
+    maps, peaks = {}, {}
+    for stride in output_strides:
+        network = with_output_stride(backbone, stride)
+        scores = class_score_map(network, fc, x)
+        maps[stride] = scores[:, class_index].numpy()
+        peaks[stride] = np.array([peak_column(m, stride) for m in maps[stride]])
+    return ShiftStudy(shifts_, maps, peaks)
