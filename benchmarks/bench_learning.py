@@ -65,12 +65,14 @@ def at_test_stride(model: str, result, config: TrainConfig) -> tuple[torch.nn.Mo
 
 
 def run_one(model: str, seed: int, profile: profiles.Profile, dataset: str, root: str | None,
-            iterations: int | None = None) -> dict:
-    extra = {} if iterations is None else {"iterations": iterations}
-    name = f"{model}-{seed}" + ("" if iterations is None else f"-{iterations}")
+            iterations: int | None = None, lr: float | None = None) -> dict:
+    extra = {key: value for key, value in (("iterations", iterations), ("lr", lr)) if value is not None}
+    name = f"{model}-{seed}" + "".join(f"-{key}{value:g}" for key, value in extra.items())
+    # overwrite: a measurement trains from the start, never resumes an earlier run's checkpoint
+    # (made, perhaps, from other starting weights).
     config = TrainConfig.from_profile(model, profile, dataset=dataset, data_root=root, seed=seed,
                                       out_dir=str(paths.REPO_ROOT / "runs" / "bench_learning" / name),
-                                      progress=False, **extra)
+                                      progress=False, overwrite=True, **extra)
     result = train(config)
     network, stride = at_test_stride(model, result, config)
     scored = evaluate(network, build_dataset(dataset, "val", root=root), trimap_widths=(), progress=False)
@@ -120,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="laptop", help="run profile (default: laptop)")
     parser.add_argument("--iterations", type=int, default=None,
                         help="training steps (default: the profile's, as the chapters train)")
+    parser.add_argument("--lr", type=float, default=None, help="base learning rate (default: the profile's recipe)")
     parser.add_argument("--out", type=Path, default=RESULTS / "learning", help="writes OUT.md and OUT.json")
     args = parser.parse_args(argv)
 
@@ -129,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for model in args.models:
         for seed in args.seeds:
-            runs.append(run_one(model, seed, profile, dataset, root, args.iterations))
+            runs.append(run_one(model, seed, profile, dataset, root, args.iterations, args.lr))
             r = runs[-1]
             print(f"{model} seed {seed}: mIoU {r['mIoU']:.3f}, lowest {r['lowest_class']} {r['lowest_iou']:.3f}, "
                   f"{r['train_seconds']:.0f} s", flush=True)

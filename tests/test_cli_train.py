@@ -78,3 +78,17 @@ def test_predict_needs_exactly_one_source():
 
     with pytest.raises(ValueError, match="exactly one"):
         load_predictor()
+
+
+def test_clip_grad_norm_reaches_the_config_and_bad_values_are_refused(capsys):
+    import argparse
+
+    from deeplab_edu.train import add_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert config_from_args(parser.parse_args([])).clip_grad_norm is None
+    assert config_from_args(parser.parse_args(["--clip-grad-norm", "0.5"])).clip_grad_norm == 0.5
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--clip-grad-norm", "-1"])
+    assert "clip-grad-norm" in capsys.readouterr().err

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from deeplab_edu import distributed as ddp
 from deeplab_edu.datasets.synthetic import write_builtin
+from deeplab_edu.engine.loop import build_training_model
+from deeplab_edu.runtime import seed_everything
 from deeplab_edu.train import (DrawSampler, TrainConfig, downsampled_loss, subsample_labels, train,
                                upsampled_loss)
 from deeplab_edu.viz.training import plot_training_curves, read_log
@@ -143,6 +145,23 @@ def test_multiscale_v2_and_v3plus_train(builtin, tmp_path):
         assert np.isfinite(result.history[0]["loss"])
 
 
+def test_gradient_clipping_bounds_the_step(builtin, tmp_path):
+    # One plain SGD step (no momentum history, no decay): each weight moves by lr·g, so the
+    # update's norm is at most the head's 10× rate times the clipped gradient's norm.
+    def step(out, clip):
+        cfg = config(builtin, out, iterations=1, lr=1.0, momentum=0.0, weight_decay=0.0, clip_grad_norm=clip,
+                     model_options={"dropout": 0.0})
+        seed_everything(cfg.seed)  # as train() does, so both start from the same weights
+        start, _ = build_training_model(cfg.resolved(), 8, torch.device("cpu"))
+        before = torch.cat([p.detach().flatten() for p in start.parameters()])
+        after = torch.cat([p.detach().flatten() for p in train(cfg).model.parameters()])
+        return float((after - before).norm())
+
+    free, clipped = step(tmp_path / "free", None), step(tmp_path / "clipped", 1e-3)
+    assert 1e-3 * 0.9999 <= clipped <= 10 * 1e-3 * 1.0001
+    assert free > 100 * clipped, (free, clipped)  # without the clip the same step is far larger
+
+
 def test_nan_loss_stops_naming_the_step_and_the_last_good_checkpoint(builtin, tmp_path):
     with pytest.raises(FloatingPointError, match=r"at step \d+; .*last good checkpoint is .*checkpoint.pt"):
         train(config(builtin, tmp_path, lr=1e12, iterations=20))
@@ -159,6 +178,8 @@ def test_missing_voc_says_how_to_get_it_or_use_the_builtin_set(tmp_path):
     ({"loss": "dice"}, "loss"),
     ({"schedule": "cosine"}, "schedule"),
     ({"iterations": 0}, "iterations"),
+    ({"clip_grad_norm": 0.0}, "clip_grad_norm"),
+    ({"clip_grad_norm": float("nan")}, "clip_grad_norm"),
     ({"batchnorm": "sync"}, "SyncBatchNorm"),  # no CPU implementation in PyTorch
 ])
 def test_bad_configs_are_refused_clearly(builtin, tmp_path, overrides, match):

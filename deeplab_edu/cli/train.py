@@ -56,6 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--loss", default="upsampled", choices=LOSSES,
                    help="downsampled labels (v1/v2) or upsampled scores (v3)")
     g.add_argument("--accumulate", type=positive_int, default=1, help="gradient-accumulation passes per step")
+    g.add_argument("--clip-grad-norm", type=positive_float, default=None, metavar="NORM",
+                   help="rescale each step's gradient to at most this L2 norm (default: never)")
     g.add_argument("--batchnorm", default="train", choices=BATCHNORM, help="train, frozen, or sync (GPUs)")
     g.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"], help="auto: bf16 on CUDA")
     g.add_argument("--compile", action="store_true", help="torch.compile the model")
@@ -94,6 +96,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        scale=tuple(args.scale), batch_size=args.batch_size, num_workers=args.num_workers,
                        iterations=args.iterations, lr=args.lr, weight_decay=args.weight_decay,
                        schedule=args.schedule, loss=args.loss, accumulate=args.accumulate,
+                       clip_grad_norm=args.clip_grad_norm,
                        batchnorm=args.batchnorm, amp=args.amp, compile=args.compile, seed=args.seed,
                        out_dir=args.out, log_every=args.log_every, checkpoint_every=args.checkpoint_every,
                        overwrite=getattr(args, "overwrite", False), device=args.device,

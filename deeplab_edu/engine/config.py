@@ -68,6 +68,10 @@ class TrainConfig:
     gamma: float = 0.1
     loss: str = "upsampled"
     accumulate: int = 1
+    # Rescale the gradient to at most this L2 norm before each step (None: never). CRF-as-RNN is
+    # an RNN, and its mean-field iterations multiply the gradient reaching the network below, as
+    # back-propagation through time does (Pascanu et al., ICML 2013, §3.2: clip the norm).
+    clip_grad_norm: float | None = None
     batchnorm: str = "train"
     amp: str = "auto"  # "auto": bf16 on CUDA, off elsewhere; "bf16"; "off"
     channels_last: bool | None = None  # None: on CUDA only
@@ -150,6 +154,8 @@ class TrainConfig:
             check_finite(getattr(self, name), name, positive=True)
         for name in ("momentum", "weight_decay", "power", "gamma", "aux_weight"):
             check_finite(getattr(self, name), name, positive=False)
+        if self.clip_grad_norm is not None:
+            check_finite(self.clip_grad_norm, "clip_grad_norm", positive=True)
         scale = tuple(self.scale) if isinstance(self.scale, (tuple, list)) else ()
         if len(scale) != 2 or not all(_is_finite(v) for v in scale) or not 0 < scale[0] <= scale[1]:
             raise ValueError(f"scale must be two finite numbers 0 < low <= high, got {self.scale!r}")

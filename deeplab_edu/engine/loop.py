@@ -257,6 +257,8 @@ def train(config: TrainConfig) -> TrainResult:
                 raise FloatingPointError(f"loss is {total.item()} at step {step + 1}; training stopped — {where}. "
                                          "Lower the learning rate or check the labels (255 = ignore).")
             lrs = [group["lr"] for group in optimizer.param_groups]  # the rates this step used
+            if config.clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
             optimizer.step()
             scheduler.step()
             images_in_window += config.batch_size
