@@ -25,6 +25,7 @@ from deeplab_edu.aspp import ASPP, ASPP_L, ASPP_S, v3_rates
 from deeplab_edu.backbones import ResNet, stage_geometry
 from deeplab_edu.models import build_model
 from deeplab_edu.models.anatomy import format_layer_table, layer_table, measure_receptive_field
+from deeplab_edu.published import NOT_INCLUDED, format_table, get_table
 from deeplab_edu.receptive_field import FC6_VARIANTS
 from deeplab_edu.separable import SeparableConv2d
 from deeplab_edu.viz.models import plot_aspp_footprints, plot_forward
@@ -95,6 +96,21 @@ for key, variant in FC6_VARIANTS.items():
     print(f"{variant.model:<22} fc6 {fc6.kernel_size[0]}x{fc6.kernel_size[0]} rate {fc6.dilation[0]:>2}, "
           f"{fc6.out_channels:>4} channels: {params / 1e6:6.2f} M parameters (paper: {variant.paper_parameters_millions} M), "
           f"RF {model.receptive_field()}")
+
+# %% [markdown]
+# What the paper measured with these four designs (v1 Table 2: VOC 2012 val, mean IoU after the
+# CRF, and training speed on the authors' GPU). `deeplab_edu.published` keeps the numbers with
+# their source, so the training chapters can set their own results beside them: the built-in
+# scenes are not VOC, but the direction and size of an effect can be compared.
+
+# %%
+fov = get_table("v1_field_of_view")
+print(format_table(fov))
+large, full_7x7 = "DeepLab-CRF-LargeFOV", "DeepLab-CRF-7x7"
+print(f"\nLargeFOV against 7x7: mean IoU {fov.value(large, 'mean IoU (%)'):.2f} vs {fov.value(full_7x7, 'mean IoU (%)'):.2f}, "
+      f"{fov.value(full_7x7, 'parameters (M)') / fov.value(large, 'parameters (M)'):.1f}x fewer parameters, "
+      f"{fov.value(large, 'training speed (img/s)') / fov.value(full_7x7, 'training speed (img/s)'):.2f}x faster to train")
+print("not in deeplab_edu.published yet (their tables could not be read here):", "; ".join(NOT_INCLUDED))
 
 # %% [markdown]
 # ## DeepLab v2: ASPP and ResNet-101
@@ -255,20 +271,34 @@ print("computed:", small_v1.receptive_field(), "  measured (height, width):", me
 # %% [markdown]
 # ## A forward pass on a photo
 #
-# The models here start from random weights, so the labels below are noise. The point is the
-# geometry: the scores DeepLab computes form a coarse grid (middle), which bilinear upsampling
-# brings to the image's size (right). The photo ships with matplotlib. The width follows the run
-# profile (`DEEPLAB_EDU_PROFILE`); the shapes do not depend on it.
+# The models here start from random weights, so what they say about the photo means nothing; the
+# point is the geometry. Every class gets a score on a coarse grid (here the decoder's stride 4),
+# and bilinear upsampling brings the grid to the image's size. An untrained network's arg-max
+# would be one flat colour: the cell measures why — its classes' scores differ from each other
+# far more than any one class's score varies across the image. So the figure shows a single
+# class (the one that varies most) on its own colour scale: the grid, the upsampled logits, and
+# a zoom where the grid's blocks and their bilinear blend are visible. The photo ships with
+# matplotlib. The width is fixed at 0.25, whatever the profile, so the numbers printed are the same
+# in every run.
 
 # %%
 with cbook.get_sample_data("grace_hopper.jpg") as file:
     image = plt.imread(file)
 x = torch.tensor(image).permute(2, 0, 1)[None].float() / 255  # untrained: no normalisation needed
-model = build_model("deeplabv3plus", 21, width=profile.width, blocks=(1, 1, 1, 1)).eval()
+runtime.seed_everything(0)  # the same random weights whatever the cells above drew
+model = build_model("deeplabv3plus", 21, width=0.25, blocks=(1, 1, 1, 1)).eval()
 with torch.no_grad():
     scores, logits = model.forward_scores(x), model(x)
 print("image", tuple(x.shape), "-> scores", tuple(scores.shape), "-> logits", tuple(logits.shape))
-plot_forward(image, scores, logits, "DeepLab v3+ (random weights)")
+labels = logits[0].argmax(0)
+top = int(labels.flatten().mode().values)
+between = float(scores[0].mean(dim=(1, 2)).std())  # how far apart the classes' average scores lie
+within = float(scores[0].flatten(1).std(dim=1).mean())  # how much one class's score varies over the image
+print(f"logits range [{float(logits.min()):.3f}, {float(logits.max()):.3f}]; the arg-max is class {top} "
+      f"at {float((labels == top).float().mean()):.1%} of the pixels")
+print(f"the classes' mean scores differ by {between:.4f} (std over classes); one class's score varies over "
+      f"the image by {within:.4f} (std over positions): {between / within:.0f}x less")
+plot_forward(image, scores, logits, "DeepLab v3+ (random weights): one class's score, coarse grid and upsampled")
 plt.show()
 
 # %% [markdown]

@@ -9,7 +9,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from deeplab_edu.viz.models import aspp_footprints, plot_aspp_footprints, plot_forward  # noqa: E402
+from deeplab_edu.viz.models import (aspp_footprints, most_varied_class, plot_aspp_footprints,  # noqa: E402
+                                    plot_forward)
 
 
 def test_aspp_footprints_are_the_dilated_kernels():
@@ -26,9 +27,15 @@ def test_aspp_footprints_are_the_dilated_kernels():
     plt.close(fig)
 
 
-def test_forward_figure_shows_the_coarse_grid_and_the_full_size_labels():
+def test_forward_figure_shows_one_class_on_the_coarse_grid_and_upsampled():
     scores, logits = torch.randn(1, 5, 4, 6), torch.randn(1, 5, 32, 48)
-    fig = plot_forward(np.zeros((32, 48, 3), np.uint8), scores, logits, "t")
-    assert [ax.get_title() for ax in fig.axes] == ["input", "scores: 4×6 grid", "logits: 32×48"]
-    np.testing.assert_array_equal(fig.axes[1].images[0].get_array(), scores[0].argmax(0).numpy())
+    scores[0, 3] *= 10  # the most varied class
+    assert most_varied_class(scores) == 3
+    fig = plot_forward(np.zeros((32, 48, 3), np.uint8), scores, logits, "t", zoom=2)
+    assert [ax.get_title() for ax in fig.axes[:5]] == ["input", "class 3 scores: 4×6 grid", "class 3 logits: 32×48",
+                                                       "zoom: 2×2 grid cells", "the same region, upsampled"]
+    np.testing.assert_array_equal(fig.axes[1].images[0].get_array(), scores[0, 3].numpy())
+    np.testing.assert_array_equal(fig.axes[3].images[0].get_array(), scores[0, 3, :2, :2].numpy())
+    assert fig.axes[4].images[0].get_array().shape == (16, 16)
+    assert fig.axes[5].get_ylabel() == "score of class 3"  # the colour bar
     plt.close(fig)

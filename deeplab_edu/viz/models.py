@@ -9,23 +9,45 @@ import torch
 from deeplab_edu.atrous import effective_kernel_size
 
 
-def plot_forward(image: np.ndarray, scores: torch.Tensor, logits: torch.Tensor, title: str = "") -> plt.Figure:
-    """Image | arg-max of the scores at the output stride | arg-max of the logits at the input size.
+def most_varied_class(scores: torch.Tensor) -> int:
+    """The class whose score map (1, C, h, w) varies most across the image (largest spatial std)."""
+    return int(scores[0].flatten(1).std(dim=1).argmax())
 
-    ``scores`` and ``logits`` are (1, C, h, w) and (1, C, H, W); the middle panel shows how coarse
-    the grid is that DeepLab actually computes before bilinear upsampling.
+
+def plot_forward(image: np.ndarray, scores: torch.Tensor, logits: torch.Tensor, title: str = "",
+                 class_index: int | None = None, zoom: int = 12) -> plt.Figure:
+    """One class's score through the forward pass: the coarse grid, its bilinear upsampling, and a zoom.
+
+    ``scores`` and ``logits`` are (1, C, h, w) and (1, C, H, W). Panels: the image; class
+    ``class_index``'s scores on the grid DeepLab computes (default: :func:`most_varied_class`);
+    the same class in the logits at the image's size; the top-left ``zoom`` × ``zoom`` cells of
+    the grid and the same region of the logits, where the blocks and their bilinear blend show.
+    The colour scale is the class's own range (shared by the four score panels, one bar): an
+    untrained network's classes differ far more from each other than across the image, so an
+    arg-max map would be one flat colour.
     """
-    figure, axes = plt.subplots(1, 3, figsize=(11, 3.6))
-    coarse, fine = scores[0].argmax(0).cpu().numpy(), logits[0].argmax(0).cpu().numpy()
-    panels = [(image, "input"), (coarse, f"scores: {coarse.shape[0]}×{coarse.shape[1]} grid"),
-              (fine, f"logits: {fine.shape[0]}×{fine.shape[1]}")]
-    for ax, (data, label) in zip(axes, panels):
-        ax.imshow(data, cmap=None if data.ndim == 3 else "tab20", interpolation="nearest",
-                  vmin=None if data.ndim == 3 else 0, vmax=None if data.ndim == 3 else scores.shape[1] - 1)
-        ax.set_title(label)
-        ax.axis("off")
+    c = most_varied_class(scores) if class_index is None else int(class_index)
+    coarse, fine = scores[0, c].cpu().numpy(), logits[0, c].cpu().numpy()
+    factor_y, factor_x = fine.shape[0] / coarse.shape[0], fine.shape[1] / coarse.shape[1]
+    window = (slice(0, zoom), slice(0, zoom))
+    fine_window = (slice(0, int(round(zoom * factor_y))), slice(0, int(round(zoom * factor_x))))
+    low, high = float(min(coarse.min(), fine.min())), float(max(coarse.max(), fine.max()))
+    figure, axes = plt.subplots(1, 5, figsize=(15, 3.6), gridspec_kw={"width_ratios": [1, 1, 1, 0.8, 0.8]})
+    axes[0].imshow(image)
+    axes[0].set_title("input", fontsize=9)
+    panels = [(coarse, f"class {c} scores: {coarse.shape[0]}×{coarse.shape[1]} grid"),
+              (fine, f"class {c} logits: {fine.shape[0]}×{fine.shape[1]}"),
+              (coarse[window], f"zoom: {zoom}×{zoom} grid cells"),
+              (fine[fine_window], "the same region, upsampled")]
+    for ax, (data, label) in zip(axes[1:], panels):
+        shown = ax.imshow(data, cmap="viridis", vmin=low, vmax=high, interpolation="nearest")
+        ax.set_title(label, fontsize=9)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
     figure.suptitle(title)
     figure.tight_layout()
+    figure.colorbar(shown, ax=list(axes[1:]), shrink=0.8, label=f"score of class {c}")
     return figure
 
 
