@@ -10,7 +10,8 @@ difference of two trials against their seed spread.
 ``tune_crf`` cross-validates the CRF's (w1, σα, σβ) for a trained network on held-out training
 images, never on the images it is then scored on (DeepLab v1 §4.3 held out part of its data;
 here the built-in set's ``holdout`` split). ``example_predictions`` gives what the chapters
-draw: image | truth | network | network + CRF.
+draw: image | truth | network | network + CRF; ``training_curves`` each run's loss log and the
+val mIoU points its engine recorded (``TrainConfig.validate_every``).
 """
 
 from __future__ import annotations
@@ -106,6 +107,23 @@ def run_trial(name: str, config: TrainConfig, seeds: Sequence[int], val_set, crf
                                     progress=progress, device=device)
             with_crf.append(after)
     return Trial(name, list(seeds), runs, network, with_crf)
+
+
+def training_curves(trials: Sequence[Trial], seeds: Sequence[int] | None = None
+                    ) -> tuple[dict[str, Path], dict[str, tuple[list[int], list[float]]]]:
+    """``(logs, validation)`` for ``viz.training.plot_training_curves``: per run (``"<trial>, seed
+    <k>"``, only ``seeds`` if given) its ``log.csv`` and, where the run validated, its val mIoU
+    at the recorded steps."""
+    logs, validation = {}, {}
+    for trial in trials:
+        for seed, run in zip(trial.seeds, trial.runs):
+            if seeds is not None and seed not in seeds:
+                continue
+            name = f"{trial.name}, seed {seed}"
+            logs[name] = Path(run.checkpoint).parent / "log.csv"
+            if run.validation:
+                validation[name] = ([int(r["step"]) for r in run.validation], [r["mIoU"] for r in run.validation])
+    return logs, validation
 
 
 def _holdout_probs(model: torch.nn.Module, dataset, device) -> tuple[list, list, list]:

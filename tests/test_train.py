@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from deeplab_edu import distributed as ddp
 from deeplab_edu.datasets.synthetic import write_builtin
+from deeplab_edu.engine.log import VAL_FIELDS, append, read_rows
 from deeplab_edu.engine.loop import build_training_model
 from deeplab_edu.runtime import seed_everything
 from deeplab_edu.train import (DrawSampler, TrainConfig, downsampled_loss, subsample_labels, train,
@@ -162,6 +163,36 @@ def test_gradient_clipping_bounds_the_step(builtin, tmp_path):
     assert free > 100 * clipped, (free, clipped)  # without the clip the same step is far larger
 
 
+def test_validation_points_leave_the_run_unchanged_and_resume(builtin, tmp_path):
+    common = dict(iterations=5, model_options={"dropout": 0.5}, checkpoint_every=2)  # dropout draws numbers
+    plain = train(config(builtin, tmp_path / "plain", **common))
+    checked = train(config(builtin, tmp_path / "checked", validate_every=2, **common))
+    for a, b in zip(plain.model.state_dict().values(), checked.model.state_dict().values()):
+        assert torch.equal(a, b)  # scoring the val split drew nothing from the training's streams
+    assert [r["step"] for r in checked.validation] == [2, 4, 5]  # every 2 steps and at the end
+    assert all(0 <= r["mIoU"] <= 1 and 0 <= r["pixel_acc"] <= 1 for r in checked.validation)
+    assert read_rows(tmp_path / "checked" / "run" / "val.csv", fields=VAL_FIELDS) == checked.validation
+    assert not (tmp_path / "plain" / "run" / "val.csv").exists()
+
+    # A session that stopped at step 3 (its checkpoint there) and had scored a step past it before
+    # dying: the resumed run drops that row, as it drops log.csv's, and scores 4 and 5 itself.
+    out = tmp_path / "resumed"
+    train(config(builtin, out, validate_every=2, stop_at=3, **common))
+    append(out / "run" / "val.csv", {"step": 4, "mIoU": -1.0, "pixel_acc": -1.0}, VAL_FIELDS)
+    resumed = train(config(builtin, out, validate_every=2, **common))
+    assert [r["step"] for r in resumed.validation] == [2, 4, 5]
+    assert [r["mIoU"] for r in resumed.validation] == pytest.approx([r["mIoU"] for r in checked.validation])
+    assert read_rows(out / "run" / "val.csv", fields=VAL_FIELDS) == resumed.validation
+
+
+def test_validation_keeps_frozen_batchnorm_frozen(builtin, tmp_path):
+    result = train(config(builtin, tmp_path, model="deeplabv3", model_options={"blocks": (1, 1, 1, 1)},
+                          batchnorm="frozen", iterations=2, validate_every=1))
+    bns = [m for m in result.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(result.validation) == 2
+    assert all(torch.equal(m.running_mean, torch.zeros_like(m.running_mean)) for m in bns)
+
+
 def test_nan_loss_stops_naming_the_step_and_the_last_good_checkpoint(builtin, tmp_path):
     with pytest.raises(FloatingPointError, match=r"at step \d+; .*last good checkpoint is .*checkpoint.pt"):
         train(config(builtin, tmp_path, lr=1e12, iterations=20))
@@ -179,6 +210,7 @@ def test_missing_voc_says_how_to_get_it_or_use_the_builtin_set(tmp_path):
     ({"schedule": "cosine"}, "schedule"),
     ({"iterations": 0}, "iterations"),
     ({"clip_grad_norm": 0.0}, "clip_grad_norm"),
+    ({"validate_every": 0}, "validate_every"),
     ({"clip_grad_norm": float("nan")}, "clip_grad_norm"),
     ({"batchnorm": "sync"}, "SyncBatchNorm"),  # no CPU implementation in PyTorch
 ])

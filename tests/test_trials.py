@@ -10,7 +10,7 @@ from deeplab_edu.crf import CRFParams
 from deeplab_edu.datasets import build_dataset
 from deeplab_edu.datasets.synthetic import write_builtin
 from deeplab_edu.train import TrainConfig
-from deeplab_edu.trials import example_predictions, holdout_split, run_trial, tune_crf
+from deeplab_edu.trials import example_predictions, holdout_split, run_trial, training_curves, tune_crf
 from deeplab_edu.viz.predictions import plot_predictions
 from deeplab_edu.viz.training import plot_training_curves, smooth
 
@@ -26,7 +26,7 @@ def builtin(tmp_path_factory) -> Path:
 def trial(builtin, tmp_path_factory):
     config = TrainConfig(dataset="builtin", data_root=str(builtin), model="deeplabv3", width=0.125,
                          model_options={"blocks": (1, 1, 1, 1)}, crop_size=33, batch_size=2, iterations=2,
-                         log_every=1, checkpoint_every=2, progress=False, device="cpu", lr=0.01,
+                         log_every=1, checkpoint_every=2, validate_every=1, progress=False, device="cpu", lr=0.01,
                          out_dir=str(tmp_path_factory.mktemp("runs") / "v3"))
     val = build_dataset("builtin", "val", root=builtin)
     return run_trial("v3", config, (0, 1), val, crf_params=CRFParams(iterations=2), trimap_widths=(2,), device="cpu")
@@ -92,3 +92,16 @@ def test_smoothing_is_unbiased_at_the_start_and_curves_take_validation_points(tr
     log = Path(trial.runs[0].checkpoint).parent / "log.csv"
     figure = plot_training_curves({"seed 0": log}, validation={"seed 0": ([1, 2], [0.1, 0.2])})
     assert len(figure.axes) == 3  # loss, its validation twin, the schedule
+
+
+def test_training_curves_name_each_runs_log_and_its_validation_points(trial):
+    logs, validation = training_curves([trial])
+    assert list(logs) == ["v3, seed 0", "v3, seed 1"] and all(Path(p).is_file() for p in logs.values())
+    steps, mious = validation["v3, seed 1"]
+    assert steps == [1, 2] and mious == [r["mIoU"] for r in trial.runs[1].validation]
+    # The last point is the finished run's own val mIoU, the number the trial reports.
+    assert mious[-1] == pytest.approx(trial.values()[1])
+    only, _ = training_curves([trial], seeds=(1,))
+    assert list(only) == ["v3, seed 1"]
+    figure = plot_training_curves(logs, validation=validation)
+    assert len(figure.axes[1].lines) == 2  # one line of val points per run

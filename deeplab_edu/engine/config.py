@@ -31,7 +31,7 @@ LAPTOP_DEPARTURES = {"deeplabv1": {"lr": 0.01}, "deeplabv2": {"lr": 0.01}, "deep
 VGG_ITERATION_SHARE = 3 / 8
 
 # Fields a resumed session may change; every other field is the recipe.
-EXECUTION_FIELDS = ("iterations", "out_dir", "log_every", "checkpoint_every", "resume", "overwrite",
+EXECUTION_FIELDS = ("iterations", "out_dir", "log_every", "validate_every", "checkpoint_every", "resume", "overwrite",
                     "stop_at", "progress", "device", "num_workers", "compile", "amp", "channels_last",
                     "pretrained", "init_from")
 
@@ -81,6 +81,9 @@ class TrainConfig:
     device: str | None = None
     out_dir: str = "runs/deeplab"
     log_every: int = 10
+    # Score the val split every N steps and at the end into <out_dir>/val.csv (None: never). It
+    # draws no random numbers the training uses, so the run's weights do not depend on it.
+    validate_every: int | None = None
     checkpoint_every: int | None = None  # None: a quarter of ``iterations`` (a short run still saves)
     resume: bool = True  # kept for old callers: a run directory with a checkpoint always resumes …
     overwrite: bool = False  # … unless this is set: then the run starts over and replaces it
@@ -138,8 +141,9 @@ class TrainConfig:
         """Raise ``ValueError`` naming the first field that is out of range."""
         for name in ("iterations", "batch_size", "accumulate", "log_every", "crop_size", "step_size"):
             check_positive_int(getattr(self, name), name)
-        if self.checkpoint_every is not None:
-            check_positive_int(self.checkpoint_every, "checkpoint_every")
+        for name in ("checkpoint_every", "validate_every"):
+            if getattr(self, name) is not None:
+                check_positive_int(getattr(self, name), name)
         if self.stop_at is not None:
             check_positive_int(self.stop_at, "stop_at")
         for name in ("seed", "num_workers"):

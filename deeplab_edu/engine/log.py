@@ -1,4 +1,5 @@
-"""The training log, ``<out>/log.csv``: one row every ``log_every`` steps.
+"""The training log, ``<out>/log.csv``: one row every ``log_every`` steps; and the validation
+log, ``<out>/val.csv``: the val mIoU every ``validate_every`` steps (``VAL_FIELDS``).
 
 A run killed while writing leaves a partial last line. Reading skips any row that does not
 parse (and says so), and a resumed run rewrites the log atomically from the rows it keeps, so
@@ -16,9 +17,11 @@ import warnings
 from pathlib import Path
 
 LOG_FIELDS = ("step", "loss", "lr_backbone", "lr_head", "images_per_s", "elapsed_s")
+VAL_FIELDS = ("step", "mIoU", "pixel_acc")
 
 
-def read_rows(path: str | Path, until_step: int | None = None) -> list[dict[str, float]]:
+def read_rows(path: str | Path, until_step: int | None = None,
+              fields: tuple[str, ...] = LOG_FIELDS) -> list[dict[str, float]]:
     """The log's complete rows as floats (steps ≤ ``until_step``); malformed rows are skipped."""
     path = Path(path)
     if not path.is_file():
@@ -27,7 +30,7 @@ def read_rows(path: str | Path, until_step: int | None = None) -> list[dict[str,
     with path.open(newline="") as handle:
         for raw in csv.DictReader(handle):
             try:
-                row = {key: float(raw[key]) for key in LOG_FIELDS}
+                row = {key: float(raw[key]) for key in fields}
             except (KeyError, TypeError, ValueError):
                 skipped += 1
                 continue
@@ -41,29 +44,29 @@ def read_rows(path: str | Path, until_step: int | None = None) -> list[dict[str,
     return rows
 
 
-def _format(rows: list[dict]) -> str:
+def _format(rows: list[dict], fields: tuple[str, ...]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LOG_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
 
 
-def rewrite(path: str | Path, rows: list[dict]) -> None:
+def rewrite(path: str | Path, rows: list[dict], fields: tuple[str, ...] = LOG_FIELDS) -> None:
     """Write the header and ``rows`` atomically (temporary file, then ``os.replace``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(_format(rows))
+            handle.write(_format(rows, fields))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def append(path: str | Path, row: dict) -> None:
+def append(path: str | Path, row: dict, fields: tuple[str, ...] = LOG_FIELDS) -> None:
     """Add one row, flushed at once (a killed run loses at most the row being written)."""
     with Path(path).open("a", newline="") as handle:
-        csv.DictWriter(handle, fieldnames=LOG_FIELDS, lineterminator="\n").writerow(row)
+        csv.DictWriter(handle, fieldnames=fields, lineterminator="\n").writerow(row)

@@ -14,7 +14,8 @@ What one iteration does (v1, ICLR 2015, §4.1; v2, TPAMI 2017, §4.1; v3, §4.1)
 
 Around it, the practical parts: bf16 autocast and channels-last memory on GPUs, optional
 ``torch.compile``, gradient accumulation (a big batch in several small passes), frozen or
-synchronised BatchNorm, DDP under torchrun (``distributed``), a CSV log (``log``), atomic
+synchronised BatchNorm, DDP under torchrun (``distributed``), a CSV log (``log``) and, every
+``validate_every`` steps, the val mIoU (``val.csv``, for the curves' validation points), atomic
 checkpoints that are written only for finite weights (``checkpoint``), the run directory's
 resume rule (``run_dir``), and a clean stop on Ctrl-C / SIGTERM (``stop``) or a NaN loss.
 """
@@ -54,6 +55,7 @@ class TrainResult:
     num_classes: int
     class_names: tuple[str, ...]
     start_iteration: int = 0  # where this session began (> 0: resumed from a checkpoint)
+    validation: list[dict] = dataclasses.field(default_factory=list)  # val.csv's rows: step, mIoU, pixel_acc
 
 
 def open_dataset(config: TrainConfig, split: str, transform=None):
@@ -100,6 +102,17 @@ def forward_backward(net: torch.nn.Module, images: torch.Tensor, labels: torch.T
         loss = batch_loss(net, images, labels, kind, aux_weight) * scale
     loss.backward()
     return loss.detach()
+
+
+def validation_row(model: torch.nn.Module, dataset, step: int, batchnorm: str, device: torch.device) -> dict:
+    """The val mIoU of ``model`` now, leaving the training as it was: its random streams (the
+    crops and dropout draw the same numbers with or without validation) and its BatchNorm mode."""
+    from deeplab_edu.engine.evaluation import evaluate
+
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        scores = evaluate(model, dataset, trimap_widths=(), device=device, progress=False).summary()
+    _set_train_mode(model, batchnorm)
+    return {"step": step, "mIoU": scores["mIoU"], "pixel_acc": scores["pixel_acc"]}
 
 
 def finite_weights(model: torch.nn.Module) -> bool:
@@ -160,7 +173,7 @@ def train(config: TrainConfig) -> TrainResult:
     device = ddp.device_for(env, device)
     seed_everything(config.seed)
     out = Path(config.out_dir)
-    ckpt_path, log_path = out / "checkpoint.pt", out / "log.csv"
+    ckpt_path, log_path, val_path = out / "checkpoint.pt", out / "log.csv", out / "val.csv"
 
     resume_state = None
     if ckpt_path.is_file() and not config.overwrite:
@@ -213,6 +226,10 @@ def train(config: TrainConfig) -> TrainResult:
     history = run_log.read_rows(log_path, start) if start else []
     if env.is_main:
         run_log.rewrite(log_path, history)
+    val_set = open_dataset(config, "val") if config.validate_every else None
+    validation = run_log.read_rows(val_path, start, run_log.VAL_FIELDS) if start and val_set is not None else []
+    if env.is_main and val_set is not None:
+        run_log.rewrite(val_path, validation, run_log.VAL_FIELDS)
     last_good = ckpt_path if start else None
     extra = {"config": config.to_json(), "class_names": list(dataset.class_names)}
     if data_identity(config) is not None:
@@ -275,6 +292,16 @@ def train(config: TrainConfig) -> TrainResult:
                     run_log.append(log_path, row)
                 bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr_backbone']:.2e}",
                                 img_s=f"{row['images_per_s']:.1f}")
+            if val_set is not None and (done % config.validate_every == 0 or done == config.iterations):
+                paused = time.perf_counter()
+                if env.is_main:
+                    validation.append(validation_row(model, val_set, done, config.batchnorm, device))
+                    run_log.append(val_path, validation[-1], run_log.VAL_FIELDS)
+                ddp.barrier(env)
+                # The clocks skip the validation: the training time and throughput stay the training's.
+                spent = time.perf_counter() - paused
+                t_start, t_window = t_start + spent, t_window + spent
+                now = time.perf_counter()
             interrupted = _stop_agreed(request, env, device)
             if done % config.checkpoint_interval == 0 or done == stop or interrupted:
                 save(done, elapsed_before + now - t_start)
@@ -291,4 +318,4 @@ def train(config: TrainConfig) -> TrainResult:
     return TrainResult(model=model, history=[{k: float(v) for k, v in r.items()} for r in history],
                        checkpoint=last_good, seconds=seconds, device=str(device), iterations=max(stop, start),
                        num_classes=dataset.num_classes, class_names=tuple(dataset.class_names),
-                       start_iteration=start)
+                       start_iteration=start, validation=validation)
