@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from deeplab_edu.crf import CRFParams, dense_crf
-from deeplab_edu.crf.search import grid_search
+from deeplab_edu.crf.search import CRFScore, CRFSearch, coarse_to_fine, evaluate_crf
 from deeplab_edu.evaluate import EvalResult, crf_evaluate, evaluate, predict_probs
 from deeplab_edu.experiments import Spread
 from deeplab_edu.train import TrainConfig, TrainResult, train
@@ -109,6 +109,29 @@ def run_trial(name: str, config: TrainConfig, seeds: Sequence[int], val_set, crf
     return Trial(name, list(seeds), runs, network, with_crf)
 
 
+def results_report(trials: Sequence[Trial], effects: Sequence, trimap_width: int | None = 2,
+                   parameters: bool = True) -> str:
+    """A chapter's results: one row per trial (mean ± half the seed range; parameters of the
+    first run), the effects' table, and each effect's verdict in a sentence."""
+    from deeplab_edu.evaluate import format_table
+
+    rows = []
+    for t in trials:
+        row = t.row(trimap_width=trimap_width)
+        if parameters:
+            row["parameters"] = f"{sum(p.numel() for p in t.runs[0].model.parameters()):,}"
+        rows.append(row)
+    parts = [format_table(rows), format_table([e.row() for e in effects])]
+    return "\n\n".join(parts) + "\n\n" + "\n".join(e.sentence() for e in effects)
+
+
+def per_class_report(trials: Sequence[Trial], crf: bool = False) -> str:
+    """IoU per class of each trial, the mean over its seeds."""
+    from deeplab_edu.evaluate import format_table
+
+    return format_table([{"run": t.name, **{k: round(v, 3) for k, v in t.per_class(crf).items()}} for t in trials])
+
+
 def training_curves(trials: Sequence[Trial], seeds: Sequence[int] | None = None
                     ) -> tuple[dict[str, Path], dict[str, tuple[list[int], list[float]]]]:
     """``(logs, validation)`` for ``viz.training.plot_training_curves``: per run (``"<trial>, seed
@@ -140,22 +163,42 @@ def _holdout_probs(model: torch.nn.Module, dataset, device) -> tuple[list, list,
     return images, probs, labels
 
 
+@dataclasses.dataclass
+class TunedCRF:
+    """What ``tune_crf`` found: the chosen setting, the search behind it and the network alone,
+    all scored on the held-out images the setting was fitted on."""
+
+    params: CRFParams
+    search: CRFSearch  # every setting scored (best first), the grids of each round, ``on_edge``
+    alone: CRFScore  # the network without the CRF, same images
+    images: int  # how many held-out images
+
+    def describe(self) -> str:
+        """One sentence for a chapter: the setting, the held-out gain, and whether the optimum
+        lies inside the searched ranges."""
+        p, best = self.params, self.search.best
+        where = (f"on the edge of the searched range for {', '.join(self.search.on_edge)} (the optimum may lie "
+                 "beyond)" if self.search.on_edge else "inside the searched ranges")
+        return (f"CRF cross-validated on {self.images} held-out training images ({len(self.search.scores)} "
+                f"settings, coarse to fine): w1 {p.w1:g}, σα {p.sigma_alpha:g}, σβ {p.sigma_beta:g} "
+                f"(w2 {p.w2:g}, σγ {p.sigma_gamma:g} fixed); held-out mIoU {self.alone.miou:.3f} -> "
+                f"{best.miou:.3f}; the optimum lies {where}")
+
+
 def tune_crf(model: torch.nn.Module, holdout_set, grid: dict[str, Sequence[float]] = CRF_GRID,
-             iterations: int = 5, device: torch.device | str | None = None):
+             iterations: int = 5, device: torch.device | str | None = None, refinements: int = 1) -> TunedCRF:
     """Cross-validate (w1, σα, σβ) for ``model`` on ``holdout_set`` (held-out training images).
 
-    Returns ``(best CRFParams, the scores of every setting best first, the network alone's
-    score)`` so a chapter can show how flat or peaked the optimum is and whether it lies
-    inside the grid.
+    The papers' coarse-to-fine scheme (``crf.search.coarse_to_fine``) from ``grid``: the ranges
+    move outwards while the best value sits on their edge, then a finer grid around the best.
     """
-    from deeplab_edu.crf.search import evaluate_crf
-
     images, probs, labels = _holdout_probs(model, holdout_set, device)
     base = CRFParams(w2=3, sigma_gamma=3, iterations=iterations)
-    scores = grid_search(images, probs, labels, holdout_set.num_classes, grid["w1"], grid["sigma_alpha"],
-                         grid["sigma_beta"], base=base, widths=(4,), progress=False)
+    search = coarse_to_fine(images, probs, labels, holdout_set.num_classes, grid["w1"], grid["sigma_alpha"],
+                            grid["sigma_beta"], base=base, refinements=refinements, widths=(4,), device=device,
+                            progress=False)
     alone = evaluate_crf(images, probs, labels, holdout_set.num_classes, None, widths=(4,))
-    return scores[0].params, scores, alone
+    return TunedCRF(search.best.params, search, alone, images=len(images))
 
 
 def example_predictions(model: torch.nn.Module, dataset, indices: Sequence[int],

@@ -62,14 +62,19 @@ def test_trained_runs_are_reused_not_retrained(builtin, trial):
     assert again.runs[0] is trial.runs[0]
 
 
-def test_crf_is_tuned_on_the_holdout_split_and_best_first(builtin, trial):
+def test_crf_is_tuned_on_the_holdout_split_coarse_to_fine(builtin, trial):
     holdout = holdout_split("builtin", str(builtin))
     assert holdout.ids == ["holdout_000000", "holdout_000001"]
     grid = {"w1": (3.0, 5.0), "sigma_alpha": (10.0,), "sigma_beta": (4.0, 8.0)}
-    best, scores, alone = tune_crf(trial.runs[0].model, holdout, grid=grid, iterations=2, device="cpu")
-    assert len(scores) == 4 and best == scores[0].params
+    tuned = tune_crf(trial.runs[0].model, holdout, grid=grid, iterations=2, device="cpu", refinements=0)
+    scores = tuned.search.scores
+    assert tuned.params == scores[0].params and tuned.images == 2
     assert [s.miou for s in scores] == sorted((s.miou for s in scores), reverse=True)
-    assert alone.params is None
+    assert tuned.search.rounds[0] == grid  # the search starts from the grid given
+    assert tuned.alone.params is None
+    text = tuned.describe()
+    assert f"w1 {tuned.params.w1:g}" in text and f"{tuned.alone.miou:.3f}" in text
+    assert ("inside the searched ranges" in text) == (not tuned.search.on_edge)
 
 
 def test_example_predictions_and_their_figure(builtin, trial):
@@ -105,3 +110,14 @@ def test_training_curves_name_each_runs_log_and_its_validation_points(trial):
     assert list(only) == ["v3, seed 1"]
     figure = plot_training_curves(logs, validation=validation)
     assert len(figure.axes[1].lines) == 2  # one line of val points per run
+
+
+def test_reports_print_each_trial_and_each_effect(trial):
+    from deeplab_edu.experiments import compare
+    from deeplab_edu.trials import per_class_report, results_report
+
+    effect = compare("mIoU", "v3", trial.values(), "v3 + CRF", trial.values(crf=True))
+    text = results_report([trial], [effect])
+    assert "v3" in text and "parameters" in text and effect.sentence() in text
+    assert f"{sum(p.numel() for p in trial.runs[0].model.parameters()):,}" in text
+    assert "crescent" in per_class_report([trial])
