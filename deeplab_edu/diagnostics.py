@@ -15,6 +15,10 @@ or in what the network can see. Each check rules one of them in or out:
    lie below the point where the loss turns upward; a base rate far below the lowest one that
    moves the loss explains a run that is merely slow.
 
+``gradient_norm`` is a fourth, smaller look: the size of one batch's gradient per parameter
+group, which shows when a layer on top (CRF-as-RNN's unrolled mean-field) multiplies the
+gradient that reaches the network, so that a rate that suits the network alone is too large.
+
 Every check starts from a copy, so the model passed in is left as it was.
 """
 
@@ -50,6 +54,19 @@ def overfit_one_batch(model: torch.nn.Module, images: torch.Tensor, labels: torc
         optimizer.step()
         losses.append(value.item())
     return losses
+
+
+def gradient_norm(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                  loss: str = "upsampled") -> dict[str, float]:
+    """The L2 norm of one batch's loss gradient, per group of ``model.parameter_groups()``
+    (backbone, head and, for CRF-as-RNN, crf) and over all parameters (``"all"``), in train mode."""
+    model = copy.deepcopy(model).train()
+    batch_loss(model, images, labels, loss).backward()
+    groups = model.parameter_groups() if hasattr(model, "parameter_groups") else {"all": list(model.parameters())}
+    norms = {name: math.sqrt(sum(float(p.grad.pow(2).sum()) for p in params if p.grad is not None))
+             for name, params in groups.items()}
+    norms["all"] = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in model.parameters() if p.grad is not None))
+    return norms
 
 
 @dataclass

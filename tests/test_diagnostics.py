@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from deeplab_edu.diagnostics import geometric_rates, linear_probe, lr_range_test, overfit_one_batch
+from deeplab_edu.diagnostics import geometric_rates, gradient_norm, linear_probe, lr_range_test, overfit_one_batch
 from deeplab_edu.models import build_model
 from deeplab_edu.runtime import seed_everything
 
@@ -74,3 +74,28 @@ def test_the_range_test_rises_and_stops_where_the_loss_is_no_longer_finite():
     assert math.isnan(losses[-1]) or losses[-1] > 10 * losses[0]  # far past any useful rate
     with pytest.raises(ValueError, match="rising"):
         lr_range_test(tiny_v3(), [batch()] * 2, [0.1, 0.01])
+
+
+def test_gradient_norm_per_group_and_scaled_with_the_loss():
+    model = tiny_v3()
+    images, labels = batch()
+    norms = gradient_norm(model, images, labels)
+    assert set(norms) == {"backbone", "head", "all"} and all(v > 0 for v in norms.values())
+    assert norms["all"] == pytest.approx(math.hypot(norms["backbone"], norms["head"]), rel=1e-6)
+    assert all(p.grad is None for p in model.parameters())  # measured on a copy
+
+    class Doubled(torch.nn.Module):  # the same network, its logits (and so its gradient) doubled
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return 2 * self.inner(x)
+
+        def parameter_groups(self):
+            return self.inner.parameter_groups()
+
+    # Doubling the logits changes the loss, so the gradient is not exactly twice; but at a
+    # random start (logits near 0, softmax near uniform) it is close to it.
+    doubled = gradient_norm(Doubled(model), images, labels)
+    assert 1.6 < doubled["all"] / norms["all"] < 2.1
