@@ -50,8 +50,19 @@ def test_figures_draw():
     fig = viz.plot_kernels(IMAGE, params, (12, 14))
     assert len(fig.axes) == 4  # three panels and a colour bar
     steps = list(mean_field_steps(IMAGE, PROBS.astype(np.float64), params))
-    assert len(viz.plot_mean_field(steps).axes) == 5
+    assert len(viz.plot_mean_field(steps).axes) == 2 * 4 + 1  # labels and sureness per step, F(Q)
+    names = [f"class{c}" for c in range(PROBS.shape[0])]
+    fig = viz.plot_mean_field(steps, show=[0, 3], image=IMAGE, class_names=names)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:3] == ["image", "argmax Q after 0 steps", "max_l Q(l) after 0"]
+    assert any(ax.get_legend() is not None for ax in fig.axes)  # the classes are named
+    bars = [child for ax in fig.axes for child in ax.child_axes]  # the colour bar, inset by the last panel
+    assert [bar.get_ylabel() for bar in bars] == ["how sure: max_l Q(l)"]
     assert len(viz.plot_refinement(IMAGE, LABEL, PROBS, PROBS).axes) == 4
+    fig = viz.plot_refinement(IMAGE, LABEL, PROBS, class_names=names)  # before the CRF only
+    assert [ax.get_title() for ax in fig.axes] == ["image", "ground truth", "network: coarse scores (argmax)"]
+    legend = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    assert legend == [f"{c} class{c}" for c in sorted(set(np.unique(LABEL)) | set(np.unique(PROBS.argmax(0))))]
     fig = viz.plot_trimap(LABEL, [1, 4], {"before": {1: 0.5, 4: 0.7}})
     assert fig.axes[1].get_lines()[0].get_ydata().tolist() == [0.5, 0.7]
 

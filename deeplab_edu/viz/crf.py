@@ -27,6 +27,15 @@ def label_rgb(label: np.ndarray) -> np.ndarray:
     return out
 
 
+def label_legend(ax, class_names: Sequence[str], present: Sequence[int]) -> None:
+    """A legend of :func:`label_rgb`'s colours for the ``present`` classes, right of ``ax``."""
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=label_rgb(np.array([[c]]))[0, 0], edgecolor="grey", label=f"{c} {class_names[c]}")
+               for c in sorted(set(int(c) for c in present) - {IGNORE_INDEX})]
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
+
+
 def _off(ax, title):
     ax.set_title(title, fontsize=9)
     ax.set_xticks([])
@@ -52,33 +61,71 @@ def plot_kernels(image: np.ndarray, params: CRFParams, pixel: tuple[int, int]) -
     return fig
 
 
-def plot_mean_field(steps: Sequence[tuple[int, np.ndarray, float]], show: Sequence[int] | None = None) -> plt.Figure:
-    """Label maps argmax Q_t at a few iterations, and the objective F(Q_t) at every one."""
+def plot_mean_field(steps: Sequence[tuple[int, np.ndarray, float]], show: Sequence[int] | None = None,
+                    image: np.ndarray | None = None, class_names: Sequence[str] | None = None) -> plt.Figure:
+    """Mean-field, step by step. Top row: ``image`` (if given), then the labels argmax Q_t at the
+    iterations in ``show`` (a legend names them when ``class_names`` is given). Bottom row: how
+    sure Q_t is, max_l Q_t(l), where the uncertain band along the boundaries narrows. Right: the
+    objective F(Q_t) at every iteration."""
     show = list(show) if show is not None else sorted({0, 1, 2, len(steps) - 1})
-    fig, axes = plt.subplots(1, len(show) + 1, figsize=(2.6 * (len(show) + 1), 2.8))
-    for ax, t in zip(axes, show):
-        ax.imshow(label_rgb(steps[t][1].argmax(0)), interpolation="nearest")
-        _off(ax, f"argmax Q after {t} step{'s' * (t != 1)}")
+    lead = 1 if image is not None else 0
+    columns = lead + len(show) + 1
+    fig = plt.figure(figsize=(2.4 * columns + 0.6, 5.0))
+    grid = fig.add_gridspec(2, columns, width_ratios=[1] * (columns - 1) + [1.3])
+    if image is not None:
+        ax = fig.add_subplot(grid[0, 0])
+        ax.imshow(image)
+        _off(ax, "image")
+    present: set[int] = set()
+    for k, t in enumerate(show):
+        q = steps[t][1]
+        labels = q.argmax(0)
+        present |= set(np.unique(labels).tolist())
+        top = fig.add_subplot(grid[0, lead + k])
+        top.imshow(label_rgb(labels), interpolation="nearest")
+        _off(top, f"argmax Q after {t} step{'s' * (t != 1)}")
+        bottom = fig.add_subplot(grid[1, lead + k])
+        sure = bottom.imshow(q.max(0), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+        _off(bottom, f"max_l Q(l) after {t}")
+    # The colour bar hangs beside the last sureness panel, so the panels keep their size.
+    fig.colorbar(sure, cax=bottom.inset_axes([1.06, 0.0, 0.08, 1.0]), label="how sure: max_l Q(l)")
+    if class_names:
+        if image is not None:  # the free cell under the image holds the legend
+            holder = fig.add_subplot(grid[1, 0])
+            holder.axis("off")
+            handles = [plt.matplotlib.patches.Patch(facecolor=label_rgb(np.array([[c]]))[0, 0], edgecolor="grey",
+                                                    label=f"{c} {class_names[c]}") for c in sorted(present)]
+            holder.legend(handles=handles, loc="center", fontsize=8, frameon=False)
+        else:
+            label_legend(top, class_names, sorted(present))
+    curve = fig.add_subplot(grid[:, -1])
     ts = [t for t, _, _ in steps]
-    axes[-1].plot(ts, [f for _, _, f in steps], marker="o")
-    axes[-1].set_xlabel("iteration t")
-    axes[-1].set_title("F(Q) = KL(Q‖P) − log Z", fontsize=9)
+    curve.plot(ts, [f for _, _, f in steps], marker="o")
+    curve.set_xlabel("iteration t")
+    curve.set_title("F(Q) = KL(Q‖P) − log Z", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def plot_refinement(image: np.ndarray, label: np.ndarray, before: np.ndarray, after: np.ndarray,
-                    axes: Sequence[plt.Axes] | None = None) -> plt.Figure:
-    """Image, truth, argmax of the coarse scores, argmax after the CRF (one row)."""
-    if axes is None:
-        fig, axes = plt.subplots(1, 4, figsize=(11, 3))
-    fig = axes[0].figure
+def plot_refinement(image: np.ndarray, label: np.ndarray, before: np.ndarray, after: np.ndarray | None = None,
+                    axes: Sequence[plt.Axes] | None = None, class_names: Sequence[str] | None = None) -> plt.Figure:
+    """Image, truth, argmax of the coarse scores, and (if ``after`` is given) argmax after the CRF,
+    in one row; with ``class_names``, a legend of the classes shown, right of the last panel."""
     panels = [(image, "image"), (label_rgb(label), "ground truth"),
-              (label_rgb(np.asarray(before).argmax(0)), "coarse scores (argmax)"),
-              (label_rgb(np.asarray(after).argmax(0)), "after the CRF")]
+              (label_rgb(np.asarray(before).argmax(0)), "network: coarse scores (argmax)")]
+    if after is not None:
+        panels.append((label_rgb(np.asarray(after).argmax(0)), "after the CRF (argmax)"))
+    if axes is None:
+        fig, axes = plt.subplots(1, len(panels), figsize=(2.75 * len(panels) + (1.4 if class_names else 0), 3))
+    fig = axes[0].figure
     for ax, (picture, title) in zip(axes, panels):
         ax.imshow(picture, interpolation="nearest")
         _off(ax, title)
+    if class_names:
+        present = set(np.unique(label).tolist()) | set(np.unique(np.asarray(before).argmax(0)).tolist())
+        if after is not None:
+            present |= set(np.unique(np.asarray(after).argmax(0)).tolist())
+        label_legend(axes[len(panels) - 1], class_names, sorted(present))
     return fig
 
 
