@@ -195,3 +195,18 @@ def test_the_1d_figure_highlights_exactly_the_taps():
     plt.close(fig)
     with pytest.raises(ValueError, match="output_index"):
         viz.plot_atrous_1d(x, w, rate=3, output_index=6)
+
+
+@pytest.mark.parametrize("rate", [1, 3])
+def test_the_1d_figure_weight_labels_do_not_overlap(rate):
+    import matplotlib.pyplot as plt
+
+    from deeplab_edu.viz import atrous as viz
+
+    fig = viz.plot_atrous_1d(np.arange(12.0), np.array([1.0, 2.0, -1.0]), rate=rate, output_index=2)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in fig.axes[0].texts if t.get_text().startswith("w[")]
+    assert len(boxes) == 3
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    plt.close(fig)

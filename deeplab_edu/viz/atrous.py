@@ -51,8 +51,12 @@ def plot_atrous_1d(x: Sequence[float], weight: Sequence[float], rate: int, outpu
     for k, t in enumerate(taps):
         ax.annotate("", xy=(output_index, -0.6), xytext=(t, 0.6),
                     arrowprops=dict(arrowstyle="->", color=TAP, lw=1.2))
-        ax.text((t + output_index) / 2, 0.05, f"w[{k}]={w_t[k].item():g}", fontsize=7, color=TAP,
-                ha="center", bbox=dict(facecolor="white", edgecolor="none", pad=0.5))
+        # Each label sits on its own arrow at its own height, so that adjacent taps (rate 1)
+        # do not print their weights on top of each other.
+        height = 0.35 - 0.7 * k / max(len(taps) - 1, 1)
+        along = t + (output_index - t) * (0.6 - height) / 1.2
+        ax.text(along, height, f"w[{k}]={w_t[k].item():g}", fontsize=7, color=TAP, ha="center", va="center",
+                bbox=dict(facecolor="white", edgecolor="none", pad=0.5))
     ax.text(-0.9, 1.0, "x", ha="right", va="center", fontsize=11)
     ax.text(-0.9, -1.0, "y", ha="right", va="center", fontsize=11)
     ax.set_xlim(-1.5, len(x_t))
