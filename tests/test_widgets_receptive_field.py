@@ -66,6 +66,11 @@ def test_support_panel_draws_the_measured_mask():
     mask = rf.measure_support(layers, 15, dims=2)
     ax = viz.plot_support_2d(mask, rf.receptive_field(layers))
     assert np.array_equal(ax.images[0].get_array(), mask.numpy())
+    field = rf.receptive_field(layers)
+    assert ax.get_title().endswith(f"{int(mask.sum()):,} of the 15×15 input pixels (the field: {field}² = {field**2:,})")
+    assert ax.get_xlabel() == "input column (px)"  # pixel axes, so a full square still reads as a measurement
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["read", "not read",
+                                                                   f"analytic RF = {rf.receptive_field(layers)}"]
 
 
 @pytest.mark.parametrize("name", list(LIMITS))

@@ -61,19 +61,26 @@ def plot_dependency_tree(layers: Sequence[rf.Layer], input_length: int | None = 
 
 def plot_support_2d(mask: torch.Tensor, field: int, ax: plt.Axes | None = None,
                     title: str = "measured: input pixels with a non-zero gradient") -> plt.Axes:
-    """The measured support of one output (white) with the analytic field drawn as a square."""
-    ax = ax or plt.figure(figsize=(4, 4)).gca()
+    """The measured support of one output (blue: read, grey: not read) on pixel axes, with the
+    analytic field drawn as a red square; the title counts the pixels read."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    ax = ax or plt.figure(figsize=(4.4, 4.4)).gca()
     image = mask.cpu().numpy()
-    ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.imshow(image, cmap=ListedColormap(["0.3", "#9ecae1"]), vmin=0, vmax=1, interpolation="nearest")
+    handles = [Patch(color="#9ecae1", label="read"), Patch(color="0.3", label="not read")]
     rows, cols = np.nonzero(image)
     if len(rows):
         centre_r, centre_c = (rows.min() + rows.max()) / 2, (cols.min() + cols.max()) / 2
-        ax.add_patch(Rectangle((centre_c - field / 2, centre_r - field / 2), field, field,
-                               fill=False, ec=TREE_COLOUR, lw=1.5, label=f"analytic RF = {field}"))
-        ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(title, fontsize=9)
-    ax.set_xticks([])
-    ax.set_yticks([])
+        handles.append(ax.add_patch(Rectangle((centre_c - field / 2, centre_r - field / 2), field, field,
+                                              fill=False, ec=TREE_COLOUR, lw=1.5, label=f"analytic RF = {field}")))
+    ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
+    ax.set_title(f"{title}\n{int(image.sum()):,} of the {image.shape[0]}×{image.shape[1]} input pixels "
+                 f"(the field: {field}² = {field * field:,})", fontsize=9)
+    ax.set_xlabel("input column (px)", fontsize=8)
+    ax.set_ylabel("input row (px)", fontsize=8)
+    ax.tick_params(labelsize=7)
     return ax
 
 
