@@ -3,6 +3,7 @@
 import pytest
 
 from deeplab_edu import recipes
+from deeplab_edu.checkpoint import build_from_config
 from deeplab_edu.models import build_model
 from deeplab_edu.profiles import PROFILES
 from deeplab_edu.recipes import READ, RECIPES, config_overrides, differences, format_comparison
@@ -144,6 +145,19 @@ def test_the_laptop_v1_trains_its_whole_new_head_at_ten_times():
     optimizer = make_optimizer(model, 0.01, head_layers=config.head_layers)
     head = {id(p) for p in optimizer.param_groups[1]["params"]}
     assert id(model.classifier.fc6.weight) in head and id(model.classifier.fc8.weight) in head
+
+
+def test_the_laptop_v1_uses_poly_and_no_dropout_where_the_full_one_keeps_the_papers():
+    laptop = TrainConfig.from_profile("deeplabv1", PROFILES["laptop"])
+    full = TrainConfig.from_profile("deeplabv1", PROFILES["full"])
+    assert laptop.schedule == "poly" and "schedule" in differences(laptop)
+    assert full.schedule == "step" and "schedule" not in differences(full)
+    assert laptop.model_options["dropout"] == 0.0 and "dropout" not in full.model_options
+    assert build_from_config(laptop.model_config(3)).classifier.drop6.p == 0.0
+    assert build_from_config(full.model_config(3)).classifier.drop6.p == 0.5  # v1 §4.1
+    v2_vgg = TrainConfig.from_profile("deeplabv2", PROFILES["laptop"], backbone="vgg16")
+    assert v2_vgg.model_options["dropout"] == 0.0
+    assert "dropout" not in TrainConfig.from_profile("deeplabv2", PROFILES["laptop"]).model_options
 
 
 def test_v3_has_one_rate_for_every_layer():
