@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from deeplab_edu.aspp import ASPP_L, ASPP_S
 from deeplab_edu.backbones.resnet import check_output_stride
 from deeplab_edu.models.base import SegmentationModel
+from deeplab_edu.models.learned_upsampling import LearnedUpsampling
 from deeplab_edu.models.multiscale import MultiScale
 from deeplab_edu.models.v1 import DeepLabV1
 from deeplab_edu.models.v2 import DeepLabV2
@@ -28,6 +29,7 @@ DEFAULT_BACKBONES = {"deeplabv1": "vgg16", "deeplabv2": "resnet101", "deeplabv3"
                      "deeplabv3plus": "resnet101"}
 DEFAULT_OUTPUT_STRIDES = {"deeplabv1": 8, "deeplabv2": 8, "deeplabv3": 16, "deeplabv3plus": 16}
 ASPP_PRESETS = {"aspp-l": ASPP_L, "aspp-s": ASPP_S}
+UPSAMPLING = ("bilinear", "deconvolution")
 
 
 def build_model(name: str, num_classes: int, output_stride: int | None = None, backbone: str | None = None,
@@ -47,6 +49,8 @@ def build_model(name: str, num_classes: int, output_stride: int | None = None, b
       ``"torchvision"`` for its checkpoints: ``weights.TORCHVISION_DEEPLABV3``); v3+
       ``separable``, and ``backbone="xception65"`` (the paper's aligned Xception-65, with
       ``middle_units`` instead of ``blocks``; its ``multi_grid`` defaults to (1, 1, 1)).
+    * any: ``upsampling="deconvolution"`` brings the scores to the input with FCN's learned
+      transposed convolution (``learned_upsampling.py``) instead of fixed bilinear interpolation.
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {MODELS}")
@@ -56,6 +60,11 @@ def build_model(name: str, num_classes: int, output_stride: int | None = None, b
         raise ValueError(f"width must be a positive number, got {width!r}")
     output_stride = check_output_stride(DEFAULT_OUTPUT_STRIDES[name] if output_stride is None else output_stride)
     backbone = DEFAULT_BACKBONES[name] if backbone is None else backbone
+    upsampling = options.pop("upsampling", "bilinear")
+    if upsampling not in UPSAMPLING:
+        raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
+    if upsampling == "deconvolution":
+        return LearnedUpsampling(build_model(name, num_classes, output_stride, backbone, width, **options))
     if isinstance(options.get("rates"), str):
         key = options["rates"].lower()
         if key not in ASPP_PRESETS:
@@ -76,5 +85,5 @@ def build_model(name: str, num_classes: int, output_stride: int | None = None, b
     return cls(num_classes, backbone, output_stride=output_stride, width=width, **options)
 
 
-__all__ = ["MODELS", "DeepLabV1", "DeepLabV2", "DeepLabV3", "DeepLabV3Plus", "MultiScale",
+__all__ = ["MODELS", "DeepLabV1", "DeepLabV2", "DeepLabV3", "DeepLabV3Plus", "LearnedUpsampling", "MultiScale",
            "SegmentationModel", "build_model"]
