@@ -186,17 +186,19 @@ class TunedCRF:
 
 
 def tune_crf(model: torch.nn.Module, holdout_set, grid: dict[str, Sequence[float]] = CRF_GRID,
-             iterations: int = 5, device: torch.device | str | None = None, refinements: int = 1) -> TunedCRF:
+             iterations: int = 5, device: torch.device | str | None = None, refinements: int = 1,
+             max_extensions: int = 6) -> TunedCRF:
     """Cross-validate (w1, σα, σβ) for ``model`` on ``holdout_set`` (held-out training images).
 
     The papers' coarse-to-fine scheme (``crf.search.coarse_to_fine``) from ``grid``: the ranges
-    move outwards while the best value sits on their edge, then a finer grid around the best.
+    move outwards (one step each time, at most ``max_extensions`` times) while the best value
+    sits on their edge, then a finer grid around the best.
     """
     images, probs, labels = _holdout_probs(model, holdout_set, device)
     base = CRFParams(w2=3, sigma_gamma=3, iterations=iterations)
     search = coarse_to_fine(images, probs, labels, holdout_set.num_classes, grid["w1"], grid["sigma_alpha"],
-                            grid["sigma_beta"], base=base, refinements=refinements, widths=(4,), device=device,
-                            progress=False)
+                            grid["sigma_beta"], base=base, refinements=refinements, max_extensions=max_extensions,
+                            widths=(4,), device=device, progress=False)
     alone = evaluate_crf(images, probs, labels, holdout_set.num_classes, None, widths=(4,))
     return TunedCRF(search.best.params, search, alone, images=len(images))
 

@@ -44,28 +44,30 @@ def plot_training_curves(logs: dict[str, dict[str, np.ndarray] | str | Path], ti
                          smoothing: float = 0.8) -> plt.Figure:
     """Loss (left: smoothed, the raw curve faint behind it) and the backbone's learning rate
     (right) against the step, one colour per run; ``validation`` adds each run's val mIoU at
-    a few steps (``{name: (steps, mious)}``) on the loss panel's right axis."""
+    a few steps (``{name: (steps, mious)}``) on the loss panel's right axis. The runs' colours
+    are named in the schedule panel, the line styles in the loss panel."""
+    from matplotlib.lines import Line2D
+
     figure, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(10.5, 3.6))
     ax_val = ax_loss.twinx() if validation else None
     for k, (name, log) in enumerate(logs.items()):
         log = read_log(log) if isinstance(log, (str, Path)) else log
         colour = f"C{k}"
         ax_loss.plot(log["step"], log["loss"], color=colour, alpha=0.25, linewidth=0.8)
-        ax_loss.plot(log["step"], smooth(log["loss"], smoothing), color=colour, label=f"{name}: loss")
+        ax_loss.plot(log["step"], smooth(log["loss"], smoothing), color=colour)
         ax_lr.plot(log["step"], log["lr_backbone"], color=colour, label=name)
         if ax_val is not None and name in validation:
             steps, mious = validation[name]
-            ax_val.plot(steps, mious, color=colour, marker="o", linestyle="--", label=f"{name}: val mIoU")
+            ax_val.plot(steps, mious, color=colour, marker="o", linestyle="--")
     ax_loss.set(xlabel="iteration", ylabel="training loss (cross-entropy)", title="loss (faint: raw)")
     ax_loss.set_ylim(bottom=0)
+    styles = [Line2D([], [], color="grey", label="training loss, smoothed"),
+              Line2D([], [], color="grey", alpha=0.35, linewidth=0.8, label="training loss, raw")]
     if ax_val is not None:
         ax_val.set(ylabel="validation mIoU", ylim=(0, 1))
-        lines = ax_loss.get_legend_handles_labels()
-        more = ax_val.get_legend_handles_labels()
-        ax_loss.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="center right")
-    else:
-        ax_loss.legend(fontsize=8)
-    ax_lr.set(xlabel="iteration", ylabel="learning rate (backbone)", title="schedule")
+        styles.append(Line2D([], [], color="grey", marker="o", linestyle="--", label="validation mIoU"))
+    ax_loss.legend(handles=styles, fontsize=8, loc="upper right")
+    ax_lr.set(xlabel="iteration", ylabel="learning rate (backbone)", title="schedule; colours name the runs")
     ax_lr.legend(fontsize=8)
     for ax in (ax_loss, ax_lr):
         ax.grid(alpha=0.3)
