@@ -262,13 +262,15 @@ def valid_tap_fraction(feature_size: int, rate: int, kernel_size: int = 3) -> fl
     grows towards the map's size, more taps fall on the zero padding, until only the centre tap
     is left and the filter is a 1 × 1 convolution — the reason v3 adds image-level features.
     Counted here tap by tap; one row and one column are independent, so the 2-D share is the
-    square of the 1-D share.
+    square of the 1-D share. The filter is padded by r(K − 1)/2 on each side, which keeps the
+    size: odd K, or an even K whose r(K − 1) is even (DeepLab v1's 4 × 4 fc6 at rate 4).
     """
     n = check_positive_int(feature_size, "feature_size")
     r = check_positive_int(rate, "rate")
     k = check_positive_int(kernel_size, "kernel_size")
-    if k % 2 == 0:
-        raise ValueError(f"kernel_size must be odd (a centred filter), got {k}")
-    offsets = [r * (t - k // 2) for t in range(k)]
+    if r * (k - 1) % 2:
+        raise ValueError(f"a {k}-tap filter at rate {r} has no size-keeping padding r(K-1)/2; "
+                         "use an odd kernel_size or an even r(K-1)")
+    offsets = [r * t - r * (k - 1) // 2 for t in range(k)]
     inside = sum(1 for i in range(n) for o in offsets if 0 <= i + o < n)
     return (inside / (n * k)) ** 2

@@ -134,7 +134,8 @@ def test_rates_without_a_common_factor_leave_no_holes():
 def _measured_valid_fraction(n, rate, k):
     """Convolve a map of ones with ones, zero-padded: each output counts its taps inside the map."""
     ones = torch.ones(1, 1, n, n, dtype=torch.float64)
-    counts = F.conv2d(ones, torch.ones(1, 1, k, k, dtype=torch.float64), padding=rate * (k // 2), dilation=rate)
+    counts = F.conv2d(ones, torch.ones(1, 1, k, k, dtype=torch.float64), padding=rate * (k - 1) // 2, dilation=rate)
+    assert counts.shape[-1] == n  # the size-keeping padding
     return counts.mean().item() / k**2
 
 
@@ -142,6 +143,12 @@ def _measured_valid_fraction(n, rate, k):
 @pytest.mark.parametrize("rate", [1, 2, 6, 12, 24, 36, 64, 65, 100])
 def test_valid_tap_fraction_matches_a_measurement(n, rate):
     assert hole.valid_tap_fraction(n, rate) == pytest.approx(_measured_valid_fraction(n, rate, 3))
+
+
+@pytest.mark.parametrize("n", [17, 41])
+@pytest.mark.parametrize("k, rate", [(4, 4), (4, 8), (3, 12), (7, 4)])
+def test_valid_tap_fraction_of_v1s_fc6_designs_matches_a_measurement(n, k, rate):
+    assert hole.valid_tap_fraction(n, rate, kernel_size=k) == pytest.approx(_measured_valid_fraction(n, rate, k))
 
 
 def test_valid_tap_fraction_limits():
@@ -174,8 +181,8 @@ def test_bad_arguments_are_named():
         hole.sparse_vs_dense(np.ones((8, 8)), np.ones((2, 2)))
     with pytest.raises(ValueError, match="rates"):
         hole.gridding_footprint([2, 0])
-    with pytest.raises(ValueError, match="kernel_size must be odd"):
-        hole.valid_tap_fraction(10, 2, kernel_size=2)
+    with pytest.raises(ValueError, match="size-keeping padding"):
+        hole.valid_tap_fraction(10, 1, kernel_size=2)
 
 
 def test_figures_draw_what_the_functions_computed():
