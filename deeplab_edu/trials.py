@@ -27,7 +27,7 @@ import torch
 from deeplab_edu.crf import CRFParams, dense_crf
 from deeplab_edu.crf.search import CRFScore, CRFSearch, coarse_to_fine, evaluate_crf
 from deeplab_edu.evaluate import EvalResult, crf_evaluate, evaluate, predict_probs
-from deeplab_edu.experiments import Spread
+from deeplab_edu.experiments import Effect, Spread
 from deeplab_edu.train import TrainConfig, TrainResult, train
 
 # (w1, σα, σβ) searched per chapter, w2 = 3, σγ = 3 held fixed as in DeepLab v1 §4.3. The built-in
@@ -109,7 +109,7 @@ def run_trial(name: str, config: TrainConfig, seeds: Sequence[int], val_set, crf
     return Trial(name, list(seeds), runs, network, with_crf)
 
 
-def results_report(trials: Sequence[Trial], effects: Sequence, trimap_width: int | None = 2,
+def results_report(trials: Sequence[Trial], effects: Sequence[Effect], trimap_width: int | None = 2,
                    parameters: bool = True) -> str:
     """A chapter's results: one row per trial (mean ± half the seed range; parameters of the
     first run), the effects' table, and each effect's verdict in a sentence."""
