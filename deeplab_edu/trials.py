@@ -173,12 +173,31 @@ class TunedCRF:
     alone: CRFScore  # the network without the CRF, same images
     images: int  # how many held-out images
 
+    def edge_steps(self) -> dict[str, float]:
+        """For each parameter whose best value is on the searched range's edge: how much the
+        held-out mIoU gained over the last step towards it (the others held at the best), so a
+        chapter can say whether the score still climbs there or has flattened."""
+        best = self.search.best
+        out = {}
+        for name in self.search.on_edge:
+            value = float(getattr(best.params, name))
+            others = [s for s in self.search.scores
+                      if all(float(getattr(s.params, o)) == float(getattr(best.params, o))
+                             for o in ("w1", "sigma_alpha", "sigma_beta") if o != name)]
+            inner = [s for s in others if float(getattr(s.params, name)) != value]
+            if inner:
+                nearest = min(inner, key=lambda s: abs(float(getattr(s.params, name)) - value))
+                out[name] = best.miou - nearest.miou
+        return out
+
     def describe(self) -> str:
         """One sentence for a chapter: the setting, the held-out gain, and whether the optimum
-        lies inside the searched ranges."""
+        lies inside the searched ranges (if not, how much the last step towards the edge added)."""
         p, best = self.params, self.search.best
+        steps = self.edge_steps()
+        last = "".join(f"; the last step of {name} added {gain:+.4f}" for name, gain in steps.items())
         where = (f"on the edge of the searched range for {', '.join(self.search.on_edge)} (the optimum may lie "
-                 "beyond)" if self.search.on_edge else "inside the searched ranges")
+                 f"beyond{last})" if self.search.on_edge else "inside the searched ranges")
         return (f"CRF cross-validated on {self.images} held-out training images ({len(self.search.scores)} "
                 f"settings, coarse to fine): w1 {p.w1:g}, σα {p.sigma_alpha:g}, σβ {p.sigma_beta:g} "
                 f"(w2 {p.w2:g}, σγ {p.sigma_gamma:g} fixed); held-out mIoU {self.alone.miou:.3f} -> "

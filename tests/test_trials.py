@@ -75,6 +75,22 @@ def test_crf_is_tuned_on_the_holdout_split_coarse_to_fine(builtin, trial):
     text = tuned.describe()
     assert f"w1 {tuned.params.w1:g}" in text and f"{tuned.alone.miou:.3f}" in text
     assert ("inside the searched ranges" in text) == (not tuned.search.on_edge)
+    assert set(tuned.edge_steps()) <= set(tuned.search.on_edge)
+    for name, gain in tuned.edge_steps().items():
+        assert gain >= 0 and f"last step of {name} added" in text  # the edge is the best: no loss there
+
+
+def test_edge_steps_measure_the_last_step_towards_the_edge():
+    from deeplab_edu.crf.search import CRFScore, CRFSearch
+    from deeplab_edu.trials import TunedCRF
+
+    def score(w1, miou):
+        return CRFScore(CRFParams(w1=w1, sigma_alpha=10, sigma_beta=4), miou, 0.9, {4: 0.5})
+
+    search = CRFSearch([score(8, 0.70), score(5, 0.69), score(3, 0.60)], [], ("w1",))
+    tuned = TunedCRF(search.best.params, search, CRFScore(None, 0.5, 0.8, {4: 0.4}), images=2)
+    assert tuned.edge_steps() == pytest.approx({"w1": 0.01})
+    assert "the last step of w1 added +0.0100" in tuned.describe()
 
 
 def test_example_predictions_and_their_figure(builtin, trial):
