@@ -51,7 +51,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} ({threads} thread{'s' * (threads != 1)})"
 
 
 def at_test_stride(model: str, result, config: TrainConfig) -> tuple[torch.nn.Module, int]:

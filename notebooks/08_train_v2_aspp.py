@@ -22,12 +22,12 @@ import matplotlib.pyplot as plt
 
 from deeplab_edu import paths, profiles, recipes, runtime
 from deeplab_edu.datasets import build_dataset, default_training_data
-from deeplab_edu.evaluate import format_table
 from deeplab_edu.experiments import compare
 from deeplab_edu.models import build_model
 from deeplab_edu.schedules import poly_lr
 from deeplab_edu.train import TrainConfig
-from deeplab_edu.trials import example_predictions, holdout_split, run_trial, tune_crf
+from deeplab_edu.trials import (example_predictions, holdout_split, per_class_report, results_report, run_trial,
+                                training_curves, tune_crf)
 from deeplab_edu.viz.predictions import plot_predictions
 from deeplab_edu.viz.training import plot_training_curves
 
@@ -72,7 +72,8 @@ configs = {}
 for name, rates in VARIANTS.items():
     config = TrainConfig.from_profile("deeplabv2", profile, dataset=DATASET, data_root=DATA_ROOT,
                                       out_dir=str(RUNS / name.lower()))
-    configs[name] = dataclasses.replace(config, model_options={**config.model_options, "rates": rates})
+    configs[name] = dataclasses.replace(config, model_options={**config.model_options, "rates": rates},
+                                        validate_every=max(config.iterations // 4, 1))
 print(f"started from {Path(config.pretrained).name if config.pretrained else 'random weights'}; "
       f"{config.iterations} iterations of {config.batch_size} crops of {config.crop_size} px, base lr {config.lr}")
 # %% [markdown]
@@ -84,15 +85,15 @@ print(recipes.format_comparison(configs["ASPP-L"]))
 
 # %%
 first = run_trial("LargeFOV", configs["LargeFOV"], SEEDS[:1], val_set, device=device)
-crf_params, grid, alone = tune_crf(first.runs[0].model, holdout_split(DATASET, DATA_ROOT),
-                                   iterations=profile.crf_iterations, device=device)
-print(f"CRF cross-validated on held-out training images: w1 {crf_params.w1:g}, σα {crf_params.sigma_alpha:g}, "
-      f"σβ {crf_params.sigma_beta:g}; held-out mIoU {alone.miou:.3f} -> {grid[0].miou:.3f}")
+tuned = tune_crf(first.runs[0].model, holdout_split(DATASET, DATA_ROOT), iterations=profile.crf_iterations,
+                 device=device)
+crf_params = tuned.params
+print(tuned.describe())
 trials = {name: run_trial(name, config, SEEDS, val_set, crf_params=crf_params, trimap_widths=(2, 4),
                           device=device, trained=first if name == "LargeFOV" else None)
           for name, config in configs.items()}
-plot_training_curves({f"{name}, seed 0": Path(config.out_dir) / "seed0" / "log.csv"
-                      for name, config in configs.items()}, title="LargeFOV vs ASPP, poly schedule")
+logs, validation = training_curves(trials.values(), seeds=SEEDS[:1])
+plot_training_curves(logs, validation=validation, title="LargeFOV vs ASPP, seed 0 (dots: validation mIoU)")
 plt.show()
 
 # %% [markdown]
@@ -123,17 +124,11 @@ effects = [compare("mIoU", "LargeFOV", lfov.values(), "ASPP-L", aspp_l.values())
            compare("mIoU", "ASPP-S", aspp_s.values(), "ASPP-L", aspp_l.values()),
            compare("mIoU", "LargeFOV", lfov.values(), "ASPP-S", aspp_s.values())]
 effects += [compare("mIoU", t.name, t.values(), f"{t.name} + CRF", t.values(crf=True)) for t in (lfov, aspp_s, aspp_l)]
-params = {name: sum(p.numel() for p in t.runs[0].model.parameters()) for name, t in trials.items()}
-print(format_table([t.row(trimap_width=2) | {"parameters": f"{params[name]:,}"} for name, t in trials.items()]))
-print()
-print(format_table([e.row() for e in effects]))
-print()
-for effect in effects:
-    print(effect.sentence())
+print(results_report(trials.values(), effects))
 
 # %%
 print("IoU per class, network alone (mean over seeds):")
-print(format_table([{"run": t.name, **{k: round(v, 3) for k, v in t.per_class().items()}} for t in trials.values()]))
+print(per_class_report(trials.values()))
 
 # %% [markdown]
 # ## What to take away
