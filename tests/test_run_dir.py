@@ -48,6 +48,17 @@ def test_training_again_into_a_run_folder_resumes_instead_of_replacing_it(builti
         assert torch.equal(a, b)  # and the resumed run is the straight one, bit for bit
 
 
+def test_a_finished_run_is_loaded_and_said_so_an_unfinished_one_resumed(builtin, tmp_path, capsys):
+    train(config(builtin, tmp_path, stop_at=2))
+    capsys.readouterr()
+    train(config(builtin, tmp_path))
+    assert "resuming" in capsys.readouterr().out
+    again = train(config(builtin, tmp_path))
+    out = capsys.readouterr().out
+    assert "finished earlier (4 iterations" in out and "not trained again" in out and "resuming" not in out
+    assert again.start_iteration == again.iterations == 4
+
+
 def test_a_different_recipe_is_refused_naming_every_field(builtin, tmp_path):
     train(config(builtin, tmp_path, stop_at=1))
     with pytest.raises(UserError) as info:

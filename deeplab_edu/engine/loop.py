@@ -202,7 +202,11 @@ def train(config: TrainConfig) -> TrainResult:
         elapsed_before = float(state["extra"].get("elapsed_s", 0.0))
         extend_schedule(scheduler, optimizer, config, start)
         if env.is_main:
-            print(f"resuming {ckpt_path} at iteration {start} of {config.iterations}")
+            if start >= config.iterations:  # a finished run: say so, a recorded chapter reads it later
+                print(f"{ckpt_path}: this run finished earlier ({start} iterations, {elapsed_before:.0f} s of "
+                      "training); its weights are loaded, not trained again")
+            else:
+                print(f"resuming {ckpt_path} at iteration {start} of {config.iterations}")
 
     net: torch.nn.Module = TrainingScores(model)
     if config.compile:
