@@ -39,12 +39,12 @@ from deeplab_edu.crf import CRFParams, coarse_scores, dense_crf
 from deeplab_edu.crf.crf_rnn import CRFasRNN
 from deeplab_edu.datasets import build_dataset, default_training_data, synthetic
 from deeplab_edu.evaluate import evaluate, format_table
-from deeplab_edu.experiments import Spread, compare
+from deeplab_edu.experiments import MIN_NOISE, Spread, compare
 from deeplab_edu.train import TrainConfig
-from deeplab_edu.trials import example_predictions, holdout_split, run_trial, tune_crf
+from deeplab_edu.trials import example_predictions, holdout_split, results_report, run_trial, training_curves, tune_crf
 from deeplab_edu.viz.crf_rnn import lattice_impulse_response, plot_compatibility, plot_lattice_kernel
 from deeplab_edu.viz.predictions import plot_predictions
-from deeplab_edu.viz.training import plot_training_curves, read_log
+from deeplab_edu.viz.training import plot_training_curves
 
 generator = runtime.seed_everything(0)
 profile = profiles.get_profile()
@@ -181,21 +181,57 @@ config = TrainConfig.from_profile("deeplabv2", profile, backbone="resnet50", dat
                                   out_dir=str(RUNS / "stage1"))
 stage1 = run_trial("stage 1", config, (0,), val_set, device=device)
 num_classes, class_names = stage1.runs[0].num_classes, list(stage1.runs[0].class_names)
-crf_params, grid, alone = tune_crf(stage1.runs[0].model, holdout_split(DATASET, DATA_ROOT),
-                                   iterations=profile.crf_iterations, device=device)
-print(f"stage 1: {stage1.runs[0].iterations} iterations, val mIoU {stage1.values()[0]:.3f}; CRF cross-validated on "
-      f"held-out images: w1 {crf_params.w1:g}, σα {crf_params.sigma_alpha:g}, σβ {crf_params.sigma_beta:g} "
-      f"(held-out mIoU {alone.miou:.3f} -> {grid[0].miou:.3f})")
+tuned = tune_crf(stage1.runs[0].model, holdout_split(DATASET, DATA_ROOT), iterations=profile.crf_iterations,
+                 device=device)
+crf_params = tuned.params
+print(f"stage 1: {stage1.runs[0].iterations} iterations, val mIoU {stage1.values()[0]:.3f}")
+print(tuned.describe())
+
+# %% [markdown]
+# ### Why the CRF layer needs a smaller step
+#
+# Back-propagation through T mean-field iterations is back-propagation through time: each
+# iteration feeds its output into the next through the kernel weights, so the gradient that
+# reaches the network's scores is a product of T factors, and it can come out several times
+# larger than the network's own. One training batch, both ways, from the stage-1 weights:
 
 # %%
+from deeplab_edu.datasets import TrainTransform  # noqa: E402
+from deeplab_edu.diagnostics import gradient_norm  # noqa: E402
+from deeplab_edu.engine.loop import build_training_model  # noqa: E402
+
 stage2 = dataclasses.replace(config, init_from=str(stage1.runs[0].checkpoint), pretrained=None,
                              iterations=max(config.iterations // 2, 1), out_dir=str(RUNS / "plain"))
 rnn_settings = {field: getattr(crf_params, field) for field in ("w1", "sigma_alpha", "sigma_beta", "w2", "sigma_gamma")}
 rnn_config = dataclasses.replace(stage2, crf_rnn={**rnn_settings, "iterations": 5}, out_dir=str(RUNS / "crf_rnn"))
+augment = TrainTransform(config.crop_size, scale=config.scale, generator=torch.Generator().manual_seed(0))
+train_crops = build_dataset(DATASET, "train", transform=augment, root=DATA_ROOT)
+crops, crop_labels = (torch.stack(t) for t in zip(*(train_crops[i] for i in range(config.batch_size))))
+norms = {name: gradient_norm(build_training_model(c.resolved(), num_classes, torch.device(device))[0].to(device),
+                             crops.to(device), crop_labels.to(device), c.loss)
+         for name, c in (("network alone", stage2), ("through the CRF layer", rnn_config))}
+for name, norm in norms.items():
+    print(f"{name:>22}: gradient norm {norm['all']:.2f} (backbone {norm['backbone']:.2f}, head {norm['head']:.2f})")
+ratio = norms["through the CRF layer"]["all"] / norms["network alone"]["all"]
+print(f"the CRF layer multiplies the gradient by {ratio:.1f}")
+
+# %% [markdown]
+# An RNN's cure is to clip the gradient's norm (Pascanu et al., ICML 2013, §3.2): scale the
+# gradient down whenever its norm exceeds a threshold, so a step is never longer than the
+# rate times that threshold. Zheng et al. instead trained with a tiny rate for many thousands of
+# iterations. Stage 2 clips at about the network's own gradient norm, in *both* arms, so the
+# comparison stays fair (`TrainConfig.clip_grad_norm`, `--clip-grad-norm` on the command line).
+# The first exercise below removes the clip, to see what it prevents.
+
+# %%
+clip = float(f"{norms['network alone']['all']:.2g}")
+stage2 = dataclasses.replace(stage2, clip_grad_norm=clip, validate_every=max(stage2.iterations // 4, 1))
+rnn_config = dataclasses.replace(rnn_config, clip_grad_norm=clip, validate_every=stage2.validate_every)
 plain = run_trial("plain", stage2, SEEDS, val_set, crf_params=crf_params, trimap_widths=(2, 4), device=device)
 rnn = run_trial("CRF-as-RNN", rnn_config, SEEDS, val_set, trimap_widths=(2, 4), device=device)
-plot_training_curves({f"{t.name}, seed {s}": Path(c.out_dir) / f"seed{s}" / "log.csv"
-                      for t, c in ((plain, stage2), (rnn, rnn_config)) for s in SEEDS}, title="stage 2")
+print(f"stage 2: {stage2.iterations} iterations per arm, gradient norm clipped at {clip:g}")
+logs, validation = training_curves([plain, rnn])
+plot_training_curves(logs, validation=validation, title="stage 2 (dots: validation mIoU)")
 plt.show()
 
 # %% [markdown]
@@ -213,35 +249,25 @@ effects = [compare("mIoU", "network alone", plain.values(), "+ CRF post-processi
            compare("mIoU", "+ CRF post-processing", plain.values(crf=True), "CRF-as-RNN", rnn.values()),
            compare("trimap 2px", "+ CRF post-processing", plain.values("trimap_2px", crf=True), "CRF-as-RNN",
                    rnn.values("trimap_2px"))]
-print(format_table([plain.row(trimap_width=2), rnn.row(trimap_width=2)]))
-print()
-print(format_table([e.row() for e in effects]))
-print()
-for effect in effects:
-    print(effect.sentence())
+print(results_report([plain, rnn], effects))
 
 # %% [markdown]
 # Where did CRF-as-RNN start? Before its first stage-2 step the layer holds the cross-validated
 # parameters on top of the stage-1 network — the post-processing CRF in another normalisation
-# (D⁻¹K) — so its score then is the baseline its training should raise. The training losses of
-# the two arms, averaged over each run's last logged steps, say which arm fits the crops better.
+# (D⁻¹K) — so its score then is the baseline its training should raise.
 
 # %%
-from deeplab_edu.engine.loop import build_training_model
-
-start, _ = build_training_model(rnn_config.resolved(), num_classes, torch.device(device))
+start = build_training_model(rnn_config.resolved(), num_classes, torch.device(device))[0].to(device)
 at_start = evaluate(start, val_set, trimap_widths=(), device=device, progress=False).summary()["mIoU"]
-print(f"CRF-as-RNN before stage 2: val mIoU {at_start:.3f}; after: {Spread.of(rnn.values())}")
-for trial, cfg in ((plain, stage2), (rnn, rnn_config)):
-    tails = [np.mean(read_log(Path(cfg.out_dir) / f"seed{s}" / "log.csv")["loss"][-5:]) for s in SEEDS]
-    print(f"{trial.name}: training loss over the last logged steps {Spread.of(tails)}")
+after = Spread.of(rnn.values())
+change = after.mean - at_start
+where = ("about where it started: the change is inside the seeds' noise" if abs(change) < max(after.range, MIN_NOISE)
+         else f"{'higher' if change > 0 else 'lower'} than where it started")
+print(f"CRF-as-RNN before stage 2: val mIoU {at_start:.3f}; after: {after}, {change:+.3f} — {where}")
 
 # %% [markdown]
-# If the layer ends below where it started, end-to-end training made things worse here; the two
-# training losses above and the curves say whether the network fits its crops worse through the
-# CRF than without it. Zheng et al. fine-tuned for many thousands of iterations on VOC; this stage
-# 2 is a few hundred steps at the rate that suits the network alone. The exercises below separate
-# the CRF's parameters from the network's and try a smaller rate.
+# Zheng et al. fine-tuned for many thousands of iterations on VOC; this stage 2 is a few hundred
+# steps, so read the verdicts above as what a short end-to-end fine-tuning buys on this data.
 
 # %% [markdown]
 # `trimap 2px` is DeepLab v1's **trimap** accuracy (§5, Fig. 5): pixel accuracy counted only within
@@ -287,11 +313,12 @@ plt.show()
 # * Where a GPU is at hand, `python benchmarks/bench_crf_fast.py` measures the lattice against
 #   pydensecrf at VOC size; the `laptop` and `full` profiles make the comparison above meaningful.
 #
-# **Exercises.** (1) Freeze μ (`crf_rnn={..., "learn_compatibility": False}`) and compare, then
-# the kernel weights too (`"learn_weights": False`): does the network alone, trained through a
-# fixed CRF, keep the score it started with? Lower stage 2's rate (`lr=` in `stage2`) tenfold; or
-# train Zheng et al.'s layer with two scalar kernel weights instead of C×C matrices
-# (`"kernels": "scalar"`). (2) Train CRF-as-RNN with
+# **Exercises.** (1) Remove the clip (`clip_grad_norm=None` in both stage-2 configs) and watch
+# the CRF-as-RNN arm's loss; then keep it off and lower stage 2's rate tenfold instead. Freeze μ
+# (`crf_rnn={..., "learn_compatibility": False}`) and compare, then the kernel weights too
+# (`"learn_weights": False`): does the network alone, trained through a fixed CRF, keep the score
+# it started with? Or train the layer with two scalar kernel weights instead of Zheng et al.'s
+# C×C matrices (`"kernels": "scalar"`). (2) Train CRF-as-RNN with
 # T = 1 and test with T = 10: does the layer still help? (3) In `plot_lattice_kernel`, make σ
 # smaller than one pixel: what happens to the approximation when the lattice is coarser than the
 # pixel grid?
