@@ -237,6 +237,30 @@ print()
 print(format_table([e.row() for e in effects]))
 
 # %% [markdown]
+# ## How far the same recipe gets with more steps
+#
+# This chapter's runs stop at the profile's iterations so that it fits in minutes. The benchmark
+# `benchmarks/bench_learning.py --models deeplabv3 --iterations 3600` trains the same recipe
+# longer and scores it at output stride 8; its record (when it is in the repository) says how
+# close the small v3 comes to 0.60 mIoU, and which classes hold it back: the lowest IoUs, and how
+# much each differs between the two seeds.
+
+# %%
+record_path = paths.REPO_ROOT / "benchmarks" / "results" / "learning_v3_3600.json"
+if record_path.is_file():
+    bench = json.loads(record_path.read_text())
+    runs = [r for r in bench["runs"] if r["model"] == "deeplabv3"]
+    print(f"{runs[0]['iterations']} iterations on {bench['machine']}: val mIoU {bench['summary']['deeplabv3']['mIoU']} "
+          f"in {min(r['train_seconds'] for r in runs):.0f}-{max(r['train_seconds'] for r in runs):.0f} s of training")
+    classes = [c for c in runs[0]["per_class"] if c != "background"]
+    spread = {c: max(r["per_class"][c] for r in runs) - min(r["per_class"][c] for r in runs) for c in classes}
+    lowest = {c: min(r["per_class"][c] for r in runs) for c in classes}
+    for c in sorted(classes, key=lowest.get)[:3]:
+        print(f"  {c:>9}: IoU {lowest[c]:.2f} at worst, {spread[c]:.2f} between seeds")
+else:
+    print(f"no benchmark record at {record_path}; run the command above to make one")
+
+# %% [markdown]
 # ## What to take away
 #
 # * Output stride is a property of the dilations, not of the weights: train coarse and cheap,
