@@ -10,8 +10,8 @@ comparison possible: it wraps any model and puts FCN's layer on its scores.
 The layer is a C → C transposed convolution with kernel 2s, stride s and padding s/2, whose
 weights start as ``bilinear_kernel``: class c's map is spread to class c only, with the tent
 weights (1 − |x|/s)·(1 − |y|/s) centred on each coarse cell. That is exactly bilinear
-interpolation by s with ``align_corners=False`` away from the border (``tests/test_models.py``
-checks it). Its C²·(2s)² weights are trained; so the layer may mix classes, sharpen, or undo
+interpolation by s with ``align_corners=False`` away from the border
+(``tests/test_learned_upsampling.py`` checks it). Its C²·(2s)² weights are trained; so the layer may mix classes, sharpen, or undo
 what it started as.
 
 The output is at the input's resolution (stride 1), so train it with the loss on upsampled
@@ -54,7 +54,6 @@ class LearnedUpsampling(SegmentationModel):
         self.num_classes = model.num_classes
         self.output_stride, self.score_stride = model.output_stride, 1
         self.global_context = model.global_context
-        self.stride = stride
         self.deconvolution = nn.ConvTranspose2d(model.num_classes, model.num_classes, 2 * stride, stride=stride,
                                                 padding=stride // 2, bias=False)
         with torch.no_grad():
