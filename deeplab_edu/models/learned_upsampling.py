@@ -11,8 +11,8 @@ The layer is a C → C transposed convolution with kernel 2s, stride s and paddi
 weights start as ``bilinear_kernel``: class c's map is spread to class c only, with the tent
 weights (1 − |x|/s)·(1 − |y|/s) centred on each coarse cell. That is exactly bilinear
 interpolation by s with ``align_corners=False`` away from the border
-(``tests/test_learned_upsampling.py`` checks it). Its C²·(2s)² weights are trained; so the layer may mix classes, sharpen, or undo
-what it started as.
+(``tests/test_learned_upsampling.py`` checks it). Its C²·(2s)² weights are trained; so the
+layer may mix classes, sharpen, or undo what it started as.
 
 The output is at the input's resolution (stride 1), so train it with the loss on upsampled
 scores (``loss="upsampled"``): v1's loss on labels subsampled to the score grid has nothing to
