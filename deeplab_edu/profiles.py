@@ -5,8 +5,7 @@ The same code path trains and evaluates in every profile; only the sizes differ.
 - ``smoke``  — seconds on a 2-core CPU; what the test suite and CI use.
 - ``laptop`` — a few minutes on a CPU: the same runs at a size a laptop can finish. Its small
   models start from the book's miniature-ImageNet backbones (``deeplab_edu.pretrain``), as
-  DeepLab starts from ImageNet; from random weights v3 does not get past the background class
-  in that time (chapter 09 runs both).
+  DeepLab starts from ImageNet (chapter 09 measures what that start buys against random weights).
 - ``full``   — a GPU, with the papers' crop sizes and iteration counts.
 
 The profile is chosen by the ``DEEPLAB_EDU_PROFILE`` environment variable; when it is unset
