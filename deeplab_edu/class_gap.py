@@ -76,9 +76,12 @@ class ClassGap:
         """The gap in one sentence, every number from the results."""
         k = self.largest
         wa, wb = self.without(k)
-        return (f"{self.b} − {self.a}: mIoU {self.delta:+.3f}, of which {k} makes {self.share(k):.0%} "
-                f"(IoU {self.iou_a[k]:.2f} vs {self.iou_b[k]:.2f}); over the other {len(self.per_class) - 1} classes "
-                f"{wa:.3f} vs {wb:.3f} ({wb - wa:+.3f})")
+        share = self.share(k)
+        part = (f"{k} alone makes {share:.0%} of it (the other classes moved the other way)" if share > 1
+                else f"of which {k} makes {share:.0%}")
+        return (f"{self.b} − {self.a}: mIoU {self.delta:+.3f}, {part} (IoU {self.iou_a[k]:.2f} vs "
+                f"{self.iou_b[k]:.2f}); over the other {len(self.per_class) - 1} classes {wa:.3f} vs {wb:.3f} "
+                f"({wb - wa:+.3f})")
 
 
 def class_gap(a: str, results_a: Sequence[EvalResult], b: str, results_b: Sequence[EvalResult]) -> ClassGap:

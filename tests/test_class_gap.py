@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deeplab_edu.class_gap import class_gap, miou_without, predicted_as
+from deeplab_edu.class_gap import ClassGap, class_gap, miou_without, predicted_as
 from deeplab_edu.engine.evaluation import EvalResult
 from deeplab_edu.metrics import ConfusionMatrix
 
@@ -40,7 +40,7 @@ def test_one_class_missed_makes_the_gap_and_the_others_agree():
     assert gap.share() == pytest.approx((-1.0 / 3) / gap.delta)
     assert 0.8 < gap.share() < 1.0
     assert gap.without()[1] == pytest.approx(missed.confusion.per_class_iou()[:2].mean())
-    assert f"stick makes {gap.share():.0%}" in gap.describe()
+    assert f"of which stick makes {gap.share():.0%}" in gap.describe()
     assert miou_without([good, missed], "stick") == pytest.approx([1.0, gap.without()[1]])
     assert predicted_as([missed], "stick") == pytest.approx({"background": 0.8, "disc": 0.2, "stick": 0.0})
     assert predicted_as([good, missed], "stick")["stick"] == pytest.approx(0.5)
@@ -65,3 +65,13 @@ def test_bad_input_is_named():
         miou_without([good], "ring")
     with pytest.raises(ValueError, match="no pixel of class 'stick'"):
         predicted_as([result([[5, 0, 0], [0, 5, 0], [0, 0, 0]])], "stick")
+
+
+def test_a_class_that_makes_more_than_the_whole_difference_is_said_so():
+    gap = ClassGap("A", "B", {"background": 1.0, "disc": 0.5, "stick": 1.0},
+                   {"background": 1.0, "disc": 0.6, "stick": 0.7})
+    assert gap.delta == pytest.approx(-0.2 / 3)
+    assert gap.share() == pytest.approx(1.5)
+    assert "stick alone makes 150% of it (the other classes moved the other way)" in gap.describe()
+    assert gap.without() == pytest.approx((0.75, 0.8))
+

@@ -12,7 +12,7 @@ from scipy.spatial import ConvexHull
 from deeplab_edu import paths
 from deeplab_edu.__main__ import main
 from deeplab_edu.datasets import build_dataset, denormalize, ensure_builtin
-from deeplab_edu.datasets.synthetic import CLASSES, make_scene, scene_seed, write_builtin
+from deeplab_edu.datasets.synthetic import CLASSES, colour_family, make_scene, scene_seed, write_builtin
 
 SIZE = 96
 SCENES = [make_scene(seed, SIZE, "hard") for seed in range(60)]
@@ -294,3 +294,12 @@ def test_training_chapters_use_voc_when_it_is_on_disk_else_the_profiles_builtin_
     assert default_training_data("laptop") == ("builtin", str(tmp_path / "builtin" / "laptop"))
     (tmp_path / "VOC2012").mkdir()
     assert default_training_data("laptop") == ("voc_aug", None)
+
+
+def test_colour_family_names_the_classes_only_shape_tells_apart():
+    assert colour_family("crescent") == ["star"]
+    assert colour_family("stick") == []
+    with pytest.raises(ValueError, match="no hue family"):
+        colour_family("background")
+    with pytest.raises(ValueError, match="'cat' is not one of"):
+        colour_family("cat")

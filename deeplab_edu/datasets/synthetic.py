@@ -288,6 +288,17 @@ def _paint_standard_object(rng: np.random.Generator, image: np.ndarray, label: n
 HUE_FAMILIES = {1: 0.0, 5: 0.0, 2: 0.33, 3: 0.33, 4: 0.62, 6: 0.62, 7: 0.1}
 
 
+def colour_family(name: str) -> list[str]:
+    """The other classes whose objects are painted in the hue family of class ``name`` (the
+    classes only its shape tells it from); ``[]`` for a class alone in its family."""
+    if name not in CLASSES:
+        raise ValueError(f"class {name!r} is not one of {list(CLASSES)}")
+    if name == "background":
+        raise ValueError("the background has no hue family: its colours are pale or dark, never an object's")
+    hue = HUE_FAMILIES[CLASSES.index(name)]
+    return [CLASSES[c] for c, h in sorted(HUE_FAMILIES.items()) if h == hue and CLASSES[c] != name]
+
+
 def _hsv(h: float, s: float, v: float) -> np.ndarray:
     import colorsys
 
