@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from deeplab_edu import paths, profiles, runtime
+from deeplab_edu.class_gap import class_gap, miou_without, predicted_as
 from deeplab_edu.crf import CRFParams, coarse_scores, dense_crf
 from deeplab_edu.crf.crf_rnn import CRFasRNN
 from deeplab_edu.datasets import build_dataset, default_training_data, synthetic
@@ -258,7 +259,8 @@ print(results_report([plain, rnn], effects))
 
 # %%
 start = build_training_model(rnn_config.resolved(), num_classes, torch.device(device))[0].to(device)
-at_start = evaluate(start, val_set, trimap_widths=(), device=device, progress=False).summary()["mIoU"]
+start_scores = evaluate(start, val_set, trimap_widths=(), device=device, progress=False)
+at_start = start_scores.summary()["mIoU"]
 after = Spread.of(rnn.values())
 change = after.mean - at_start
 where = ("about where it started: the change is inside the seeds' noise" if abs(change) < max(after.range, MIN_NOISE)
@@ -266,8 +268,62 @@ where = ("about where it started: the change is inside the seeds' noise" if abs(
 print(f"CRF-as-RNN before stage 2: val mIoU {at_start:.3f}; after: {after}, {change:+.3f} — {where}")
 
 # %% [markdown]
-# Zheng et al. fine-tuned for many thousands of iterations on VOC; this stage 2 is a few hundred
-# steps, so read the verdicts above as what a short end-to-end fine-tuning buys on this data.
+# Which classes moved? mIoU is the mean of the per-class IoUs, so a change can sit in one class
+# (`deeplab_edu.class_gap`): the first line splits CRF-as-RNN's change during stage 2 by class,
+# the second its difference from post-processing; each names the class that moved most and what
+# that class's pixels are called instead (a row of the confusion matrix, all seeds).
+
+# %%
+arms = {"before stage 2": ([start_scores], "after stage 2"),
+        "+ CRF post-processing": (plain.with_crf, "CRF-as-RNN")}
+for name_a, (scores_a, name_b) in arms.items():
+    gap = class_gap(name_a, scores_a, name_b, rnn.network)
+    print(gap.describe())
+    for name, scored in ((name_a, scores_a), (name_b, rnn.network)):
+        shares = sorted(predicted_as(scored, gap.largest).items(), key=lambda kv: -kv[1])[:3]
+        print(f"  {name}: true {gap.largest} pixels predicted as "
+              + ", ".join(f"{label} {share:.0%}" for label, share in shares))
+    if len(scores_a) > 1:  # two seeds a side: the rest of the difference against their spread
+        rest = compare(f"mIoU without {gap.largest}", name_a, miou_without(scores_a, gap.largest), name_b,
+                       miou_without(rnn.network, gap.largest))
+        print("  " + rest.sentence())
+    if gap.largest != "background":
+        print(f"  {gap.largest}'s colour family is shared with "
+              f"{', '.join(synthetic.colour_family(gap.largest)) or 'no other class'}")
+
+# %% [markdown]
+# Where the class that moved shares its colour family with another, only its shape tells the
+# two apart, and the dense CRF's appearance kernel joins pixels of similar colour: when the
+# network calls part of such an object by its look-alike's name, mean-field hands the whole
+# object to whichever label holds more of it. Trained through the CRF, the network is scored
+# only after that vote, by a loss that counts pixels. Did stage 2 change the network's own
+# scores for that class, or only what the layer does with them? The layer can be taken off
+# (`model.model` is the network inside `CRFRNNSegmenter`) and the network scored alone, next to
+# the plain arm's network:
+
+# %%
+moved = class_gap("+ CRF post-processing", plain.with_crf, "CRF-as-RNN", rnn.network).largest
+inner = [evaluate(run.model.model, val_set, trimap_widths=(), device=device, progress=False) for run in rnn.runs]
+called = {}
+for name, scored in (("plain arm's network", plain.network), ("CRF-as-RNN's network, layer removed", inner)):
+    called[name] = predicted_as(scored, moved)[moved]
+    print(f"{name:>36}: mIoU {Spread.of([s.summary()['mIoU'] for s in scored])}; true {moved} pixels called "
+          f"{moved} {called[name]:.0%}")
+alone = compare("mIoU", "plain arm's network", plain.values(), "CRF-as-RNN's network, layer removed",
+                [s.summary()["mIoU"] for s in inner], expected="none")
+print(alone.sentence())
+change = called["CRF-as-RNN's network, layer removed"] - called["plain arm's network"]
+where = ("so its pixels are lost in the layer's vote, not in the network's scores" if change > 0
+         else "so the network's own scores lost them before the layer's vote")
+print(f"trained through the CRF, the network itself calls {abs(change):.0%} {'fewer' if change < 0 else 'more'} "
+      f"of the {moved} pixels {moved}: {where}")
+
+# %% [markdown]
+# Trained end to end, the network no longer has to be a segmenter on its own: the layer is part
+# of the model, and the network's scores are whatever makes the layer's output right (compare
+# its mIoU without the layer to the plain network's). Zheng et al. fine-tuned for many thousands
+# of iterations on VOC; this stage 2 is a few hundred steps, so read the verdicts above as what a
+# short end-to-end fine-tuning buys on this data.
 
 # %% [markdown]
 # `trimap 2px` is DeepLab v1's **trimap** accuracy (§5, Fig. 5): pixel accuracy counted only within
@@ -321,4 +377,7 @@ plt.show()
 # C×C matrices (`"kernels": "scalar"`). (2) Train CRF-as-RNN with
 # T = 1 and test with T = 10: does the layer still help? (3) In `plot_lattice_kernel`, make σ
 # smaller than one pixel: what happens to the approximation when the lattice is coarser than the
-# pixel grid?
+# pixel grid? (4) Score the plain arm again with a weaker appearance kernel
+# (`run_trial("plain", stage2, SEEDS, val_set, crf_params=dataclasses.replace(crf_params,
+# w1=crf_params.w1 / 2))`, cached runs are only scored) and print `predicted_as` for the class
+# above: does it keep more of its pixels when the CRF's vote is weaker?
