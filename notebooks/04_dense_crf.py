@@ -174,7 +174,9 @@ print(f"torch      vs exact: max |ΔQ| = {np.abs(torch_result - exact).max():.1e
 print(f"pydensecrf vs exact: max |ΔQ| = {np.abs(reference - exact).max():.3f}, "
       f"mean |ΔQ| = {np.abs(reference - exact).mean():.4f}, "
       f"labels agree {(reference.argmax(0) == exact.argmax(0)).mean():.4f}")
-print(f"lattice    vs pydensecrf: max |ΔQ| below 1e-4: {np.abs(ours - reference).max() < 1e-4}, "
+# Bounds, not digits: the rounding differs with the CPU and the thread count.
+print(f"lattice    vs pydensecrf: max |ΔQ| below 1e-2: {np.abs(ours - reference).max() < 1e-2}, "
+      f"mean |ΔQ| below 1e-5: {np.abs(ours - reference).mean() < 1e-5}, "
       f"labels agree {(ours.argmax(0) == reference.argmax(0)).mean():.4f}")
 
 # %% [markdown]
@@ -182,7 +184,8 @@ print(f"lattice    vs pydensecrf: max |ΔQ| below 1e-4: {np.abs(ours - reference
 # 6σγ, where the Gaussian is below 10⁻⁷). The lattice is an approximation: the printed label
 # agreement and mean difference say how good. Where labels disagree, Q is close to a tie, which
 # is why the maximum difference can be large while the mean is small. Our lattice and
-# pydensecrf's are the same algorithm with the same constants, so they agree to float rounding.
+# pydensecrf's are the same algorithm with the same constants, so they agree to float32
+# rounding, which ten iterations amplify a little where Q is near a tie: hence the bounds.
 # The test suite (`tests/test_crf_meanfield.py`, `tests/test_crf_lattice.py`) holds all four
 # together on many images and parameters.
 
