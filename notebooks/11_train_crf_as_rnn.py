@@ -111,7 +111,10 @@ params = CRFParams(w1=4, sigma_alpha=50, sigma_beta=5, w2=3, sigma_gamma=3, iter
 ours = dense_crf(image, probs, params, method="lattice")
 theirs = dense_crf(image, probs, params, method="pydensecrf")
 print(f"labels that agree with pydensecrf: {(ours.argmax(0) == theirs.argmax(0)).mean():.2%}")
-print(f"largest difference in Q below 1e-4: {np.abs(ours - theirs).max() < 1e-4}")
+# Bounds, not digits: float32 rounding differs with the CPU and the thread count, and ten
+# iterations amplify it a little where Q is near a tie.
+print(f"largest difference in Q below 1e-2: {np.abs(ours - theirs).max() < 1e-2}, "
+      f"mean difference below 1e-5: {np.abs(ours - theirs).mean() < 1e-5}")
 print(f"labels the CRF changed: {(theirs.argmax(0) != probs.argmax(0)).mean():.2%} of the pixels")
 
 # %% [markdown]
@@ -315,8 +318,8 @@ print(alone.sentence())
 change = called["CRF-as-RNN's network, layer removed"] - called["plain arm's network"]
 where = ("so its pixels are lost in the layer's vote, not in the network's scores" if change > 0
          else "so the network's own scores lost them before the layer's vote")
-print(f"trained through the CRF, the network itself calls {abs(change):.0%} {'fewer' if change < 0 else 'more'} "
-      f"of the {moved} pixels {moved}: {where}")
+print(f"trained through the CRF, the network itself calls {abs(change) * 100:.0f} percentage points "
+      f"{'fewer' if change < 0 else 'more'} of the {moved} pixels {moved}: {where}")
 
 # %% [markdown]
 # Trained end to end, the network no longer has to be a segmenter on its own: the layer is part
