@@ -21,6 +21,13 @@ import numpy as np
 from deeplab_edu.engine.evaluation import EvalResult
 
 
+def _class_index(result: EvalResult, name: str) -> int:
+    names = list(result.class_names)
+    if name not in names:
+        raise ValueError(f"class {name!r} is not one of {names}")
+    return names.index(name)
+
+
 def _mean_per_class(results: Sequence[EvalResult], arm: str) -> dict[str, float]:
     if not results:
         raise ValueError(f"arm {arm!r} has no results: pass one EvalResult per seed")
@@ -97,23 +104,14 @@ def predicted_as(results: Sequence[EvalResult], name: str) -> dict[str, float]:
     all of ``results`` (their confusion matrices summed: the row of ``name``, normalised)."""
     if not results:
         raise ValueError("predicted_as needs at least one EvalResult")
-    names = list(results[0].class_names)
-    if name not in names:
-        raise ValueError(f"class {name!r} is not one of {names}")
-    row = sum(r.confusion.matrix[names.index(name)] for r in results).astype(np.float64)
+    index = _class_index(results[0], name)
+    row = sum(r.confusion.matrix[index] for r in results).astype(np.float64)
     if row.sum() == 0:
         raise ValueError(f"no pixel of class {name!r} in these results: nothing to share out")
-    return dict(zip(names, (row / row.sum()).tolist()))
+    return dict(zip(results[0].class_names, (row / row.sum()).tolist()))
 
 
 def miou_without(results: Sequence[EvalResult], name: str) -> list[float]:
     """Per result (one per seed): the mIoU over every class but ``name``, to set a difference
     that remains without that class against the seeds' spread (``experiments.compare``)."""
-    out = []
-    for r in results:
-        names = list(r.class_names)
-        if name not in names:
-            raise ValueError(f"class {name!r} is not one of {names}")
-        iou = np.delete(r.confusion.per_class_iou(), names.index(name))
-        out.append(float(np.nanmean(iou)))
-    return out
+    return [float(np.nanmean(np.delete(r.confusion.per_class_iou(), _class_index(r, name)))) for r in results]
