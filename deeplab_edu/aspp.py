@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from deeplab_edu import receptive_field as rf
-from deeplab_edu.atrous import check_positive_int
+from deeplab_edu import validate
 from deeplab_edu.separable import conv_bn_relu
 
 ASPP_L = (6, 12, 18, 24)
@@ -44,7 +44,7 @@ def check_rates(rates: Sequence[int], name: str = "rates") -> tuple[int, ...]:
     """Rates as a tuple of positive integers, or a ValueError/TypeError naming ``name``."""
     if isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence) or len(rates) == 0:
         raise TypeError(f"{name} must be a non-empty sequence of integers, got {rates!r}")
-    return tuple(check_positive_int(r, f"{name}[{i}]") for i, r in enumerate(rates))
+    return tuple(validate.integer(r, f"{name}[{i}]", minimum=1, whole_floats=True) for i, r in enumerate(rates))
 
 
 def v3_rates(output_stride: int) -> tuple[int, ...]:

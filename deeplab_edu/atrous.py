@@ -21,11 +21,13 @@ chapters print: the effective kernel size, the padding that keeps the size, the 
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+
+from deeplab_edu import validate
 
 __all__ = [
     "effective_kernel_size",
@@ -41,28 +43,17 @@ Padding1d = int | tuple[int, int]
 
 
 # --------------------------------------------------------------------------- validation
-def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
-    """Return ``value`` as an int, or raise naming ``name`` when it is not an integer ≥ minimum.
-
-    Rates, strides and kernel sizes are counts of samples: 2.0 is accepted (it is an integer),
-    2.5 and True are not.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if not float(value).is_integer():
-        raise ValueError(f"{name} must be an integer, got {value!r} (atrous rates count input samples)")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+def _count(value: object, name: str, minimum: int = 1) -> int:
+    # Rates, strides and sizes count samples: 2.0 is accepted (it is an integer), 2.5 and True not.
+    return validate.integer(value, name, minimum=minimum, whole_floats=True)
 
 
 def _pair(value: object, name: str, *, minimum: int) -> tuple[int, int]:
     if isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) != 2:
-            raise ValueError(f"{name} must be an integer or a pair of integers, got {value!r}")
-        return (check_positive_int(value[0], name, minimum=minimum),
-                check_positive_int(value[1], name, minimum=minimum))
-    v = check_positive_int(value, name, minimum=minimum)
+            raise validate.ArgumentError(f"{name} must be an integer or a pair of integers, got {value!r}")
+        return _count(value[0], name, minimum), _count(value[1], name, minimum)
+    v = _count(value, name, minimum)
     return v, v
 
 
@@ -78,6 +69,28 @@ def _as_tensor(value: object, name: str) -> torch.Tensor:
     return tensor if tensor.is_floating_point() else tensor.double()
 
 
+def _batched(x: object, weight: object, dims: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """(x, weight, plain): both as conv tensors of one dtype; ``plain`` when a bare signal/filter came in."""
+    x, weight = _as_tensor(x, "x"), _as_tensor(weight, "weight")
+    plain = x.dim() == dims and weight.dim() == dims
+    if plain:
+        x, weight = x[None, None], weight[None, None]
+    axes, taps = ("L", "K") if dims == 1 else ("H, W", "KH, KW")
+    validate.shape(x, "x", f"({axes}{',' * (dims == 1)}) or (N, C_in, {axes})", ndim=dims + 2)
+    validate.shape(weight, "weight", f"({taps}{',' * (dims == 1)}) or (C_out, C_in, {taps})", ndim=dims + 2)
+    if weight.shape[1] != x.shape[1]:
+        raise validate.ArgumentError(
+            f"weight expects C_in = {weight.shape[1]} input channels but x has {x.shape[1]}")
+    dtype = torch.promote_types(x.dtype, weight.dtype)
+    return x.to(dtype), weight.to(dtype), plain
+
+
+def _finish(y: torch.Tensor, bias: object, plain: bool) -> torch.Tensor:
+    if bias is not None:
+        y = y + _as_tensor(bias, "bias").to(y.dtype).reshape(1, -1, *([1] * (y.dim() - 2)))
+    return y[0, 0] if plain else y
+
+
 # --------------------------------------------------------------------------- arithmetic
 def effective_kernel_size(kernel_size: int, rate: int) -> int:
     """The span of inputs a K-tap filter covers at rate r: K + (K − 1)(r − 1).
@@ -85,8 +98,7 @@ def effective_kernel_size(kernel_size: int, rate: int) -> int:
     Inserting r − 1 zeros between consecutive taps (DeepLab v2, Section 3.1) gives a filter
     of this length with still only K non-zero weights.
     """
-    k = check_positive_int(kernel_size, "kernel_size")
-    r = check_positive_int(rate, "rate")
+    k, r = _count(kernel_size, "kernel_size"), _count(rate, "rate")
     return k + (k - 1) * (r - 1)
 
 
@@ -108,8 +120,7 @@ def output_length(length: int, kernel_size: int, rate: int = 1, stride: int = 1,
     Raises ``ValueError`` naming ``kernel_size`` when the dilated kernel is longer than the
     padded input, so that there is no position at which it fits.
     """
-    length = check_positive_int(length, "length")
-    stride = check_positive_int(stride, "stride")
+    length, stride = _count(length, "length"), _count(stride, "stride")
     before, after = _padding_pair(padding)
     k_eff = effective_kernel_size(kernel_size, rate)
     padded = length + before + after
@@ -127,10 +138,8 @@ def tap_positions(output_index: int, kernel_size: int, rate: int = 1, stride: in
     Indices below 0 or past the end are padding zeros. This is Eq. 1 read backwards: which
     x[·] appear in the sum for y[i].
     """
-    i = check_positive_int(output_index, "output_index", minimum=0)
-    k = check_positive_int(kernel_size, "kernel_size")
-    r = check_positive_int(rate, "rate")
-    s = check_positive_int(stride, "stride")
+    i = _count(output_index, "output_index", minimum=0)
+    k, r, s = _count(kernel_size, "kernel_size"), _count(rate, "rate"), _count(stride, "stride")
     before, _ = _padding_pair(padding)
     return [i * s - before + r * tap for tap in range(k)]
 
@@ -138,7 +147,7 @@ def tap_positions(output_index: int, kernel_size: int, rate: int = 1, stride: in
 def _padding_pair(padding: Padding1d) -> tuple[int, int]:
     if isinstance(padding, tuple | list):
         return _pair(padding, "padding", minimum=0)
-    v = check_positive_int(padding, "padding", minimum=0)
+    v = _count(padding, "padding", minimum=0)
     return v, v
 
 
@@ -158,7 +167,7 @@ def dilate_kernel(weight: torch.Tensor, rate: int | tuple[int, int], dims: int |
     if dims not in (1, 2) or weight.dim() < dims:
         raise ValueError(f"weight must have at least dims={dims} spatial axes, got shape "
                          f"{tuple(weight.shape)}")
-    rates = _pair(rate, "rate", minimum=1) if dims == 2 else (check_positive_int(rate, "rate"),)
+    rates = _pair(rate, "rate", minimum=1) if dims == 2 else (_count(rate, "rate"),)
     shape = list(weight.shape)
     index: list[slice] = [slice(None)] * (weight.dim() - dims)
     for axis, r in zip(range(weight.dim() - dims, weight.dim()), rates):
@@ -179,33 +188,15 @@ def atrous_conv1d(x: torch.Tensor, weight: torch.Tensor, rate: int = 1, stride: 
     filter (K,) is also accepted and gives (L_out,). ``padding`` adds zeros at both ends (an int)
     or (before, after). Equal to ``conv1d(x, weight, bias, stride, padding, dilation=rate)``.
     """
-    x, weight = _as_tensor(x, "x"), _as_tensor(weight, "weight")
-    plain = x.dim() == 1 and weight.dim() == 1
-    if plain:
-        x, weight = x[None, None], weight[None, None]
-    if x.dim() != 3:
-        raise ValueError(f"x must be a signal (L,) or a batch (N, C_in, L), got shape {tuple(x.shape)}")
-    if weight.dim() != 3:
-        raise ValueError(f"weight must be a filter (K,) or (C_out, C_in, K), got shape {tuple(weight.shape)}")
-    if weight.shape[1] != x.shape[1]:
-        raise ValueError(f"weight expects C_in = {weight.shape[1]} input channels but x has {x.shape[1]}")
-    r, s = check_positive_int(rate, "rate"), check_positive_int(stride, "stride")
-    before, after = _padding_pair(padding)
-    kernel = weight.shape[-1]
-    n_out = output_length(x.shape[-1], kernel, r, s, (before, after))
-
-    dtype = torch.promote_types(x.dtype, weight.dtype)
-    x, weight = torch.nn.functional.pad(x.to(dtype), (before, after)), weight.to(dtype)
+    x, weight, plain = _batched(x, weight, dims=1)
+    r, s, (before, after) = _count(rate, "rate"), _count(stride, "stride"), _padding_pair(padding)
+    n_out = output_length(x.shape[-1], weight.shape[-1], r, s, (before, after))
+    x = F.pad(x, (before, after))
     y = x.new_zeros(x.shape[0], weight.shape[0], n_out)
-    last = (n_out - 1) * s  # the output positions i·stride, i = 0..n_out−1
-    for k in range(kernel):
-        # x[i·stride + r·k] for every output i at once: the input sampled with stride `stride`,
-        # shifted by r·k. Contract its channels with tap k of every filter.
-        x_k = x[:, :, r * k: r * k + last + 1: s]
-        y += torch.einsum("ncl,oc->nol", x_k, weight[:, :, k])
-    if bias is not None:
-        y += _as_tensor(bias, "bias").to(y.dtype).reshape(1, -1, 1)
-    return y[0, 0] if plain else y
+    for k in range(weight.shape[-1]):
+        # x[i·stride + r·k] for every output i at once, contracted with tap k of every filter
+        y += torch.einsum("ncl,oc->nol", x[:, :, r * k::s][..., :n_out], weight[:, :, k])
+    return _finish(y, bias, plain)
 
 
 def atrous_conv2d(x: torch.Tensor, weight: torch.Tensor, rate: int | tuple[int, int] = 1,
@@ -218,31 +209,15 @@ def atrous_conv2d(x: torch.Tensor, weight: torch.Tensor, rate: int | tuple[int, 
     ``rate``, ``stride`` and ``padding`` are an int or a (height, width) pair; padding is
     symmetric zeros. Equal to ``conv2d(x, weight, bias, stride, padding, dilation=rate)``.
     """
-    x, weight = _as_tensor(x, "x"), _as_tensor(weight, "weight")
-    plain = x.dim() == 2 and weight.dim() == 2
-    if plain:
-        x, weight = x[None, None], weight[None, None]
-    if x.dim() != 4:
-        raise ValueError(f"x must be an image (H, W) or a batch (N, C_in, H, W), got shape {tuple(x.shape)}")
-    if weight.dim() != 4:
-        raise ValueError(f"weight must be a filter (KH, KW) or (C_out, C_in, KH, KW), got shape "
-                         f"{tuple(weight.shape)}")
-    if weight.shape[1] != x.shape[1]:
-        raise ValueError(f"weight expects C_in = {weight.shape[1]} input channels but x has {x.shape[1]}")
+    x, weight, plain = _batched(x, weight, dims=2)
     (rh, rw), (sh, sw) = _pair(rate, "rate", minimum=1), _pair(stride, "stride", minimum=1)
     ph, pw = _pair(padding, "padding", minimum=0)
     kh, kw = weight.shape[-2:]
-    h_out = output_length(x.shape[-2], kh, rh, sh, ph)
-    w_out = output_length(x.shape[-1], kw, rw, sw, pw)
-
-    dtype = torch.promote_types(x.dtype, weight.dtype)
-    x, weight = torch.nn.functional.pad(x.to(dtype), (pw, pw, ph, ph)), weight.to(dtype)
+    h_out, w_out = output_length(x.shape[-2], kh, rh, sh, ph), output_length(x.shape[-1], kw, rw, sw, pw)
+    x = F.pad(x, (pw, pw, ph, ph))
     y = x.new_zeros(x.shape[0], weight.shape[0], h_out, w_out)
     for k in range(kh):
         for l in range(kw):
-            x_kl = x[:, :, rh * k: rh * k + (h_out - 1) * sh + 1: sh,
-                     rw * l: rw * l + (w_out - 1) * sw + 1: sw]
+            x_kl = x[:, :, rh * k::sh, rw * l::sw][..., :h_out, :w_out]
             y += torch.einsum("nchw,oc->nohw", x_kl, weight[:, :, k, l])
-    if bias is not None:
-        y += _as_tensor(bias, "bias").to(y.dtype).reshape(1, -1, 1, 1)
-    return y[0, 0] if plain else y
+    return _finish(y, bias, plain)

@@ -32,7 +32,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deeplab_edu.atrous import check_positive_int, dilate_kernel, effective_kernel_size
+from deeplab_edu import validate
+from deeplab_edu.atrous import dilate_kernel, effective_kernel_size
 
 __all__ = [
     "conv2d_zero_insert",
@@ -53,22 +54,18 @@ __all__ = [
 
 def _check(x: torch.Tensor, weight: torch.Tensor, rate: int, padding: int) -> tuple[int, int]:
     """Validate the shared arguments of the hole-algorithm functions; return (rate, padding)."""
-    if not isinstance(x, torch.Tensor) or x.dim() != 4:
-        raise ValueError(f"x must be a tensor (N, C_in, H, W), got "
-                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
-    if not isinstance(weight, torch.Tensor) or weight.dim() != 4:
-        raise ValueError(f"weight must be a tensor (C_out, C_in, KH, KW), got "
-                         f"{tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__}")
+    validate.shape(x, "x", "(N, C_in, H, W)", ndim=4)
+    validate.shape(weight, "weight", "(C_out, C_in, KH, KW)", ndim=4)
     if weight.shape[1] != x.shape[1]:
-        raise ValueError(f"weight expects C_in = {weight.shape[1]} input channels but x has {x.shape[1]}")
-    rate = check_positive_int(rate, "rate")
-    padding = check_positive_int(padding, "padding", minimum=0)
-    for axis, k in zip(("height", "width"), weight.shape[-2:]):
+        raise validate.ArgumentError(
+            f"weight expects C_in = {weight.shape[1]} input channels but x has {x.shape[1]}")
+    rate = validate.integer(rate, "rate", minimum=1, whole_floats=True)
+    padding = validate.integer(padding, "padding", minimum=0)
+    for axis, k, size in zip(("height", "width"), weight.shape[-2:], x.shape[-2:]):
         span = effective_kernel_size(k, rate)
-        size = x.shape[-2] if axis == "height" else x.shape[-1]
         if span > size + 2 * padding:
-            raise ValueError(f"weight spans {span} inputs at rate {rate} in {axis}, more than the "
-                             f"padded input's {size} + 2·{padding}")
+            raise validate.ArgumentError(f"weight spans {span} inputs at rate {rate} in {axis}, more "
+                                         f"than the padded input's {size} + 2·{padding}")
     return rate, padding
 
 
@@ -87,7 +84,7 @@ def space_to_batch(x: torch.Tensor, rate: int) -> torch.Tensor:
     Sub-image (a, b) holds x[:, :, a::r, b::r]; it sits at batch index (a·r + b)·N + n.
     H and W must be multiples of r (pad first). The result is (r²·N, C, H/r, W/r).
     """
-    r = check_positive_int(rate, "rate")
+    r = validate.integer(rate, "rate", minimum=1, whole_floats=True)
     n, c, h, w = x.shape
     if h % r or w % r:
         raise ValueError(f"x's height and width ({h}, {w}) must be multiples of rate {r}; pad it first")
@@ -98,7 +95,7 @@ def space_to_batch(x: torch.Tensor, rate: int) -> torch.Tensor:
 
 def batch_to_space(y: torch.Tensor, rate: int) -> torch.Tensor:
     """Interlace r × r sub-images (as :func:`space_to_batch` stacks them) into one image."""
-    r = check_positive_int(rate, "rate")
+    r = validate.integer(rate, "rate", minimum=1, whole_floats=True)
     rrn, c, h, w = y.shape
     if rrn % (r * r):
         raise ValueError(f"y's batch {rrn} is not a multiple of rate² = {r * r}")
@@ -134,7 +131,7 @@ def im2col(x: torch.Tensor, kernel_size: tuple[int, int], rate: int, padding: in
     dilation=rate, padding=padding)``.
     """
     kh, kw = kernel_size
-    r = check_positive_int(rate, "rate")
+    r = validate.integer(rate, "rate", minimum=1, whole_floats=True)
     x = F.pad(x, (padding,) * 4)
     h_out = x.shape[-2] - effective_kernel_size(kh, r) + 1
     w_out = x.shape[-1] - effective_kernel_size(kw, r) + 1
@@ -185,19 +182,19 @@ def hole_conv2d(x: torch.Tensor, weight: torch.Tensor, rate: int, padding: int =
 class SparseDense:
     """DeepLab v2 Fig. 3 as arrays (H × W unless noted), ready to plot.
 
-    ``image``: the input at full resolution; ``downsampled``: the input at 1/factor resolution;
+    ``image``: the input at full resolution (what dense extraction reads); ``downsampled``: the input at 1/factor resolution;
     ``sparse``: the filter's responses on it (H/factor × W/factor); ``sparse_upsampled``: those
     responses put back at full size, each repeated over its factor × factor block; ``computed``: True where the sparse path computed a
     response (1 in factor² positions); ``dense``: the atrous responses at every position.
     """
 
+    image: np.ndarray
     downsampled: np.ndarray
     sparse: np.ndarray
     sparse_upsampled: np.ndarray
     computed: np.ndarray
     dense: np.ndarray
     factor: int
-    image: np.ndarray | None = None  # last, with a default: older positional constructions still work
 
 
 def sparse_vs_dense(image: np.ndarray | torch.Tensor, kernel: np.ndarray | torch.Tensor,
@@ -209,7 +206,7 @@ def sparse_vs_dense(image: np.ndarray | torch.Tensor, kernel: np.ndarray | torch
     computes the same responses and fills in the (factor² − 1)/factor² positions in between.
     ``image`` is a grey H × W array and ``kernel`` an odd K × K filter.
     """
-    factor = check_positive_int(factor, "factor")
+    factor = validate.integer(factor, "factor", minimum=1)
     image = torch.as_tensor(np.asarray(image, dtype=np.float64))
     kernel = torch.as_tensor(np.asarray(kernel, dtype=np.float64))
     if image.dim() != 2:
@@ -226,8 +223,8 @@ def sparse_vs_dense(image: np.ndarray | torch.Tensor, kernel: np.ndarray | torch
     computed = torch.zeros(h, w, dtype=torch.bool)
     computed[::factor, ::factor] = True
     dense = F.conv2d(x, k, padding=pad * factor, dilation=factor)
-    return SparseDense(small[0, 0].numpy(), sparse[0, 0].numpy(), upsampled[0, 0].numpy(),
-                       computed.numpy(), dense[0, 0].numpy(), factor, image.numpy())
+    return SparseDense(image.numpy(), small[0, 0].numpy(), sparse[0, 0].numpy(), upsampled[0, 0].numpy(),
+                       computed.numpy(), dense[0, 0].numpy(), factor)
 
 
 # --------------------------------------------------------------------------- large rates
@@ -240,12 +237,10 @@ def gridding_footprint(rates: Sequence[int], kernel_size: int = 3) -> np.ndarray
     rates without a common factor, e.g. 1, 2, 3). The result has side 1 + Σ (K − 1)·r_i and
     sums to K^(2·layers).
     """
-    k = check_positive_int(kernel_size, "kernel_size")
-    if len(rates) == 0:
-        raise ValueError("rates must name at least one layer")
+    k = validate.integer(kernel_size, "kernel_size", minimum=1)
     footprint = np.ones((1, 1))
-    for rate in rates:
-        layer = dilate_kernel(torch.ones(k, k, dtype=torch.float64), check_positive_int(rate, "rates")).numpy()
+    for rate in validate.integers(rates, "rates", minimum=1):
+        layer = dilate_kernel(torch.ones(k, k, dtype=torch.float64), rate).numpy()
         padded = np.pad(footprint, layer.shape[0] - 1)
         # full 2-D convolution, written as a sum of shifted copies (one per non-zero tap)
         out = np.zeros((footprint.shape[0] + layer.shape[0] - 1,) * 2)
@@ -265,9 +260,9 @@ def valid_tap_fraction(feature_size: int, rate: int, kernel_size: int = 3) -> fl
     square of the 1-D share. The filter is padded by r(K − 1)/2 on each side, which keeps the
     size: odd K, or an even K whose r(K − 1) is even (DeepLab v1's 4 × 4 fc6 at rate 4).
     """
-    n = check_positive_int(feature_size, "feature_size")
-    r = check_positive_int(rate, "rate")
-    k = check_positive_int(kernel_size, "kernel_size")
+    n = validate.integer(feature_size, "feature_size", minimum=1)
+    r = validate.integer(rate, "rate", minimum=1)
+    k = validate.integer(kernel_size, "kernel_size", minimum=1)
     if r * (k - 1) % 2:
         raise ValueError(f"a {k}-tap filter at rate {r} has no size-keeping padding r(K-1)/2; "
                          "use an odd kernel_size or an even r(K-1)")

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deeplab_edu.atrous import check_positive_int
+from deeplab_edu import validate
 
 
 def depthwise_conv2d_loop(x: torch.Tensor, weight: torch.Tensor, rate: int = 1) -> torch.Tensor:
@@ -30,7 +30,7 @@ def depthwise_conv2d_loop(x: torch.Tensor, weight: torch.Tensor, rate: int = 1) 
 
     ``x`` is (N, C, H, W), ``weight`` (C, 1, k, k); 'same' padding r·(k − 1)/2 for odd k.
     """
-    rate = check_positive_int(rate, "rate")
+    rate = validate.integer(rate, "rate", minimum=1)
     if x.ndim != 4 or weight.ndim != 4 or weight.shape[1] != 1 or weight.shape[0] != x.shape[1]:
         raise ValueError(f"expected x (N, C, H, W) and weight (C, 1, k, k) with the same C, "
                          f"got x {tuple(x.shape)} and weight {tuple(weight.shape)}")
@@ -45,8 +45,8 @@ class SeparableConv2d(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, rate: int = 1) -> None:
         super().__init__()
-        rate = check_positive_int(rate, "rate")
-        kernel_size = check_positive_int(kernel_size, "kernel_size")
+        rate = validate.integer(rate, "rate", minimum=1)
+        kernel_size = validate.integer(kernel_size, "kernel_size", minimum=1)
         self.depthwise = nn.Conv2d(in_channels, in_channels, kernel_size, padding=rate * (kernel_size - 1) // 2,
                                    dilation=rate, groups=in_channels, bias=False)
         self.depthwise_bn = nn.BatchNorm2d(in_channels)

@@ -145,7 +145,7 @@ def test_rate_below_one_is_rejected(bad):
 
 
 def test_non_integer_rate_is_rejected():
-    with pytest.raises(ValueError, match="rate must be an integer"):
+    with pytest.raises(ValueError, match="rate must be a positive integer"):
         atrous.atrous_conv1d(torch.ones(10), torch.ones(3), rate=1.5)
     with pytest.raises(TypeError, match="rate"):
         atrous.effective_kernel_size(3, "2")
@@ -167,9 +167,9 @@ def test_mismatched_shapes_are_rejected():
         atrous.atrous_conv1d(torch.ones(1, 2, 10), torch.ones(4, 3, 3))
     with pytest.raises(ValueError, match="input channels"):
         atrous.atrous_conv2d(torch.ones(1, 2, 10, 10), torch.ones(4, 3, 3, 3))
-    with pytest.raises(ValueError, match="x must be"):
+    with pytest.raises(ValueError, match="x must have shape"):
         atrous.atrous_conv1d(torch.ones(2, 10), torch.ones(1, 2, 3))
-    with pytest.raises(ValueError, match="weight must be"):
+    with pytest.raises(ValueError, match="weight must have shape"):
         atrous.atrous_conv2d(torch.ones(1, 1, 10, 10), torch.ones(3, 3, 3))
     with pytest.raises(TypeError, match="x must be a torch.Tensor"):
         atrous.atrous_conv1d([1.0, 2.0, 3.0], torch.ones(2))

@@ -142,11 +142,10 @@ def plot_sparse_dense(result: SparseDense, crop: int | None = None) -> Figure:
     """
     window = (slice(0, crop), slice(0, crop))
     small = slice(0, None if crop is None else -(-crop // result.factor))
-    panels = [(f"input downsampled by {result.factor}\n(what sparse reads)", result.downsampled[small, small], "gray"),
+    panels = [("input, full resolution\n(what dense reads)", result.image[window], "gray"),
+              (f"input downsampled by {result.factor}\n(what sparse reads)", result.downsampled[small, small], "gray"),
               ("sparse: conv, then upsample", result.sparse_upsampled[window], "magma"),
               (f"dense: atrous conv, r = {result.factor}", result.dense[window], "magma")]
-    if result.image is not None:
-        panels.insert(0, ("input, full resolution\n(what dense reads)", result.image[window], "gray"))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels) + 0.8, 3.4))
     low = min(result.sparse.min(), result.dense.min())
     high = max(result.sparse.max(), result.dense.max())
