@@ -21,7 +21,7 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
-from deeplab_edu.datasets.palette import IGNORE_INDEX  # 255, "void": never a class, never background
+IGNORE_INDEX = 255  # VOC's "void": never a class, never background; the datasets label with it
 
 
 def _as_int_array(values, name: str) -> np.ndarray:

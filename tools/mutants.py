@@ -62,10 +62,10 @@ ATROUS = [
     _m("atrous.effective-size-r", "deeplab_edu/atrous.py",
        "    return k + (k - 1) * (r - 1)", "    return k + (k - 1) * r", "test_atrous.py::test_same_padding_keeps_the_length"),
     _m("atrous.1d-taps-not-dilated", "deeplab_edu/atrous.py",
-       "x_k = x[:, :, r * k: r * k + last + 1: s]", "x_k = x[:, :, k: k + last + 1: s]", "test_atrous.py::test_formula_equals_conv1d_with_dilation"),
+       "x[:, :, r * k::s][..., :n_out]", "x[:, :, k::s][..., :n_out]", "test_atrous.py::test_formula_equals_conv1d_with_dilation"),
     _m("atrous.2d-rows-not-dilated", "deeplab_edu/atrous.py",
-       "x_kl = x[:, :, rh * k: rh * k + (h_out - 1) * sh + 1: sh,",
-       "x_kl = x[:, :, k: k + (h_out - 1) * sh + 1: sh,", "test_atrous.py::test_formula_equals_conv2d_with_dilation"),
+       "x_kl = x[:, :, rh * k::sh, rw * l::sw]", "x_kl = x[:, :, k::sh, rw * l::sw]",
+       "test_atrous.py::test_formula_equals_conv2d_with_dilation"),
 ]
 
 RECEPTIVE_FIELD = [
@@ -297,7 +297,17 @@ ENGINE = [
        "test_checkpoint.py::test_interrupted_write_leaves_the_previous_checkpoint_intact"),
 ]
 
-GROUPS = [ATROUS, RECEPTIVE_FIELD, HOLE, LATTICE, MEANFIELD, METRICS, ASPP, MODELS, BACKBONES, ENGINE]
+# An import that runs up the layers (a lesson reaching the engine) must fail the build.
+LAYERING = [
+    _m("layers.lesson-imports-engine", "deeplab_edu/hole.py",
+       "from deeplab_edu import validate\n", "from deeplab_edu import train, validate  # noqa: F401\n",
+       "test_layers.py::test_every_import_runs_down_the_layers"),
+    _m("layers.base-imports-data", "deeplab_edu/metrics.py",
+       "IGNORE_INDEX = 255  #", "from deeplab_edu.datasets.palette import IGNORE_INDEX  #",
+       "test_layers.py::test_every_import_runs_down_the_layers"),
+]
+
+GROUPS = [LAYERING, ATROUS, RECEPTIVE_FIELD, HOLE, LATTICE, MEANFIELD, METRICS, ASPP, MODELS, BACKBONES, ENGINE]
 MUTANTS = [m for group in GROUPS for m in group]
 
 
