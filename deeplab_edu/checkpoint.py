@@ -61,21 +61,49 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 # ------------------------------------------------------------------------ writing
 
+def _temporary_prefix(path: Path) -> str:
+    # The writer names itself (PID and host), so that no other process takes a live write for stale.
+    import socket
+
+    return f".{path.name}.pid{os.getpid()}@{socket.gethostname()}."
+
+
 def remove_stale_temporaries(path: str | Path) -> list[Path]:
-    """Delete ``.<name>.*.tmp`` files that a killed ``atomic_save`` of ``path`` left behind."""
+    """Delete ``.<name>.*.tmp`` files that a killed ``atomic_save`` of ``path`` left behind;
+    a file whose writer (the PID and host in its name) still runs is left alone."""
+    from deeplab_edu.engine.run_lock import process_alive
+
     path = Path(path)
-    stale = list(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.is_dir() else []
-    for tmp in stale:
+    stale = []
+    for tmp in path.parent.glob(f".{path.name}.*.tmp") if path.parent.is_dir() else []:
+        owner = tmp.name[len(path.name) + 2:-len(".tmp")].rpartition(".")[0]
+        pid, _, host = owner.removeprefix("pid").partition("@")
+        if owner.startswith("pid") and pid.isdigit() and process_alive(int(pid), host):
+            continue
         tmp.unlink(missing_ok=True)
+        stale.append(tmp)
     return stale
 
 
 def _is_disk_full(err: BaseException) -> bool:
-    # torch.save reports a full disk from C++ as "enforce fail at inline_container.cc … file write failed".
+    # torch.save reports a full disk from C++ ("inline_container.cc … file write failed" or
+    # "… unexpected pos"); a file-size limit (ulimit -f) shows as EFBIG.
     import errno
 
-    return getattr(err, "errno", None) == errno.ENOSPC or "file write failed" in str(err) \
-        or "No space left" in str(err)
+    text = str(err)
+    return getattr(err, "errno", None) in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) \
+        or any(s in text for s in ("file write failed", "unexpected pos", "No space left", "File too large"))
+
+
+def _payload_bytes(obj: Any) -> int:
+    """Roughly how many bytes ``torch.save(obj)`` writes: the tensors it holds."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_payload_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_payload_bytes(v) for v in obj)
+    return 0
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
@@ -84,11 +112,14 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     Temporary files of earlier, killed writes are removed first; if the disk is full the old
     ``path`` is kept and an ``OSError`` says "no space left on <folder>".
     """
+    from deeplab_edu.files import match_umask
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=path.parent)
     try:
+        match_umask(fd)
         with os.fdopen(fd, "wb") as handle:
             torch.save(obj, handle)
             handle.flush()
@@ -97,8 +128,11 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(err, (OSError, RuntimeError)) and _is_disk_full(err):
-            kept = f"; the previous {path.name} is kept" if path.exists() else ""
-            raise OSError(f"no space left on {path.parent} while writing {path.name}{kept}") from err
+            kept = (f"; the last good checkpoint {path} is intact" if path.exists()
+                    else f"; nothing was written yet, so there is no earlier {path.name}")
+            raise OSError(f"no space left on {path.parent} while writing {path.name} (about "
+                          f"{_payload_bytes(obj) / 2**20:.1f} MiB needed){kept}; free some space "
+                          "or choose another folder") from err
         raise
     if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
         dir_fd = os.open(path.parent, os.O_DIRECTORY)

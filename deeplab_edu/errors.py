@@ -17,3 +17,11 @@ class TrainingInterrupted(UserError):
     """Training stopped by SIGINT / SIGTERM after saving a checkpoint (exit status 130)."""
 
     exit_code = 130
+
+
+class TrainingDiverged(UserError, FloatingPointError):
+    """The loss or the weights stopped being finite (a learning rate or weight decay too large).
+
+    A ``UserError``, so the command line prints its one line (the step and the last good
+    checkpoint) instead of a traceback; a ``FloatingPointError`` for code that catches that.
+    """

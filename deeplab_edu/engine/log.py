@@ -56,17 +56,35 @@ def rewrite(path: str | Path, rows: list[dict], fields: tuple[str, ...] = LOG_FI
     """Write the header and ``rows`` atomically (temporary file, then ``os.replace``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    from deeplab_edu.files import match_umask
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        match_umask(fd)  # mkstemp's 0600 would make the log private
         with os.fdopen(fd, "w", newline="") as handle:
             handle.write(_format(rows, fields))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise _named(err, path) from err
         raise
 
 
 def append(path: str | Path, row: dict, fields: tuple[str, ...] = LOG_FIELDS) -> None:
     """Add one row, flushed at once (a killed run loses at most the row being written)."""
-    with Path(path).open("a", newline="") as handle:
-        csv.DictWriter(handle, fieldnames=fields, lineterminator="\n").writerow(row)
+    try:
+        with Path(path).open("a", newline="") as handle:
+            csv.DictWriter(handle, fieldnames=fields, lineterminator="\n").writerow(row)
+    except OSError as err:
+        raise _named(err, Path(path)) from err
+
+
+def _named(err: OSError, path: Path) -> OSError:
+    """The error again, saying which file and folder (a full disk names neither by itself)."""
+    import errno
+
+    if err.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", -1)):
+        return OSError(err.errno, f"no space left on {path.parent} while writing {path.name} "
+                                  f"({err.strerror}); free some space or choose another folder")
+    return OSError(err.errno, f"cannot write {path} ({err.strerror or err})")

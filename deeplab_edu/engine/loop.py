@@ -36,10 +36,11 @@ from deeplab_edu.engine import log as run_log
 from deeplab_edu.engine.config import TrainConfig
 from deeplab_edu.engine.losses import training_loss
 from deeplab_edu.engine.outputs import TrainingScores, as_training_output
-from deeplab_edu.engine.run_dir import check_resume, data_identity, extend_schedule
+from deeplab_edu.engine.run_dir import check_fresh, check_resume, data_identity, extend_schedule
+from deeplab_edu.engine.run_lock import hold_run_folder
 from deeplab_edu.engine.sampling import DrawSampler, SeededAugmentation
 from deeplab_edu.engine.stop import StopRequest
-from deeplab_edu.errors import TrainingInterrupted, UserError
+from deeplab_edu.errors import TrainingDiverged, TrainingInterrupted, UserError
 from deeplab_edu.runtime import resolve_device, seed_everything
 from deeplab_edu.schedules import make_optimizer, make_scheduler
 
@@ -163,10 +164,16 @@ def train(config: TrainConfig) -> TrainResult:
 
     A run directory that holds a checkpoint is resumed (see ``run_dir`` for the rule). Under
     torchrun this runs in every process; rank 0 writes the log and the checkpoints. Raises
-    ``FloatingPointError`` naming the step and the last good checkpoint if the loss or the
-    weights stop being finite, and ``TrainingInterrupted`` after saving on SIGINT / SIGTERM.
+    ``TrainingDiverged`` (a ``FloatingPointError``) naming the step and the last good checkpoint
+    if the loss or the weights stop being finite, and ``TrainingInterrupted`` after saving on
+    SIGINT / SIGTERM. One process at a time trains in a run folder (``run_lock``).
     """
     config.validate()
+    with hold_run_folder(config.out_dir, writer=ddp.env_from_torchrun().is_main):
+        return _train(config)
+
+
+def _train(config: TrainConfig) -> TrainResult:
     config = config.resolved()
     device = resolve_device(config.device)
     env = ddp.setup(device.type)
@@ -179,6 +186,8 @@ def train(config: TrainConfig) -> TrainResult:
     if ckpt_path.is_file() and not config.overwrite:
         resume_state = read_checkpoint(ckpt_path, map_location="cpu")
         check_resume(ckpt_path, resume_state, config)
+    elif not config.overwrite:
+        check_fresh(out)
 
     transform = TrainTransform(config.crop_size, scale=tuple(config.scale))
     dataset = open_dataset(config, "train", transform)
@@ -243,8 +252,8 @@ def train(config: TrainConfig) -> TrainResult:
         nonlocal last_good
         if not finite_weights(model):
             where = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
-            raise FloatingPointError(f"the weights are not finite after step {done}; not saved — {where}. "
-                                     "Lower the learning rate.")
+            raise TrainingDiverged(f"the weights are not finite after step {done}; not saved — {where}. "
+                                   "Lower the learning rate (--lr) or the weight decay (--weight-decay).")
         if env.is_main:
             save_checkpoint(ckpt_path, model, optimizer, scheduler, done, model_config,
                             extra={**extra, "elapsed_s": elapsed})
@@ -275,8 +284,9 @@ def train(config: TrainConfig) -> TrainResult:
             if not torch.isfinite(total):
                 bar.close()
                 where = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
-                raise FloatingPointError(f"loss is {total.item()} at step {step + 1}; training stopped — {where}. "
-                                         "Lower the learning rate or check the labels (255 = ignore).")
+                raise TrainingDiverged(f"the loss became {total.item()} at step {step + 1}; training stopped — "
+                                       f"{where}. Lower the learning rate (--lr) or the weight decay "
+                                       "(--weight-decay), or check the labels (255 = ignore).")
             lrs = [group["lr"] for group in optimizer.param_groups]  # the rates this step used
             if config.clip_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)

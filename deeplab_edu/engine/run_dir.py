@@ -3,11 +3,14 @@
 ``<out>/checkpoint.pt`` and ``<out>/log.csv`` belong to one run. Training into a folder that
 holds a checkpoint
 
-* **resumes** it when the recipe (``TrainConfig.recipe``) is the saved one — the default, with
-  or without ``--resume``;
+* **resumes** it when the recipe (``TrainConfig.recipe``) is the saved one (the default);
 * **refuses**, naming every differing field, when the recipe differs (another lr, seed, batch,
   crop, dataset, model …): the optimiser's state belongs to the old recipe;
 * **starts over** only with ``overwrite=True`` (``--overwrite``).
+
+A folder holding a ``log.csv`` or ``val.csv`` but no checkpoint (moved away, or a run killed
+before its first save) is refused too: those rows belong to some other run, and a new one
+would replace them. One process at a time trains in a folder (``run_lock``).
 
 A larger ``iterations`` extends the run: the poly schedule is recomputed for the new length,
 so from the checkpoint's step ``it`` the rate is ``base·(1 − it/N_new)^power`` (v2 §4.1) and
@@ -55,6 +58,16 @@ def data_identity(config: TrainConfig) -> dict | None:
     except (OSError, ValueError):
         return None
     return {key: meta.get(key) for key in ("format_version", "seed", "size", "train", "val")}
+
+
+def check_fresh(out: str | Path) -> None:
+    """Raise ``UserError`` if ``out`` holds a run's logs without its checkpoint (see above)."""
+    out = Path(out)
+    logs = [out / name for name in ("log.csv", "val.csv") if (out / name).is_file()]
+    if logs:
+        raise UserError(f"run folder {out} holds {' and '.join(p.name for p in logs)} of an earlier run but no "
+                        "checkpoint.pt, so it cannot be resumed; starting here would replace that log. Use "
+                        "another --out (out_dir), or --overwrite (overwrite=True) to start over")
 
 
 def check_resume(checkpoint: Path, state: dict, config: TrainConfig) -> TrainConfig | None:

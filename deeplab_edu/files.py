@@ -1,0 +1,30 @@
+"""Files a user can share: what an atomic write creates gets the mode of an ordinary file.
+
+``tempfile.mkstemp`` creates its file with mode 0600 (private, because its name is guessable
+only by its maker), and ``os.replace`` keeps that mode. A checkpoint or log written that way
+would be unreadable to the user's group even under ``umask 022``; ``match_umask`` gives the
+file the mode ``open()`` would have given it: ``0666 & ~umask``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+_lock = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back, under a lock)."""
+    with _lock:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def match_umask(fd_or_path: int | str | os.PathLike) -> None:
+    """Set a freshly created file's mode to ``0o666 & ~umask``."""
+    mode = 0o666 & ~current_umask()
+    if isinstance(fd_or_path, int) and os.chmod not in os.supports_fd:
+        return  # Windows: no modes to widen
+    os.chmod(fd_or_path, mode)
