@@ -25,7 +25,7 @@ from deeplab_edu.aspp import ASPP, ASPP_L, ASPP_S, v3_rates
 from deeplab_edu.backbones import ResNet, stage_geometry
 from deeplab_edu.models import build_model
 from deeplab_edu.models.anatomy import format_layer_table, layer_table, measure_receptive_field
-from deeplab_edu.published import NOT_INCLUDED, format_table, get_table
+from deeplab_edu.published import NOT_INCLUDED, format_published, get_table
 from deeplab_edu.receptive_field import FC6_VARIANTS
 from deeplab_edu.separable import SeparableConv2d
 from deeplab_edu.viz.models import plot_aspp_footprints, plot_forward
@@ -105,12 +105,13 @@ for key, variant in FC6_VARIANTS.items():
 
 # %%
 fov = get_table("v1_field_of_view")
-print(format_table(fov))
+print(format_published(fov))
 large, full_7x7 = "DeepLab-CRF-LargeFOV", "DeepLab-CRF-7x7"
 print(f"\nLargeFOV against 7x7: mean IoU {fov.value(large, 'mean IoU (%)'):.2f} vs {fov.value(full_7x7, 'mean IoU (%)'):.2f}, "
       f"{fov.value(full_7x7, 'parameters (M)') / fov.value(large, 'parameters (M)'):.1f}x fewer parameters, "
       f"{fov.value(large, 'training speed (img/s)') / fov.value(full_7x7, 'training speed (img/s)'):.2f}x faster to train")
-print("not in deeplab_edu.published yet (their tables could not be read here):", "; ".join(NOT_INCLUDED))
+if NOT_INCLUDED:
+    print("not in deeplab_edu.published yet (their tables could not be read here):", "; ".join(NOT_INCLUDED))
 
 # %% [markdown]
 # ## DeepLab v2: ASPP and ResNet-101
