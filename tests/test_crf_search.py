@@ -1,6 +1,5 @@
 """Cross-validation of w1, σα, σβ: scores over the whole held-out set, best first."""
 
-import numpy as np
 import pytest
 
 from deeplab_edu.crf import CRFParams, dense_crf

@@ -1,10 +1,5 @@
 """CRF figures and the explorer, driven headlessly."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -15,13 +10,6 @@ from deeplab_edu.widgets.crf import LIMITS, crf_explorer
 from crf_cases import disc_scene
 
 IMAGE, LABEL, PROBS = disc_scene(24, 28)
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    plt.close("all")
-    yield
-    plt.close("all")
 
 
 def _sliders(explorer):

@@ -1,16 +1,13 @@
 """The datasets chapter's figures draw what they are given (headless)."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from deeplab_edu.datasets import TrainTransform  # noqa: E402
-from deeplab_edu.datasets.palette import VOC_PALETTE  # noqa: E402
-from deeplab_edu.datasets.synthetic import CLASSES, make_scene, scene_statistics  # noqa: E402
-from deeplab_edu.viz import datasets as viz  # noqa: E402
+from deeplab_edu.datasets import TrainTransform
+from deeplab_edu.datasets.palette import VOC_PALETTE
+from deeplab_edu.datasets.synthetic import CLASSES, make_scene, scene_statistics
+from deeplab_edu.viz import datasets as viz
 
 
 def test_label_anatomy_writes_the_stored_values():

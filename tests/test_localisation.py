@@ -1,9 +1,6 @@
 """Invariance against localisation: score maps per position, strides rebuilt, peaks tracked."""
 
 import matplotlib
-
-matplotlib.use("Agg")
-
 import numpy as np
 import pytest
 import torch

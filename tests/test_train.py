@@ -1,8 +1,5 @@
 """The training loop: losses, reproducible data, accumulation, mixed precision, faults, the log."""
 
-from pathlib import Path
-
-import matplotlib
 import numpy as np
 import pytest
 import torch
@@ -11,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deeplab_edu import distributed as ddp
-from deeplab_edu.datasets.synthetic import write_builtin
 from deeplab_edu.engine.log import VAL_FIELDS, append, read_rows
 from deeplab_edu.engine.loop import build_training_model
 from deeplab_edu.runtime import seed_everything
@@ -19,12 +15,6 @@ from deeplab_edu.train import (DrawSampler, TrainConfig, downsampled_loss, subsa
                                upsampled_loss)
 from deeplab_edu.viz.training import plot_training_curves, read_log
 
-matplotlib.use("Agg")
-
-
-@pytest.fixture(scope="module")
-def builtin(tmp_path_factory) -> Path:
-    return write_builtin(tmp_path_factory.mktemp("builtin"), train=4, val=2, size=48, progress=False)
 
 
 def config(builtin, tmp_path, **overrides) -> TrainConfig:

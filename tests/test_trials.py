@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pytest
 
@@ -14,7 +13,6 @@ from deeplab_edu.trials import example_predictions, holdout_split, run_trial, tr
 from deeplab_edu.viz.predictions import plot_predictions
 from deeplab_edu.viz.training import plot_training_curves, smooth
 
-matplotlib.use("Agg")
 
 
 @pytest.fixture(scope="module")

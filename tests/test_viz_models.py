@@ -1,15 +1,11 @@
 """Figures of the models chapter: the forward pass and ASPP's footprints."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from deeplab_edu.viz.models import (aspp_footprints, most_varied_class, plot_aspp_footprints,  # noqa: E402
+from deeplab_edu.viz.models import (aspp_footprints, most_varied_class, plot_aspp_footprints,
                                     plot_forward)
 
 

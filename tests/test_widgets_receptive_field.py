@@ -1,9 +1,5 @@
 """The receptive-field explorer, driven headlessly: move a slider, read the result, see the figure change."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -11,13 +7,6 @@ import pytest
 from deeplab_edu import receptive_field as rf
 from deeplab_edu.viz import receptive_field as viz
 from deeplab_edu.widgets.receptive_field import LIMITS, field_explorer
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    plt.close("all")
-    yield
-    plt.close("all")
 
 
 def _pixels(figure: plt.Figure) -> np.ndarray:

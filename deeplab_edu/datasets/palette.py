@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deeplab_edu.metrics import IGNORE_INDEX  # scoring leaves it out, so the score owns the number
+from deeplab_edu.metrics import IGNORE_INDEX as IGNORE_INDEX  # scoring leaves it out, so the score owns the number
 
 VOC_CLASSES: tuple[str, ...] = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import ListedColormap
 
 from deeplab_edu.crf.energy import appearance_kernel, smoothness_kernel
 from deeplab_edu.crf.params import CRFParams
