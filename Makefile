@@ -29,7 +29,7 @@ JOBS ?= 2
 
 export DEEPLAB_EDU_PROFILE ?=
 
-.PHONY: lab test test-unit test-notebooks test-browser notebooks sync venv clean-venv gpu-check
+.PHONY: lab test test-fast lint test-unit test-notebooks test-browser notebooks sync venv clean-venv gpu-check
 
 $(VENV)/pyvenv.cfg:
 	$(PYTHON) -m venv $(VENV)
@@ -53,10 +53,20 @@ lab:
 	$(MAKE) --no-print-directory $(LAB_STAMP) CONSTRAINT=$(TORCH_CONSTRAINT)
 	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ROOT_FLAG) $(LAB_ARGS)
 
-## test: the whole suite (unit tests, notebook pairs, every chapter under nbval), smoke profile.
+## test: the whole suite (lint, unit tests with the layer contract, notebook pairs, every
+## chapter under nbval), smoke profile.
 test:
 	$(MAKE) --no-print-directory $(TEST_STAMP) CONSTRAINT=$(TEST_TORCH_CONSTRAINT)
-	$(MAKE) --no-print-directory test-unit test-notebooks DEEPLAB_EDU_PROFILE=smoke
+	$(MAKE) --no-print-directory lint test-unit test-notebooks DEEPLAB_EDU_PROFILE=smoke
+
+## test-fast: the unit tests not marked slow (under a minute): the loop to run while working.
+test-fast:
+	$(MAKE) --no-print-directory $(TEST_STAMP) CONSTRAINT=$(TEST_TORCH_CONSTRAINT)
+	DEEPLAB_EDU_PROFILE=smoke $(BIN)/python -m pytest -m "not slow" -q tests
+
+## lint: ruff with the rules in pyproject.toml (pyflakes, pycodestyle errors, stale noqa).
+lint:
+	$(BIN)/ruff check deeplab_edu tests tools benchmarks
 
 test-unit:
 	$(BIN)/python -m pytest -n $(JOBS) tests
