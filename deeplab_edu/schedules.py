@@ -1,6 +1,6 @@
-"""Learning-rate schedules of the DeepLab papers, and SGD with the head at 10× the rate.
+"""Learning-rate schedules of the DeepLab papers, and SGD over the releases' parameter groups.
 
-DeepLab v1 (ICLR 2015, §4.1): SGD, momentum 0.9, weight decay 0.0005, base rate 0.001 for
+DeepLab v1 (ICLR 2015, §5 "Training"): SGD, momentum 0.9, weight decay 0.0005, base rate 0.001 for
 the pretrained VGG layers and 10× for the new classifier, multiplied by 0.1 every 2000
 iterations (the **step** schedule)::
 
@@ -14,7 +14,9 @@ smoothly to zero at the last iteration and trained better than the step one::
 Each schedule is written twice: the formula (``poly_lr``, ``step_lr``) and PyTorch's own
 scheduler (``PolynomialLR``, ``StepLR``) that the training loop uses; ``tests/test_schedules.py``
 holds them equal. PyTorch's schedulers scale every parameter group from its own initial rate,
-so the head's 10× survives any schedule.
+so the head's 10× (and a bias group's 2×) survives any schedule. ``make_optimizer`` builds the
+groups a release trains with (``recipes`` says which, with the Caffe ``lr_mult`` / ``decay_mult``
+or TF flag each comes from); ``describe_groups`` prints them.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def poly_lr(base_lr: float, iteration: int, max_iterations: int, power: float = 
 
 
 def step_lr(base_lr: float, iteration: int, step: int = 2000, gamma: float = 0.1) -> float:
-    """v1's step rate base_lr · γ^⌊it/step⌋ (×0.1 every 2000 iterations, v1 §4.1)."""
+    """v1's step rate base_lr · γ^⌊it/step⌋ (×0.1 every 2000 iterations, v1 §5)."""
     _check_iteration(iteration)
     if isinstance(step, bool) or not isinstance(step, int) or step < 1:
         raise ValueError(f"step must be a positive integer number of iterations, got {step!r}")
@@ -50,45 +52,113 @@ def step_lr(base_lr: float, iteration: int, step: int = 2000, gamma: float = 0.1
 
 
 def make_optimizer(model: nn.Module, base_lr: float, momentum: float = 0.9, weight_decay: float = 5e-4,
-                   head_lr_mult: float = 10.0, head_layers: tuple[str, ...] | None = None) -> torch.optim.SGD:
-    """SGD over two parameter groups: ``backbone`` at ``base_lr`` and ``head`` at ``head_lr_mult``×.
+                   head_lr_mult: float = 10.0, head_layers: tuple[str, ...] | None = None, *,
+                   bias_lr_mult: float = 1.0, bias_decay_mult: float = 1.0, norm_decay_mult: float = 1.0,
+                   depthwise_decay_mult: float = 1.0, crf_lr_mult: float | None = None) -> torch.optim.SGD:
+    """SGD over named parameter groups, each at its own multiple of ``base_lr`` and of ``weight_decay``.
 
     The backbone arrives pretrained on ImageNet and needs only nudging; the classifier / ASPP
-    head starts from scratch, so DeepLab trains it ten times faster (v1 §4.1). Groups come
-    from ``model.parameter_groups()`` and keep their names (``group["name"]``); a ``crf`` group
-    (CRF-as-RNN's kernel weights and compatibility, Zheng et al. §4) gets the head's rate and no
-    weight decay.
+    head starts from scratch, so DeepLab v1/v2 train it ten times faster (v1 §5). Parts come
+    from ``model.parameter_groups()``: ``backbone`` at ``base_lr``, ``head`` at
+    ``head_lr_mult`` × ``base_lr``. ``head_layers`` narrows the head to the modules whose name's
+    last component is listed (v1: ``("fc8",)``, its only new layer when fc6 and fc7 come from
+    VGG-16); the rest of the model's head then trains at ``base_lr`` with the backbone.
 
-    ``head_layers`` narrows the head to the modules whose name's last component is listed (v1:
-    ``("fc8",)``, its only new layer when fc6 and fc7 come from VGG-16); the rest of the model's
-    head then trains at ``base_lr`` with the backbone.
+    Within each part the parameters split by kind, as the releases treat them:
+
+    * biases at ``bias_lr_mult`` × the part's rate and ``bias_decay_mult`` × the decay (Caffe's
+      ``param { lr_mult: 2 decay_mult: 0 }`` on every bias of the v1/v2 releases: so fc8's
+      weights train at 10× and its biases at 20×);
+    * normalisation layers' γ, β at ``norm_decay_mult`` × the decay (TF DeepLab regularises
+      the convolution weights only);
+    * depthwise convolution weights at ``depthwise_decay_mult`` × the decay (TF DeepLab's
+      ``regularize_depthwise=False``).
+
+    A kind whose multipliers are both 1 stays in its part's group, so with the defaults there
+    are exactly the groups ``backbone`` and ``head``. The parameters of any module named ``crf``
+    (CRF-as-RNN's kernel weights and compatibility μ, Zheng et al. §4) form a group ``crf`` at
+    ``crf_lr_mult`` × ``base_lr`` (None: the head's multiplier), without weight decay. Every
+    group keeps its ``name``, ``lr_mult`` and ``decay_mult``.
     """
     if not base_lr > 0:
         raise ValueError(f"base_lr must be > 0, got {base_lr!r}")
+    for name, value in (("bias_lr_mult", bias_lr_mult), ("crf_lr_mult", crf_lr_mult)):
+        if value is not None and not value > 0:
+            raise ValueError(f"{name} must be > 0, got {value!r}")
+    for name, value in (("bias_decay_mult", bias_decay_mult), ("norm_decay_mult", norm_decay_mult),
+                        ("depthwise_decay_mult", depthwise_decay_mult)):
+        if not value >= 0:
+            raise ValueError(f"{name} must be >= 0, got {value!r}")
     groups = model.parameter_groups()
-    if head_layers is not None:
-        groups = _narrow_head(model, groups, tuple(head_layers))
     if not {"backbone", "head"} <= set(groups) or not set(groups) <= {"backbone", "head", "crf"}:
         raise ValueError(f"model.parameter_groups() must return 'backbone' and 'head' (and optionally 'crf'), "
                          f"got {sorted(groups)}")
-    params = [{"params": groups["backbone"], "lr": base_lr, "name": "backbone"},
-              {"params": groups["head"], "lr": base_lr * head_lr_mult, "name": "head"}]
-    if "crf" in groups:  # CRF-as-RNN's w1, w2, μ: a handful of numbers, new like the head, not decayed
-        params.append({"params": groups["crf"], "lr": base_lr * head_lr_mult, "name": "crf", "weight_decay": 0.0})
+    crf = {id(p): p for p in groups.get("crf", [])}
+    crf.update({id(p): p for name, module in model.named_modules() if name.rsplit(".", 1)[-1] == "crf"
+                for p in module.parameters() if p.requires_grad})
+    parts = {part: [p for p in groups[part] if id(p) not in crf] for part in ("backbone", "head")}
+    if head_layers is not None:
+        parts = _narrow_head(model, parts, tuple(head_layers))
+    kind_of = _parameter_kinds(model)
+    multipliers = {"weight": (1.0, 1.0), "bias": (bias_lr_mult, bias_decay_mult),
+                   "norm": (1.0, norm_decay_mult), "depthwise": (1.0, depthwise_decay_mult)}
+    main, split = [], []
+    for part, part_mult in (("backbone", 1.0), ("head", head_lr_mult)):
+        by_kind: dict[str, list] = {kind: [] for kind in multipliers}
+        for p in parts[part]:
+            kind = kind_of.get(id(p), "weight")
+            by_kind[kind if multipliers[kind] != (1.0, 1.0) else "weight"].append(p)
+        main.append(_group(part, by_kind.pop("weight"), part_mult, 1.0, base_lr, weight_decay))
+        split += [_group(f"{part}.{kind}", params, part_mult * multipliers[kind][0], multipliers[kind][1],
+                         base_lr, weight_decay) for kind, params in by_kind.items() if params]
+    params = main + split
+    if crf:
+        mult = head_lr_mult if crf_lr_mult is None else crf_lr_mult
+        params.append(_group("crf", list(crf.values()), mult, 0.0, base_lr, weight_decay))
     return torch.optim.SGD(params, lr=base_lr, momentum=momentum, weight_decay=weight_decay)
 
 
-def _narrow_head(model: nn.Module, groups: dict[str, list], head_layers: tuple[str, ...]) -> dict[str, list]:
-    crf = {id(p) for p in groups.get("crf", [])}
+def _group(name: str, params: list, lr_mult: float, decay_mult: float, base_lr: float, weight_decay: float) -> dict:
+    return {"params": params, "name": name, "lr": base_lr * lr_mult, "weight_decay": weight_decay * decay_mult,
+            "lr_mult": lr_mult, "decay_mult": decay_mult}
+
+
+NORM_LAYERS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+
+
+def _parameter_kinds(model: nn.Module) -> dict[int, str]:
+    """id(parameter) → "norm", "bias", "depthwise" or "weight", from the module that owns it."""
+    kinds = {}
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if isinstance(module, NORM_LAYERS):
+                kinds[id(p)] = "norm"
+            elif name == "bias":
+                kinds[id(p)] = "bias"
+            elif isinstance(module, nn.Conv2d) and module.groups > 1 and module.groups == module.in_channels:
+                kinds[id(p)] = "depthwise"
+            else:
+                kinds[id(p)] = "weight"
+    return kinds
+
+
+def describe_groups(optimizer: torch.optim.Optimizer) -> str:
+    """The optimiser's groups, one line each: name, number of tensors and of weights, lr and decay."""
+    lines = [f"{'group':<16} {'tensors':>7} {'weights':>10} {'lr':>10} {'decay':>9}"]
+    for g in optimizer.param_groups:
+        lines.append(f"{g.get('name', '?'):<16} {len(g['params']):>7} {sum(p.numel() for p in g['params']):>10} "
+                     f"{g['lr']:>10.3g} {g['weight_decay']:>9.3g}")
+    return "\n".join(lines)
+
+
+def _narrow_head(model: nn.Module, parts: dict[str, list], head_layers: tuple[str, ...]) -> dict[str, list]:
+    ours = {id(p) for part in parts.values() for p in part}
     head = {id(p) for name, module in model.named_modules() if name.rsplit(".", 1)[-1] in head_layers
-            for p in module.parameters() if p.requires_grad and id(p) not in crf}
+            for p in module.parameters() if p.requires_grad and id(p) in ours}
     if not head:
         raise ValueError(f"head_layers {list(head_layers)}: no module of {type(model).__name__} has that name")
-    out = {"backbone": [p for group in ("backbone", "head") for p in groups[group] if id(p) not in head],
-           "head": [p for group in ("backbone", "head") for p in groups[group] if id(p) in head]}
-    if "crf" in groups:
-        out["crf"] = groups["crf"]
-    return out
+    everything = [p for part in ("backbone", "head") for p in parts[part]]
+    return {"backbone": [p for p in everything if id(p) not in head], "head": [p for p in everything if id(p) in head]}
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, name: str, max_iterations: int, power: float = 0.9,

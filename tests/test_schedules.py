@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deeplab_edu.models import build_model
-from deeplab_edu.schedules import make_optimizer, make_scheduler, poly_lr, step_lr
+from deeplab_edu.schedules import describe_groups, make_optimizer, make_scheduler, poly_lr, step_lr
 
 
 def tiny_model():
@@ -46,7 +46,7 @@ def test_step_formula_equals_torch_step_lr_for_both_groups(step, gamma, iteratio
 
 
 def test_v1_step_schedule_divides_by_ten_every_2000_iterations():
-    # v1 §4.1: base 0.001, ×0.1 every 2000 iterations.
+    # v1 §5: base 0.001, ×0.1 every 2000 iterations.
     assert step_lr(0.001, 1999) == 0.001
     assert step_lr(0.001, 2000) == pytest.approx(0.0001)
     assert step_lr(0.001, 4000) == pytest.approx(0.00001)
@@ -81,7 +81,73 @@ def test_optimizer_has_the_head_at_ten_times_and_covers_every_parameter_once():
     (lambda: step_lr(0.01, 1, step=0), "step"),
     (lambda: make_scheduler(make_optimizer(tiny_model(), 0.1), "cosine", 10), "schedule"),
     (lambda: make_optimizer(tiny_model(), 0.0), "base_lr"),
+    (lambda: make_optimizer(tiny_model(), 0.1, bias_lr_mult=0.0), "bias_lr_mult"),
+    (lambda: make_optimizer(tiny_model(), 0.1, norm_decay_mult=-1.0), "norm_decay_mult"),
+    (lambda: make_optimizer(tiny_model(), 0.1, crf_lr_mult=-2.0), "crf_lr_mult"),
 ])
 def test_bad_arguments_are_named(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def by_name(optimizer):
+    return {g["name"]: g for g in optimizer.param_groups}
+
+
+def test_biases_split_off_at_their_own_rate_and_decay():
+    model = tiny_model()
+    optimizer = make_optimizer(model, 0.01, weight_decay=5e-4, head_layers=("fc8",), bias_lr_mult=2.0,
+                               bias_decay_mult=0.0)
+    groups = by_name(optimizer)
+    assert list(groups) == ["backbone", "head", "backbone.bias", "head.bias"]
+    assert groups["head.bias"]["params"] == [model.classifier.fc8.bias]
+    assert groups["head.bias"]["lr"] == pytest.approx(0.01 * 10 * 2) and groups["head.bias"]["weight_decay"] == 0
+    assert groups["backbone.bias"]["lr"] == pytest.approx(0.02) and groups["backbone"]["weight_decay"] == 5e-4
+    assert all(p.dim() == 1 for p in groups["backbone.bias"]["params"])
+    assert all(p.dim() > 1 for g in ("backbone", "head") for p in groups[g]["params"])
+    ids = [id(p) for g in optimizer.param_groups for p in g["params"]]
+    assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+
+
+def test_batchnorm_and_depthwise_weights_can_go_without_decay():
+    torch.manual_seed(0)
+    model = build_model("deeplabv3plus", 3, width=0.125, blocks=(1, 1, 1, 1))
+    groups = by_name(make_optimizer(model, 0.01, weight_decay=1e-4, head_lr_mult=1.0, norm_decay_mult=0.0,
+                                    depthwise_decay_mult=0.0))
+    norms = {id(p) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d) for p in m.parameters()}
+    assert {id(p) for g in ("backbone.norm", "head.norm") for p in groups[g]["params"]} == norms
+    assert groups["head.depthwise"]["weight_decay"] == 0 and groups["head.norm"]["weight_decay"] == 0
+    assert all(p.shape[1] == 1 for p in groups["head.depthwise"]["params"])  # one input channel per filter
+    assert groups["head"]["weight_decay"] == 1e-4
+
+
+class WithCRF(torch.nn.Module):
+    """A network with a CRF-as-RNN layer under the attribute ``crf``, as the engine's wrapper has."""
+
+    def __init__(self):
+        super().__init__()
+        from deeplab_edu.crf.crf_rnn import CRFasRNN
+
+        self.model, self.crf = tiny_model(), CRFasRNN(3)
+
+    def parameter_groups(self):
+        groups = self.model.parameter_groups()
+        return {"backbone": groups["backbone"], "head": groups["head"] + list(self.crf.parameters())}
+
+
+def test_the_crf_layer_is_its_own_group():
+    model = WithCRF()
+    crf = {id(p) for p in model.crf.parameters()}
+    for mult, expected in ((None, 10.0), (1000.0, 1000.0)):
+        groups = by_name(make_optimizer(model, 0.001, crf_lr_mult=mult))
+        assert {id(p) for p in groups["crf"]["params"]} == crf and crf
+        assert groups["crf"]["lr"] == pytest.approx(0.001 * expected) and groups["crf"]["weight_decay"] == 0
+        others = {id(p) for name, g in groups.items() if name != "crf" for p in g["params"]}
+        assert not others & crf
+
+
+def test_describe_groups_names_each_group_with_its_rate():
+    text = describe_groups(make_optimizer(tiny_model(), 0.01, bias_lr_mult=2.0, bias_decay_mult=0.0))
+    lines = text.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["backbone", "head", "backbone.bias", "head.bias"]
+    assert lines[-1].split()[-2:] == ["0.2", "0"]  # the head's biases: 0.01 × 10 × 2, no decay

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from deeplab_edu.engine.losses import LOSSES
 from deeplab_edu.profiles import Profile, get_profile
@@ -36,6 +36,15 @@ SMALL_VGG_DROPOUT = 0.0
 # profile's iterations, so that a chapter of six VGG runs stays within minutes.
 VGG_ITERATION_SHARE = 3 / 8
 
+# The releases' parameter groups (bias 2× without decay; no decay on BN, biases, depthwise
+# weights) are the full profile's; the small profiles keep one group per part, as the laptop
+# rates above were probed with.
+SMALL_PROFILE_GROUPS = ("bias_lr_mult", "bias_decay_mult", "norm_decay_mult", "depthwise_decay_mult")
+# TF's BN decay 0.9997 (momentum 0.0003) averages over ~3,300 steps: after a laptop run of a few
+# hundred the running statistics would still hold most of their starting values (0.9997^300 ≈
+# 0.91), and evaluation normalises with them. The small profiles keep PyTorch's 0.1 (None).
+SMALL_PROFILE_BN_MOMENTUM = None
+
 # Fields a resumed session may change; every other field is the recipe.
 EXECUTION_FIELDS = ("iterations", "out_dir", "log_every", "validate_every", "checkpoint_every", "resume", "overwrite",
                     "stop_at", "progress", "device", "num_workers", "compile", "amp", "channels_last",
@@ -45,6 +54,8 @@ EXECUTION_FIELDS = ("iterations", "out_dir", "log_every", "validate_every", "che
 @dataclasses.dataclass
 class TrainConfig:
     """Everything a run depends on. ``from_profile`` fills the sizes from a run profile."""
+
+    optimizer: ClassVar[str] = "SGD"  # the engine's only optimiser (momentum SGD, as every release)
 
     model: str = "deeplabv3"
     backbone: str | None = None  # None: the paper's (stored resolved, see ``resolved``)
@@ -68,6 +79,14 @@ class TrainConfig:
     # Modules (last name component, e.g. "fc8") trained at head_lr_mult; None: every parameter
     # outside the backbone. v1 puts only fc8 at 10× (fc6, fc7 come from VGG-16 pretrained).
     head_layers: tuple[str, ...] | None = None
+    # Parameter groups within the backbone and the head (``schedules.make_optimizer``): the v1/v2
+    # Caffe releases train every bias at 2× without decay (lr_mult 2, decay_mult 0); TF DeepLab
+    # (v3, v3+) decays neither biases, BatchNorm's γ/β, nor depthwise weights. 1.0: as the weights.
+    bias_lr_mult: float = 1.0
+    bias_decay_mult: float = 1.0
+    norm_decay_mult: float = 1.0
+    depthwise_decay_mult: float = 1.0
+    crf_lr_mult: float | None = None  # CRF-as-RNN's w, μ (module ``crf``); None: the head's multiplier
     schedule: str = "poly"
     power: float = 0.9
     step_size: int = 2000
@@ -79,6 +98,9 @@ class TrainConfig:
     # back-propagation through time does (Pascanu et al., ICML 2013, §3.2: clip the norm).
     clip_grad_norm: float | None = None
     batchnorm: str = "train"
+    # BatchNorm's running-average momentum in PyTorch's convention (1 − TF's decay; v3/v3+:
+    # 0.0003). None: the models' own, PyTorch's 0.1.
+    bn_momentum: float | None = None
     amp: str = "auto"  # "auto": bf16 on CUDA, off elsewhere; "bf16"; "off"
     channels_last: bool | None = None  # None: on CUDA only
     compile: bool = False
@@ -108,8 +130,11 @@ class TrainConfig:
         a few hundred steps from the book's small backbones; scale augmentation no wider than
         0.75-1.5 on 160-px scenes; BatchNorm trained (v2 freezes it); the whole new head at the
         head's rate (the miniature backbones have no pretrained fc6/fc7, so v1's "fc8 only" would
-        train two fresh layers at the backbone's rate). ``recipes.format_comparison``
-        prints every departure. ``pretrained`` is ``default_pretrained``'s choice: torchvision's
+        train two fresh layers at the backbone's rate); one group per part, biases and BatchNorm
+        as the weights (``SMALL_PROFILE_GROUPS``); PyTorch's BatchNorm momentum 0.1
+        (``SMALL_PROFILE_BN_MOMENTUM``). ``recipes.format_comparison`` lists each of these
+        departures, and every other field in which a run differs from the paper's recipe
+        (``recipes.NOT_COMPARED`` names the fields it leaves out, and why). ``pretrained`` is ``default_pretrained``'s choice: torchvision's
         ImageNet file at full size when it is on disk, the book's miniature-ImageNet weights for
         the small models; pass ``pretrained=None`` to train from scratch.
         """
@@ -138,6 +163,9 @@ class TrainConfig:
             if values.get("batchnorm") == "frozen":  # v2's frozen BN: the small backbones must adapt
                 values["batchnorm"] = "train"
             values.pop("head_layers", None)
+            for name in SMALL_PROFILE_GROUPS:
+                values.pop(name, None)
+            values["bn_momentum"] = SMALL_PROFILE_BN_MOMENTUM
         values.update(overrides)
         return cls(**values)
 
@@ -165,8 +193,15 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         for name in ("lr", "width", "head_lr_mult"):
             check_finite(getattr(self, name), name, positive=True)
-        for name in ("momentum", "weight_decay", "power", "gamma", "aux_weight"):
+        for name in ("momentum", "weight_decay", "power", "gamma", "aux_weight", "bias_decay_mult",
+                     "norm_decay_mult", "depthwise_decay_mult"):
             check_finite(getattr(self, name), name, positive=False)
+        check_finite(self.bias_lr_mult, "bias_lr_mult", positive=True)
+        if self.crf_lr_mult is not None:
+            check_finite(self.crf_lr_mult, "crf_lr_mult", positive=True)
+        if self.bn_momentum is not None and not (_is_finite(self.bn_momentum) and 0 <= self.bn_momentum <= 1):
+            raise ValueError(f"bn_momentum must be a number in [0, 1] (PyTorch's convention, 1 - TF's decay: "
+                             f"0.0003 for decay 0.9997) or None, got {self.bn_momentum!r}")
         if self.clip_grad_norm is not None:
             check_finite(self.clip_grad_norm, "clip_grad_norm", positive=True)
         scale = tuple(self.scale) if isinstance(self.scale, (tuple, list)) else ()
@@ -206,6 +241,29 @@ class TrainConfig:
             output_stride=self.output_stride or DEFAULT_OUTPUT_STRIDES[self.model], model_options=options,
             scale=tuple(float(s) for s in self.scale),
             head_layers=None if self.head_layers is None else tuple(self.head_layers))
+
+    def optimizer_groups(self) -> dict[str, float | None]:
+        """The keyword arguments of ``schedules.make_optimizer`` that split the parameter groups."""
+        return dict(bias_lr_mult=self.bias_lr_mult, bias_decay_mult=self.bias_decay_mult,
+                    norm_decay_mult=self.norm_decay_mult, depthwise_decay_mult=self.depthwise_decay_mult,
+                    crf_lr_mult=self.crf_lr_mult)
+
+    def initialisation(self) -> str:
+        """Where the weights start: ``"imagenet"`` (torchvision's ImageNet file), ``"miniature-imagenet"``
+        (another backbone file: the book's miniature-ImageNet weights), ``"coco"`` (torchvision's
+        COCO-trained DeepLab v3), ``"checkpoint"`` (``init_from``) or ``"random"``."""
+        from pathlib import Path
+
+        from deeplab_edu.weights import TORCHVISION_URLS
+
+        if self.init_from:
+            return "checkpoint"
+        if not self.pretrained:
+            return "random"
+        name = Path(self.pretrained).name
+        if name not in {url.rsplit("/", 1)[1] for url in TORCHVISION_URLS.values()}:
+            return "miniature-imagenet"
+        return "coco" if "coco" in name else "imagenet"
 
     def model_config(self, num_classes: int) -> dict:
         """How to rebuild the model: stored in every checkpoint, compared on load."""

@@ -33,6 +33,7 @@ from deeplab_edu import distributed as ddp
 from deeplab_edu.checkpoint import build_from_config, read_checkpoint, save_checkpoint, load_checkpoint
 from deeplab_edu.datasets import TrainTransform, build_dataset
 from deeplab_edu.engine import log as run_log
+from deeplab_edu.engine.batchnorm import set_batchnorm_momentum
 from deeplab_edu.engine.config import TrainConfig
 from deeplab_edu.engine.losses import training_loss
 from deeplab_edu.engine.outputs import TrainingScores, as_training_output
@@ -147,6 +148,8 @@ def build_training_model(config: TrainConfig, num_classes: int, device: torch.de
     """The model ``config`` describes, with its starting weights (ImageNet and / or ``init_from``)."""
     model_config = config.model_config(num_classes)
     model = build_from_config(model_config)
+    if config.bn_momentum is not None:  # TF's decay 0.9997 is momentum 0.0003 (v3 §4.1)
+        set_batchnorm_momentum(model, config.bn_momentum)
     inner = getattr(model, "model", model) if config.crf_rnn is not None else model
     if config.pretrained:
         from deeplab_edu import weights
@@ -200,7 +203,7 @@ def _train(config: TrainConfig) -> TrainResult:
         model.to(memory_format=torch.channels_last)
 
     optimizer = make_optimizer(model, config.lr, config.momentum, config.weight_decay, config.head_lr_mult,
-                               head_layers=config.head_layers)
+                               head_layers=config.head_layers, **config.optimizer_groups())
     scheduler = make_scheduler(optimizer, config.schedule, config.iterations, config.power,
                                config.step_size, config.gamma)
     start, elapsed_before = 0, 0.0
