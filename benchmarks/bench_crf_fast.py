@@ -40,11 +40,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a clone
 
-from deeplab_edu.crf import CRFParams, dense_crf_pydensecrf, mean_field_torch  # noqa: E402
-from deeplab_edu.crf.coarse import ellipse_scene  # noqa: E402
-from deeplab_edu.crf import lattice_meanfield  # noqa: E402
-from deeplab_edu.runtime import seed_everything  # noqa: E402
-from provenance import provenance  # noqa: E402  (benchmarks/provenance.py)
+from deeplab_edu.crf import CRFParams, dense_crf_pydensecrf, mean_field_torch
+from deeplab_edu.crf.coarse import ellipse_scene
+from deeplab_edu.crf import lattice_meanfield
+from deeplab_edu.runtime import seed_everything
+from provenance import provenance  # benchmarks/provenance.py
 
 
 

@@ -36,10 +36,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a clone
 
-from deeplab_edu.datasets import EvalTransform, TrainTransform  # noqa: E402
-from deeplab_edu.datasets.synthetic import CLASSES, make_scene, scene_seed, write_builtin  # noqa: E402
-from deeplab_edu.datasets.voc import VOCSegmentation  # noqa: E402
-from provenance import provenance  # noqa: E402  (benchmarks/provenance.py)
+from deeplab_edu.datasets import EvalTransform, TrainTransform
+from deeplab_edu.datasets.synthetic import CLASSES, make_scene, scene_seed, write_builtin
+from deeplab_edu.datasets.voc import VOCSegmentation
+from provenance import provenance  # benchmarks/provenance.py
 
 
 def median_seconds(fn, repeats: int) -> float:

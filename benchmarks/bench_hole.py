@@ -21,8 +21,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a clone
 
-from deeplab_edu import hole  # noqa: E402
-from deeplab_edu.runtime import seed_everything  # noqa: E402
+from deeplab_edu import hole
+from deeplab_edu.runtime import seed_everything
 
 
 def time_call(fn, device: torch.device, repeats: int) -> float:

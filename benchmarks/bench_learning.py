@@ -28,12 +28,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a clone
 
-from deeplab_edu import paths, profiles, recipes  # noqa: E402
-from deeplab_edu.datasets import build_dataset, default_training_data  # noqa: E402
-from deeplab_edu.evaluate import evaluate  # noqa: E402
-from deeplab_edu.experiments import Spread  # noqa: E402
-from deeplab_edu.models import build_model  # noqa: E402
-from deeplab_edu.train import TrainConfig, train  # noqa: E402
+from deeplab_edu import paths, profiles, recipes
+from deeplab_edu.datasets import build_dataset, default_training_data
+from deeplab_edu.evaluate import evaluate
+from deeplab_edu.experiments import Spread
+from deeplab_edu.models import build_model
+from deeplab_edu.train import TrainConfig, train
 
 TARGETS = {  # model: (mIoU at least, lowest class IoU at least or None, training seconds at most or None)
     "deeplabv3": (0.60, 0.30, 300.0),
