@@ -211,7 +211,7 @@ class PretrainResult:
 
 def pretrain(config: PretrainConfig) -> PretrainResult:
     """Train ``config.backbone`` to classify object images; return it with its val accuracy."""
-    from tqdm.auto import tqdm
+    from deeplab_edu.progress import tqdm
 
     config.validate()
     generator = seed_everything(config.seed)

@@ -6,10 +6,17 @@ The same code path trains and evaluates in every profile; only the sizes differ.
 - ``laptop`` — a few minutes on a CPU: the same runs at a size a laptop can finish. Its small
   models start from the book's miniature-ImageNet backbones (``deeplab_edu.pretrain``), as
   DeepLab starts from ImageNet (chapter 09 measures what that start buys against random weights).
-- ``full``   — a GPU, with the papers' crop sizes and iteration counts.
+- ``gpu``    — one mid-range GPU (T4 / L4 class): the papers' full-size models (width 1, VGG-16 and
+  ResNet-101 from ImageNet, the papers' heads and rates, v1/v2's 321-px crops), trained for as many
+  iterations as fit each training chapter into about 20 minutes. The count comes from the FLOPs
+  of a training step (``engine.estimate``): a chapter's FLOPs over 25 % of a T4's 65 TFLOP/s
+  (``tests/test_estimate.py`` recomputes it); ``gpu-check`` measures the share the first time a
+  GPU runs it.
+- ``full``   — the published recipes exactly: the papers' crop sizes, batch sizes and iteration
+  counts (a day or more per chapter on a T4-class GPU); chosen on request only.
 
 The profile is chosen by the ``DEEPLAB_EDU_PROFILE`` environment variable; when it is unset
-the default is ``full`` where CUDA is available and ``laptop`` elsewhere.
+the default is ``gpu`` where CUDA is available and ``laptop`` elsewhere.
 """
 
 from __future__ import annotations
@@ -42,6 +49,12 @@ class Profile:
     log_every: int
 
 
+# Iterations of every ``gpu`` run: the most that keep the costliest training chapter (07: six
+# VGG-16 runs and two ResNet-101 runs at output stride 8) within 20 minutes on a T4-class GPU
+# at ``engine.estimate.REFERENCE_SHARE`` of its peak, rounded down to 50
+# (``chapter_runs.gpu_iterations`` recomputes it; ``tests/test_estimate.py`` holds them equal).
+GPU_ITERATIONS = 650
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
@@ -71,6 +84,20 @@ PROFILES: dict[str, Profile] = {
         crf_iterations=5,
         log_every=20,
     ),
+    "gpu": Profile(
+        name="gpu",
+        description="one GPU (T4/L4 class): the papers' full-size models, ~20 min per training chapter",
+        crop_size=321,
+        batch_size=8,
+        iterations=GPU_ITERATIONS,
+        train_images=1_000,
+        val_images=200,
+        holdout_images=50,
+        image_size=352,
+        width=1.0,
+        crf_iterations=10,
+        log_every=25,
+    ),
     "full": Profile(
         name="full",
         description="GPU: the papers' crop sizes, batch sizes and iteration counts",
@@ -88,11 +115,21 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+# From the shortest runs to the longest: ``smaller_profile`` names the way out of a long estimate.
+ORDER = ("smoke", "laptop", "gpu", "full")
+
+
 def default_profile_name() -> str:
-    """``full`` where a CUDA GPU is visible, ``laptop`` otherwise."""
+    """``gpu`` where a CUDA GPU is visible, ``laptop`` otherwise (``full`` only on request)."""
     import torch
 
-    return "full" if torch.cuda.is_available() else "laptop"
+    return "gpu" if torch.cuda.is_available() else "laptop"
+
+
+def smaller_profile(name: str) -> str | None:
+    """The profile one size below ``name`` (``full`` -> ``gpu`` -> ``laptop`` -> ``smoke``), or None."""
+    index = ORDER.index(get_profile(name).name)
+    return ORDER[index - 1] if index > 0 else None
 
 
 def get_profile(name: str | None = None) -> Profile:

@@ -45,6 +45,24 @@ TORCHVISION_URLS = {
 }
 
 
+#: The file name of each backbone's ImageNet checkpoint, as torchvision saves it.
+IMAGENET_FILES = {url.rsplit("/", 1)[1]: name for name, url in TORCHVISION_URLS.items()
+                  if name in ("vgg16", "resnet50", "resnet101")}
+
+
+def missing_imagenet_message(path: str | Path) -> str:
+    """Why a full-size run stops when its backbone's ImageNet file is not on disk, and the ways on."""
+    path = Path(path)
+    backbone = IMAGENET_FILES.get(path.name, "the backbone")
+    url = TORCHVISION_URLS.get(backbone, "torchvision's model page")
+    return (f"{backbone}'s ImageNet weights are not at {path}: DeepLab fine-tunes an ImageNet-trained "
+            f"backbone, and a full-size {backbone} from random weights will not learn in one sitting. "
+            f"Download {url} on any machine and put it in {path.parent} (the folder "
+            f"DEEPLAB_EDU_IMAGENET names; see data/README.md), or pass --pretrained none "
+            f"(pretrained=None) to train from scratch on purpose, or choose a smaller run profile "
+            f"(DEEPLAB_EDU_PROFILE=laptop)")
+
+
 #: ``build_model("deeplabv3", …)`` options that make our DeepLabV3 torchvision's, key for key.
 TORCHVISION_DEEPLABV3 = {"output_stride": 8, "multi_grid": None, "head": "torchvision"}
 
@@ -80,6 +98,8 @@ def read_state_dict(source: str | Path, model_dir: str | Path | None = None) -> 
     else:
         path = Path(source).expanduser()
         if not path.is_file():
+            if path.name in IMAGENET_FILES:
+                raise FileNotFoundError(missing_imagenet_message(path))
             raise FileNotFoundError(f"checkpoint file not found: {path}")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)

@@ -1,6 +1,7 @@
 """gpu-check on a CPU: every stage runs at the tiny size, the report has its schema, a failing
-stage is reported without stopping the others, and the import chain needs only torch, NumPy
-and Pillow (tqdm, SciPy, matplotlib, torchvision and pydensecrf blocked in a subprocess)."""
+stage is reported without stopping the others, the import chain needs only torch, NumPy
+and Pillow (tqdm, SciPy, matplotlib, torchvision and pydensecrf blocked in a subprocess), and
+nothing is swapped into ``sys.modules`` to get there."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from deeplab_edu import gpu_check
+from deeplab_edu.gpu_check import cli, report as reports, stage, throughput, training
+from deeplab_edu.gpu_check.stages import STAGES
+from deeplab_edu.gpu_check.datasheet import bf16_peak_tflops
+from deeplab_edu.gpu_check.sizes import SIZES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,23 +44,23 @@ def test_cpu_mode_runs_every_stage_with_only_torch_numpy_pillow(cpu_run):
     out, done = cpu_run
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads((out / "report.json").read_text())
-    gpu_check.validate_report(report)
-    assert [s["name"] for s in report["stages"]] == list(gpu_check.STAGES)
+    reports.validate_report(report)
+    assert [s["name"] for s in report["stages"]] == list(STAGES)
     assert all(s["status"] == "ok" for s in report["stages"]), [s.get("error") for s in report["stages"]]
     assert report["gpu_measured"] is False and report["size"] == "tiny" and report["gpu"] is None
     env = report["stages"][0]["figures"]
-    assert env["tqdm_fallback"] is True
+    assert env["progress_bars"] == "none (tqdm absent)"
     assert env["packages"]["scipy"].startswith("absent") and env["packages"]["torchvision"].startswith("absent")
     # one progress line at the start and one at the end of each stage
-    for i, name in enumerate(gpu_check.STAGES, 1):
-        assert f"[{i}/5] {name}: ok in" in done.stdout
+    for i, name in enumerate(STAGES, 1):
+        assert f"[{i}/{len(STAGES)}] {name}: ok in" in done.stdout
 
 
 def test_cpu_report_says_gpu_figures_are_unmeasured_and_shows_each_stage(cpu_run):
     out, _ = cpu_run
     md = (out / "report.md").read_text()
     assert "GPU figures are unmeasured" in md
-    for i, (title, _) in enumerate(gpu_check.STAGES.values(), 1):
+    for i, (title, _) in enumerate(STAGES.values(), 1):
         assert f"## {i}. {title} — ok" in md
     report = json.loads((out / "report.json").read_text())
     stages = {s["name"]: s for s in report["stages"]}
@@ -72,11 +76,18 @@ def test_cpu_report_says_gpu_figures_are_unmeasured_and_shows_each_stage(cpu_run
     ddp = stages["distributed"]["figures"]
     assert ddp["backend"] == "gloo" and ddp["world_size"] == 1 and ddp["all_reduce_ok"] is True
     assert any("SyncBatchNorm" in n for n in stages["distributed"]["notes"])
+    projection = {(r["chapter"], r["profile"]): r for r in stages["projection"]["rows"]}
+    assert {p for _, p in projection} == {"smoke", "laptop", "gpu", "full"}
+    for chapter in ("07 v1 LargeFOV", "09 v3", "11 CRF-as-RNN"):
+        gpu, full = projection[(chapter, "gpu")], projection[(chapter, "full")]
+        assert 0 < gpu["T4-class_s"] <= 20 * 60 < full["T4-class_s"], chapter  # the gpu profile's promise
+        assert gpu["H100-class_s"] < gpu["T4-class_s"] and "this_gpu_s" not in gpu  # nothing measured
+    assert "| 07 v1 LargeFOV | gpu |" in (out / "report.md").read_text()
 
 
 def _args(out: Path, stages: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    gpu_check.add_arguments(parser)
+    cli.add_arguments(parser)
     return parser.parse_args(["--out", str(out), "--stages", stages, "--device", "cpu"])
 
 
@@ -84,10 +95,10 @@ def test_a_failing_stage_is_reported_and_the_others_still_run(tmp_path, monkeypa
     def broken(ctx, result):
         raise RuntimeError("planted failure in stage 2")
 
-    monkeypatch.setitem(gpu_check.STAGES, "throughput", ("Training and inference throughput", broken))
-    assert gpu_check.run(_args(tmp_path, "environment,throughput,crf")) == 1
+    monkeypatch.setitem(STAGES, "throughput", ("Training and inference throughput", broken))
+    assert cli.run(_args(tmp_path, "environment,throughput,crf")) == 1
     report = json.loads((tmp_path / "report.json").read_text())
-    gpu_check.validate_report(report)
+    reports.validate_report(report)
     status = {s["name"]: (s["status"], s["error"]) for s in report["stages"]}
     assert status["environment"] == ("ok", None) and status["crf"] == ("ok", None)
     assert status["throughput"] == ("failed", "RuntimeError: planted failure in stage 2")
@@ -98,9 +109,9 @@ def test_a_failing_stage_is_reported_and_the_others_still_run(tmp_path, monkeypa
 
 
 def test_validate_report_names_the_broken_field(tmp_path):
-    report = gpu_check.build_report([gpu_check.StageResult("crf", "Dense CRF", status="ok")],
-                                    gpu_check.SIZES["tiny"], torch.device("cpu"), 1.0)
-    gpu_check.validate_report(report)
+    report = reports.build_report([stage.StageResult("crf", "Dense CRF", status="ok")],
+                                    SIZES["tiny"], torch.device("cpu"), 1.0)
+    reports.validate_report(report)
     for path, value, message in ((("schema",), "other/1", "schema"),
                                  (("stages", 0, "status"), "done", "status"),
                                  (("stages", 0, "name"), "warp", "name"),
@@ -112,46 +123,60 @@ def test_validate_report_names_the_broken_field(tmp_path):
             target = target[key]
         target[path[-1]] = value
         with pytest.raises(ValueError, match=message):
-            gpu_check.validate_report(broken)
+            reports.validate_report(broken)
 
 
 def test_bf16_peaks_by_gpu_name():
-    assert gpu_check.bf16_peak_tflops("NVIDIA H100 80GB HBM3") == 989.0
-    assert gpu_check.bf16_peak_tflops("NVIDIA H100 PCIe") == 756.0
-    assert gpu_check.bf16_peak_tflops("NVIDIA H200") == 989.0
-    assert gpu_check.bf16_peak_tflops("NVIDIA A100-SXM4-80GB") == 312.0
-    assert gpu_check.bf16_peak_tflops("NVIDIA L4") == 121.0
-    assert gpu_check.bf16_peak_tflops("Tesla T4") is None
+    assert bf16_peak_tflops("NVIDIA H100 80GB HBM3") == 989.0
+    assert bf16_peak_tflops("NVIDIA H100 PCIe") == 756.0
+    assert bf16_peak_tflops("NVIDIA H200") == 989.0
+    assert bf16_peak_tflops("NVIDIA A100-SXM4-80GB") == 312.0
+    assert bf16_peak_tflops("NVIDIA L4") == 121.0
+    assert bf16_peak_tflops("Tesla T4") is None
 
 
 def test_stages_are_chosen_by_name_or_number():
-    assert gpu_check.parse_stages("1,crf,5") == ["environment", "crf", "distributed"]
+    assert cli.parse_stages("1,crf,5") == ["environment", "crf", "distributed"]
     with pytest.raises(ValueError, match="unknown stage 'warp'"):
-        gpu_check.parse_stages("environment,warp")
+        cli.parse_stages("environment,warp")
 
 
-def test_tqdm_stand_in_has_what_the_package_calls(monkeypatch):
-    monkeypatch.setitem(sys.modules, "tqdm", None)
+def test_the_progress_stand_in_has_what_the_package_calls(monkeypatch):
+    import importlib
+
+    from deeplab_edu import progress
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # the test blocks tqdm; the package patches nothing
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-    assert gpu_check.ensure_tqdm() is True
-    from tqdm.auto import tqdm
+    stand_in = importlib.reload(progress)
+    try:
+        assert stand_in.AVAILABLE is False and "tqdm" not in {k for k, v in sys.modules.items() if v is not None
+                                                             and k.startswith("tqdm")}
+        bar = stand_in.tqdm(total=3, desc="x", disable=True)
+        bar.update(2)
+        bar.set_postfix(loss="1")
+        bar.close()
+        assert bar.n == 2 and list(stand_in.tqdm([1, 2], desc="y", leave=False)) == [1, 2]
+    finally:
+        monkeypatch.undo()
+        importlib.reload(progress)
 
-    bar = tqdm(total=3, desc="x", disable=True)
-    bar.update(2)
-    bar.set_postfix(loss="1")
-    bar.close()
-    assert bar.n == 2 and list(tqdm([1, 2], desc="y", leave=False)) == [1, 2]
+
+def test_no_module_of_gpu_check_patches_sys_modules():
+    folder = REPO / "deeplab_edu" / "gpu_check"
+    for path in folder.glob("*.py"):
+        assert "sys.modules[" not in path.read_text(), path.name
 
 
 def test_the_gpu_size_generates_the_builtin_set_in_the_background(tmp_path):
     import dataclasses
 
-    sizes = dataclasses.replace(gpu_check.SIZES["tiny"], name="gpu")  # the gpu path, tiny counts
-    ctx = gpu_check.Context(out=tmp_path / "out", work=tmp_path / "work", sizes=sizes,
-                            device=torch.device("cpu"), budget=gpu_check.Budget(300), shared={})
-    gpu_check.start_dataset(ctx)
+    sizes = dataclasses.replace(SIZES["tiny"], name="gpu")  # the gpu path, tiny counts
+    ctx = stage.Context(out=tmp_path / "out", work=tmp_path / "work", sizes=sizes,
+                            device=torch.device("cpu"), budget=stage.Budget(300), shared={})
+    training.start_dataset(ctx)
     assert ctx.shared["data_process"] is not None  # a child process, overlapping stages 2 and 3
-    root = gpu_check.wait_for_dataset(ctx)
+    root = training.wait_for_dataset(ctx)
     assert root == tmp_path / "work" / "builtin"
     assert len(list((root / "JPEGImages").glob("*.jpg"))) == sizes.data_train + sizes.data_val
 
@@ -185,26 +210,26 @@ GPU_LIKE_ROWS = [
 
 
 def test_the_engine_is_compared_with_torchvisions_fastest_training_and_eager_inference():
-    f = gpu_check.compare_throughput(GPU_LIKE_ROWS, on_gpu=True)
+    f = throughput.compare_throughput(GPU_LIKE_ROWS, on_gpu=True)
     # training: the fastest torchvision row that ran (the compiled one failed)
     assert f["train_reference"] == "torchvision bf16+CL" and f["train_speedup"] == pytest.approx(1.4)
     assert f["train_ours_best"] == "ours bf16+CL+compile, fused SGD" and f["train_target_met"] is True
     # inference: the issue's reference is torchvision's eager bf16 + channels-last, not its fastest
     assert f["infer_reference"] == "torchvision bf16+CL infer" and f["infer_speedup"] == pytest.approx(1.1)
     assert f["infer_target_met"] is False
-    assert gpu_check.compare_throughput(GPU_LIKE_ROWS, on_gpu=False)["train_target_met"] is None
-    assert gpu_check.compare_throughput(GPU_LIKE_ROWS[3:5], on_gpu=True)["train_speedup"] is None
+    assert throughput.compare_throughput(GPU_LIKE_ROWS, on_gpu=False)["train_target_met"] is None
+    assert throughput.compare_throughput(GPU_LIKE_ROWS[3:5], on_gpu=True)["train_speedup"] is None
 
 
 def test_a_gpu_report_formats_its_table_and_names_the_machine(tmp_path):
-    stages = [gpu_check.StageResult("environment", "Environment", summary="NVIDIA H200",
+    stages = [stage.StageResult("environment", "Environment", summary="NVIDIA H200",
                                     figures={"gpu": "NVIDIA H200", "torch": "2.11.0", "cuda_runtime": "13.0",
                                              "cudnn": 91000, "packages": {"numpy": "2.5"}}),
-              gpu_check.StageResult("throughput", "Training and inference throughput", rows=GPU_LIKE_ROWS,
-                                    figures=gpu_check.compare_throughput(GPU_LIKE_ROWS, on_gpu=True)),
-              gpu_check.StageResult("crf", "Dense CRF on the GPU", status="failed", error="RuntimeError: x")]
-    report = gpu_check.write_reports(tmp_path, stages, gpu_check.SIZES["gpu"], torch.device("cuda"), 400.0)
-    gpu_check.validate_report(report)
+              stage.StageResult("throughput", "Training and inference throughput", rows=GPU_LIKE_ROWS,
+                                    figures=throughput.compare_throughput(GPU_LIKE_ROWS, on_gpu=True)),
+              stage.StageResult("crf", "Dense CRF on the GPU", status="failed", error="RuntimeError: x")]
+    report = reports.write_reports(tmp_path, stages, SIZES["gpu"], torch.device("cuda"), 400.0)
+    reports.validate_report(report)
     assert report["gpu_measured"] is True and report["gpu"] == "NVIDIA H200"
     md = (tmp_path / "report.md").read_text()
     assert "machine: NVIDIA H200, torch 2.11.0, CUDA 13.0" in md and "unmeasured" not in md
@@ -225,14 +250,13 @@ class _DictOutput(torch.nn.Module):
 
 
 def test_throughput_stage_measures_the_torchvision_loop_beside_the_engine(tmp_path, monkeypatch):
-    sizes = gpu_check.SIZES["tiny"]
-    monkeypatch.setattr(gpu_check, "_torchvision_missing", lambda: None)
-    monkeypatch.setattr(gpu_check, "_build_torchvision", lambda classes=21: _DictOutput(gpu_check._build_ours(sizes)))
-    ctx = gpu_check.Context(out=tmp_path, work=tmp_path, sizes=sizes, device=torch.device("cpu"),
-                            budget=gpu_check.Budget(300), shared={"peak": None})
-    result = gpu_check.StageResult("throughput", "Training and inference throughput")
-    gpu_check.ensure_tqdm()
-    gpu_check.stage_throughput(ctx, result)
+    sizes = SIZES["tiny"]
+    monkeypatch.setattr(throughput, "_torchvision_missing", lambda: None)
+    monkeypatch.setattr(throughput, "_build_torchvision", lambda classes=21: _DictOutput(throughput._build_ours(sizes)))
+    ctx = stage.Context(out=tmp_path, work=tmp_path, sizes=sizes, device=torch.device("cpu"),
+                            budget=stage.Budget(300), shared={"peak": None})
+    result = stage.StageResult("throughput", "Training and inference throughput")
+    throughput.stage_throughput(ctx, result)
     measured = {r["config"]: r for r in result.rows if r.get("images_s")}
     assert {"torchvision fp32", "torchvision bf16+CL infer", "ours bf16+CL infer"} <= set(measured)
     assert any(c.startswith("ours engine loop as is") for c in measured)

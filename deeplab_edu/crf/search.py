@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from deeplab_edu.progress import tqdm
 
 from ..metrics import ConfusionMatrix, TrimapConfusion
 from . import dense_crf

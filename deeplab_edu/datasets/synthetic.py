@@ -445,7 +445,7 @@ def write_builtin(root: str | Path, train: int, val: int, size: int, seed: int =
     parameters are cross-validated on them, as DeepLab v1 §4.1 held out part of its data.
     """
     from PIL import Image
-    from tqdm.auto import tqdm
+    from deeplab_edu.progress import tqdm
 
     counts = {"train": train, "val": val, "holdout": holdout}
     for name, count in counts.items():

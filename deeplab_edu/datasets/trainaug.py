@@ -46,7 +46,7 @@ def build_trainaug(voc_root: str | Path, sbd_root: str | Path, force: bool = Fal
     label is written to a temporary file and renamed into place, so a killed run leaves no
     half-written PNG under its final name.
     """
-    from tqdm.auto import tqdm
+    from deeplab_edu.progress import tqdm
 
     voc_root, sbd_root = Path(voc_root), Path(sbd_root)
     splits = voc_root / "ImageSets" / "Segmentation"

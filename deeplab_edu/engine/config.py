@@ -123,6 +123,8 @@ class TrainConfig:
         """The paper's recipe for ``model`` (``deeplab_edu.recipes``) at the profile's size.
 
         ``full`` is the published recipe exactly (crop, batch, iterations, rate, schedule, scale).
+        ``gpu`` is the same recipe with the profile's crop, batch and iterations (v1's step
+        schedule keeps its three steps over the shorter run).
         Smaller profiles keep its shape and change what a CPU run needs (``LAPTOP_DEPARTURES``):
         the profile's crop, batch, iterations (VGG-16: ``VGG_ITERATION_SHARE`` of them) and width;
         one unit per ResNet stage below full width (``blocks=(1, 1, 1, 1)``), and no dropout in a
@@ -149,10 +151,14 @@ class TrainConfig:
             options["dropout"] = SMALL_VGG_DROPOUT
         options.update(overrides.pop("model_options", {}))
         values = dict(model=model, width=p.width, log_every=p.log_every, model_options=options,
-                      pretrained=default_pretrained(model, backbone, p.width, options))
+                      pretrained=default_pretrained(model, backbone, p.width, options, profile=p.name))
         values.update(recipes.config_overrides(model))
         values.pop("output_stride", None)  # the model's own default; chapters pass it when they mean it
-        if p.name != "full":
+        if p.name == "gpu":  # the paper's recipe, only shorter: its crop, batch and iterations
+            values.update(crop_size=p.crop_size, batch_size=p.batch_size, iterations=p.iterations)
+            if values.get("schedule") == "step":  # v1's three steps, at the run's length
+                values["step_size"] = max(p.iterations // 3, 1)
+        elif p.name != "full":
             iterations = p.iterations if resnet else max(round(p.iterations * VGG_ITERATION_SHARE), 1)
             values.update(crop_size=p.crop_size, batch_size=p.batch_size, iterations=iterations,
                           **LAPTOP_DEPARTURES[model])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from deeplab_edu.progress import tqdm
 
 from deeplab_edu.crf import CRFParams, dense_crf
 from deeplab_edu.engine.evaluation import DEFAULT_TRIMAP_WIDTHS, EvalResult, evaluate, new_result, update_result
@@ -143,4 +143,3 @@ def evaluate_with_crf(model: torch.nn.Module, dataset, scores_dir: str | Path, p
     _, after = crf_evaluate(dataset, scores_dir, params, trimap_widths=trimap_widths, progress=progress,
                             device=device)
     return before, after
-

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from deeplab_edu.progress import tqdm
 
 from deeplab_edu.engine.inference import predict_probs
 from deeplab_edu.metrics import ConfusionMatrix, TrimapConfusion
@@ -86,4 +86,3 @@ def evaluate(model: torch.nn.Module, dataset, scales: Sequence[float] = (1.0,), 
     finally:
         model.train(was_training)
     return result
-

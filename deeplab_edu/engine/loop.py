@@ -264,7 +264,7 @@ def _train(config: TrainConfig) -> TrainResult:
         last_good = ckpt_path
 
     _set_train_mode(model, config.batchnorm)
-    from tqdm.auto import tqdm
+    from deeplab_edu.progress import tqdm
     bar = tqdm(total=stop - start, desc=f"training {config.model}", disable=not (config.progress and env.is_main))
     t_start = t_window = time.perf_counter()
     images_in_window = 0

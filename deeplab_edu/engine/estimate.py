@@ -1,0 +1,227 @@
+"""What training runs will cost before it is spent: FLOPs of one step, and seconds on a device.
+
+Two estimates, one from arithmetic and one from the clock:
+
+* **FLOPs.** ``step_flops`` counts the matrix products and convolutions of one training step —
+  forward and backward, the whole batch — with ``torch.utils.flop_counter.FlopCounterMode`` on
+  the *meta* device, where tensors have shapes but no data: a full-size ResNet-101 is counted in
+  a second on any CPU. A run costs ``step_flops × iterations``; on a GPU of dense peak ``P``
+  that reaches a share ``s`` of it, ``seconds = FLOPs / (s · P)`` (``projected_seconds``).
+  ``REFERENCE_SHARE`` is ``s`` until ``gpu-check`` measures it: the share of the bf16 peak that
+  torchvision's DeepLabV3-ResNet-101 reaches in training on an H100.
+* **The clock.** ``time_steps`` times a few real training steps of one recipe on this device
+  (random crops, random weights, its random streams restored afterwards), and
+  ``estimate_runs`` scales that rate by the FLOPs of every run of a chapter: the
+  arithmetic gives the ratios between recipes, the warm-up the device's speed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+
+from deeplab_edu.engine.config import TrainConfig
+
+#: Share of the dense bf16 peak reached in training, until ``gpu-check`` measures it on the
+#: reader's GPU: torchvision's DeepLabV3-ResNet-101 (output stride 8, 513², batch 16) trains at
+#: 163 images/s with bf16 + channels-last + compile on an H100 (989 TFLOP/s), and one training
+#: image costs 1.48 TFLOP by ``step_flops``: 241 TFLOP/s, a quarter of the peak
+#: (``tests/test_estimate.py`` recomputes it).
+REFERENCE_SHARE = 0.25
+#: The H100 training rate behind ``REFERENCE_SHARE`` (images/s), and the peak it is a share of.
+TORCHVISION_H100_IMAGES_S = 163.0
+H100_BF16_PEAK_TFLOPS = 989.0
+
+#: Dense mixed-precision peaks (TFLOP/s) of the GPUs the book quotes projections for: a T4
+#: (Turing has no bf16; its fp16 tensor cores are what mixed precision reaches there) and an H100.
+REFERENCE_GPUS = {"T4-class": 65.0, "H100-class": H100_BF16_PEAK_TFLOPS}
+
+#: The time a training chapter is sized to on a T4-class GPU (``profiles``' ``gpu`` profile).
+CHAPTER_BUDGET_S = 20 * 60
+
+
+def count_flops(fn: Callable, *args) -> float | None:
+    """FLOPs of one call of ``fn(*args)`` (matrix products and convolutions), or None if uncountable."""
+    try:
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with FlopCounterMode(display=False) as counter:
+            fn(*args)
+        return float(counter.get_total_flops())
+    except Exception:  # a diagnostic: a timing stands without it
+        return None
+
+
+def _recipe_key(config: TrainConfig, num_classes: int) -> str:
+    """What decides a step's FLOPs: the model, the crop, the loss's heads; not the rate or seed.
+    CRF-as-RNN's mean-field layer is left out: its permutohedral filtering is no matrix product,
+    which is all ``FlopCounterMode`` counts (the network below it is counted)."""
+    model = config.resolved().model_config(num_classes)
+    model.pop("crf_rnn", None)
+    return json.dumps({"model": model, "crop": config.crop_size,
+                       "aux_weight": config.aux_weight}, sort_keys=True, default=str)
+
+
+@functools.lru_cache(maxsize=64)
+def _image_flops(key: str) -> float:
+    from deeplab_edu.checkpoint import build_from_config
+    from deeplab_edu.engine.outputs import TrainingScores, as_training_output
+
+    recipe = json.loads(key)
+    crop = recipe["crop"]
+    with torch.device("meta"):
+        model = build_from_config(recipe["model"])
+    model.train()
+    net = TrainingScores(model)
+    # Two images: BatchNorm refuses one value per channel in training (v3's image pooling).
+    images = torch.empty(2, 3, crop, crop, device="meta")
+
+    def step(x):
+        out = as_training_output(net(x))
+        # The loss's own arithmetic (a softmax, an interpolation) is not a matrix product and
+        # FlopCounterMode does not count it; a sum stands in so that backward runs.
+        loss = sum(s.float().sum() for s in out.scores)
+        if out.aux is not None and recipe["aux_weight"]:
+            loss = loss + out.aux.float().sum()
+        loss.backward()
+
+    flops = count_flops(step, images)
+    if flops is None:
+        raise ValueError(f"could not count the FLOPs of {recipe['model']['model']} on the meta device")
+    return flops / 2
+
+
+def step_flops(config: TrainConfig, num_classes: int = 21) -> float:
+    """FLOPs of one training step of ``config``: forward and backward of ``batch_size`` crops."""
+    return _image_flops(_recipe_key(config, num_classes)) * config.batch_size
+
+
+def run_flops(config: TrainConfig, num_classes: int = 21) -> float:
+    """FLOPs of a whole run: ``step_flops × iterations``."""
+    return step_flops(config, num_classes) * config.iterations
+
+
+def projected_seconds(flops: float, peak_tflops: float, share: float = REFERENCE_SHARE) -> float:
+    """Seconds ``flops`` take on a GPU of dense peak ``peak_tflops`` reaching ``share`` of it."""
+    if not peak_tflops > 0 or not 0 < share <= 1:
+        raise ValueError(f"peak_tflops must be > 0 and share in (0, 1], got {peak_tflops!r}, {share!r}")
+    return flops / (peak_tflops * 1e12 * share)
+
+
+def time_steps(config: TrainConfig, steps: int = 3, num_classes: int = 21,
+               device: torch.device | str | None = None) -> float:
+    """Seconds per training step of ``config`` on ``device``, from ``steps`` timed steps after one
+    untimed one (kernels chosen, memory allocated). Random weights and random crops: the cost of a
+    step does not depend on them. The global random streams are restored afterwards, so a chapter
+    that estimates before it trains draws the same numbers as one that does not."""
+    from deeplab_edu.checkpoint import build_from_config
+    from deeplab_edu.engine.loop import forward_backward
+    from deeplab_edu.engine.outputs import TrainingScores
+    from deeplab_edu.runtime import resolve_device
+    from deeplab_edu.schedules import make_optimizer
+
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps!r}")
+    config = config.resolved()
+    device = resolve_device(device if device is not None else config.device)
+    channels_last = device.type == "cuda" if config.channels_last is None else config.channels_last
+    micro = max(config.batch_size // config.accumulate, 1)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(0)
+        model = build_from_config(config.model_config(num_classes)).to(device)
+        if channels_last:
+            model.to(memory_format=torch.channels_last)
+        model.train()
+        net = TrainingScores(model)
+        optimizer = make_optimizer(model, 1e-6, config.momentum, config.weight_decay, config.head_lr_mult)
+        images = torch.randn(micro, 3, config.crop_size, config.crop_size, device=device)
+        labels = torch.randint(0, num_classes, (micro, config.crop_size, config.crop_size), device=device)
+
+        def step() -> None:
+            optimizer.zero_grad(set_to_none=True)
+            for _ in range(config.accumulate):
+                forward_backward(net, images, labels, config.loss, config.amp, channels_last,
+                                 1 / config.accumulate, config.aux_weight)
+            optimizer.step()
+
+        step()
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        _sync(device)
+        seconds = (time.perf_counter() - start) / steps
+    del model, net, optimizer
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return seconds
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """The estimated cost of a set of runs on one device, and what it rests on."""
+
+    runs: int
+    flops: float
+    seconds: float
+    device: str
+    timed: str  # which recipe was timed, and how
+    seconds_per_step: float
+    achieved_tflops: float  # what the timed steps reached
+
+    def describe(self, profile: str | None = None) -> str:
+        """One paragraph for a chapter or the command line: the time, its basis, the way out."""
+        from deeplab_edu.profiles import smaller_profile
+
+        line = (f"estimated time of {self.runs} training run{'s' if self.runs != 1 else ''} on "
+                f"{self.device}: {format_duration(self.seconds)} ({self.flops / 1e15:.3g} PFLOP; "
+                f"{self.timed}: {self.seconds_per_step:.3g} s/step, {self.achieved_tflops:.3g} TFLOP/s, "
+                "the other recipes scaled by their FLOPs)")
+        if profile is not None:
+            smaller = smaller_profile(profile)
+            line += f"; run profile {profile!r}"
+            if smaller is not None:
+                line += (f" — for shorter runs set DEEPLAB_EDU_PROFILE={smaller} before starting "
+                         "(chapter 00 lists the profiles)")
+        return line
+
+
+def estimate_runs(configs: Sequence[TrainConfig], num_classes: int = 21, steps: int = 3,
+                  device: torch.device | str | None = None) -> Estimate:
+    """The time ``configs`` (one entry per run) will take on ``device``: ``steps`` timed steps of
+    the first, its seconds per FLOP applied to every run's ``run_flops``."""
+    if not configs:
+        raise ValueError("configs is empty: nothing to estimate")
+    from deeplab_edu.runtime import describe_device, resolve_device
+
+    device = resolve_device(device if device is not None else configs[0].device)
+    first = configs[0]
+    seconds_per_step = time_steps(first, steps, num_classes, device)
+    per_step = step_flops(first, num_classes)
+    seconds_per_flop = seconds_per_step / per_step
+    total = sum(run_flops(c, num_classes) for c in configs)
+    return Estimate(runs=len(configs), flops=total, seconds=total * seconds_per_flop,
+                    device=describe_device(device),
+                    timed=f"{steps} timed steps of {first.model} at {first.crop_size} px, batch {first.batch_size}",
+                    seconds_per_step=seconds_per_step, achieved_tflops=per_step / seconds_per_step / 1e12)
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``12 min``, ``3.4 h``, ``2.1 days``: a time a reader can weigh."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
