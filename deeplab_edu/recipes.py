@@ -39,10 +39,11 @@ these as ``bias_lr_mult``, ``bias_decay_mult``, ``norm_decay_mult``, ``depthwise
 next to ``head_lr_mult`` / ``head_layers``; ``schedules.make_optimizer`` builds the groups.
 
 **Evaluation output stride of v3+.** v3+ Table 5 reports both eval output strides, 16 and 8,
-for the model trained at 16. The book's default follows the eval-OS-16 rows: the engine scores
-a model at the stride it was built and trained with (it never re-dilates a trained network), so
-a run evaluated at 8 would be another model; OS 16 is also the cheaper of the two the paper
-lists. v3's text, in contrast, evaluates at 8 (§4.1), so its table shows that departure.
+for the model trained at 16 (``published.TABLES["v3plus_xception"]`` holds the rows; chapter 10
+can print their difference with ``published.paper_difference``). The book's default follows the
+eval-OS-16 rows: the engine scores a model at the stride it was built and trained with (it
+never re-dilates a trained network), and OS 16 is the cheaper of the two the paper lists. v3's
+text, in contrast, evaluates at 8 (§4.1), so its table shows that departure.
 
 ``comparison_rows`` / ``format_comparison`` set a run's configuration (any object with the
 attributes of ``train.TrainConfig``) beside the paper's, one row per field in which a run can
@@ -334,9 +335,10 @@ RECIPES: dict[str, Recipe] = {
         iterations=Cited(30_000, f"{_TF_TRAIN} flag training_number_of_steps; {_V3P_SUMMARY}"),
         scale=Cited((0.5, 2.0), f"{_TF_TRAIN} flags min_scale_factor, max_scale_factor"),
         output_stride=Cited(16, f"{_TF_TRAIN} flag output_stride; comment above flag atrous_rates"),
-        eval_output_stride=Cited(16, f"v3+ Table 5 reports eval output stride 16 and 8 for train OS 16 "
-                                     f"({_V3P_SUMMARY}); the book follows the OS-16 rows (module docstring)",
-                                 SECONDARY),
+        eval_output_stride=Cited(16, "v3+ Table 5 'Inference strategy ... when using modified Xception' reports "
+                                     "eval output stride 16 and 8 for train OS 16 (published.TABLES"
+                                     "['v3plus_xception'], read in two transcriptions); the book follows the "
+                                     "OS-16 rows (module docstring)"),
         loss=Cited("upsampled", f"{_TF_TRAIN} flag upsample_logits"),
         batchnorm=Cited("train", f"{_TF_TRAIN} flag fine_tune_batch_norm; {_TF_MODEL} decay 0.9997"),
         bn_momentum=Cited(3e-4, f"{_TF_FEATURES} (xception: batch_norm_decay=0.9997); {_TF_XCEPTION} "

@@ -68,7 +68,6 @@ def test_result_has_the_type_of_probs(method):
 # (bi_w, bi_xy_std, bi_rgb_std, pos_w, pos_xy_std, iterations).
 RELEASED = {
     "v1-largefov": ((4, 49, 5, 3, 3, 10), "run_densecrf.sh", "read"),
-    "v2-vgg16": ((4, 65, 3, 2, 2, 10), "DeepLabv2_VGG16", "secondary"),
     "v2-resnet101": ((4, 67, 3, 3, 1, 10), "configs/voc12.yaml lines 52-58", "read"),
     "legacy-121": ((4, 121, 5, 3, 3, 10), "no DeepLab release", "unread"),
 }

@@ -1,6 +1,6 @@
 """The fully-connected CRF's parameters, and the checks every inference path shares.
 
-DeepLab v1 (Chen et al., ICLR 2015, §4.3 eq. 2) and v2 (TPAMI 2017, §3.3 eq. 3) use the
+DeepLab v1 (Chen et al., ICLR 2015, §4.2 eq. 2) and v2 (TPAMI 2017, §3.3 eq. 3) use the
 pairwise potential of Krähenbühl & Koltun (NIPS 2011)::
 
     θ_ij(x_i, x_j) = μ(x_i, x_j) · [ w1 · exp(−‖p_i − p_j‖² / 2σα² − ‖I_i − I_j‖² / 2σβ²)
@@ -10,7 +10,9 @@ with positions p in pixels and colours I in 0–255: an *appearance* (bilateral)
 w1 and a *smoothness* kernel of weight w2. ``CRFParams`` holds those five numbers and the
 number of mean-field iterations under the paper's names; ``PUBLISHED`` the configurations the
 authors released per model, each with where it was read (the values differ by model: they were
-cross-validated for each network's scores).
+cross-validated for each network's scores). A v2 VGG-16 setting (w1 = 4, σα = 65, σβ = 3, w2 = 2,
+σγ = 2) circulates in third-party code under the release's name; no release file holding it could
+be read, and it conflicts with v2's text (w2 = 3, σγ = 3 held fixed), so it is not listed.
 """
 
 from __future__ import annotations
@@ -118,19 +120,12 @@ PUBLISHED: dict[str, PublishedCRF] = {
         "The release's grid script (exper/run_densecrf_grid_search.sh) holds POS_W=3, POS_XY_STD=3 "
         "('We did not cross-validate for pos_w and pos_xy_std'), as v1 §5 says. Note w1 = 4 and "
         "σα = 49 lie below the paper's initial ranges (w1 ∈ [5, 10], σα ∈ [50 : 10 : 100])."),
-    "v2-vgg16": PublishedCRF(
-        "v2-vgg16", "DeepLab v2, VGG-16 (LargeFOV), PASCAL VOC 2012",
-        CRFParams(w1=4, sigma_alpha=65, sigma_beta=3, w2=2, sigma_gamma=2, iterations=10),
-        "third-party code quoting the v2 release: a pydensecrf wrapper's comment block "
-        "'DeepLabv2_VGG16: pos_w=2 pos_xy_std=2 bi_w=4 bi_xy_std=65 bi_rgb_std=3', and "
-        "HAL-42/FMA-WSSS configs/patterns/crf/deeplab_crf.py; the release's test.prototxt "
-        "was not found", "secondary"),
     "v2-resnet101": PublishedCRF(
         "v2-resnet101", "DeepLab v2, ResNet-101 (ASPP-L, MSC, COCO-pretrained), PASCAL VOC 2012",
         CRFParams(w1=4, sigma_alpha=67, sigma_beta=3, w2=3, sigma_gamma=1, iterations=10),
         "kazuto1011/deeplab-pytorch configs/voc12.yaml lines 52-58 (CRF: ITER_MAX 10, POS_W 3, "
         "POS_XY_STD 1, BI_W 4, BI_XY_STD 67, BI_RGB_STD 3), used to reproduce the release's "
-        "numbers; the same block in the comment quoted for v2-vgg16", "read"),
+        "numbers", "read"),
     "legacy-121": PublishedCRF(
         "legacy-121", "this book's former default (credited to v2 ResNet-101, wrongly)",
         CRFParams(w1=4, sigma_alpha=121, sigma_beta=5, w2=3, sigma_gamma=3, iterations=10),
