@@ -51,6 +51,22 @@ def _dataset_check(name: str, root, marker: str, hint: str) -> Check:
     return Check(name, present, detail)
 
 
+def _imagenet_check(profile_name: str) -> Check:
+    """torchvision's ImageNet files for the full-size backbones: required in the gpu / full profiles."""
+    from .engine.pretrained import IMAGENET_REQUIRED
+    from .weights import IMAGENET_FILES
+
+    root = paths.imagenet_root()
+    found = [backbone for name, backbone in IMAGENET_FILES.items() if (root / name).is_file()]
+    missing = [backbone for backbone in IMAGENET_FILES.values() if backbone not in found]
+    if not missing:
+        return Check("ImageNet", True, f"{root} — {', '.join(found)}")
+    detail = f"{root} — {', '.join(missing)} missing (data/README.md: torchvision's files, DEEPLAB_EDU_IMAGENET)"
+    if profile_name in IMAGENET_REQUIRED:
+        return Check("ImageNet", False, detail + f"; the {profile_name} profile's runs stop without them")
+    return Check("ImageNet", True, detail + f"; not needed by the {profile_name} profile")
+
+
 def environment_checks() -> list[Check]:
     """Every check in the report, in the order it is printed."""
     import torch
@@ -66,6 +82,7 @@ def environment_checks() -> list[Check]:
     try:
         profile = profiles.get_profile()
         checks.append(Check("profile", True, f"{profile.name} — {profile.description}"))
+        checks.append(_imagenet_check(profile.name))
     except ValueError as error:
         checks.append(Check("profile", False, str(error)))
     checks.append(_dataset_check("VOC 2012", paths.voc_root(), "JPEGImages",

@@ -17,6 +17,19 @@ def test_report_names_every_check_and_points_at_data(monkeypatch, tmp_path):
     assert {c.name: c for c in environment.environment_checks()}["VOC 2012"].ok
 
 
+def test_imagenet_files_are_required_only_where_full_size_runs_need_them(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEEPLAB_EDU_IMAGENET", str(tmp_path))
+    monkeypatch.setenv("DEEPLAB_EDU_PROFILE", "gpu")
+    check = {c.name: c for c in environment.environment_checks()}["ImageNet"]
+    assert not check.ok and "resnet101" in check.detail and "stop" in check.detail
+    monkeypatch.setenv("DEEPLAB_EDU_PROFILE", "laptop")
+    assert {c.name: c for c in environment.environment_checks()}["ImageNet"].ok
+    monkeypatch.setenv("DEEPLAB_EDU_PROFILE", "full")
+    for name in ("vgg16-397923af.pth", "resnet50-0676ba61.pth", "resnet101-63fe2227.pth"):
+        (tmp_path / name).write_bytes(b"")
+    assert {c.name: c for c in environment.environment_checks()}["ImageNet"].ok
+
+
 def test_missing_package_is_reported_with_a_remedy(monkeypatch):
     check = environment._package_check("no-such-distribution-xyz", "no_such_module")
     assert not check.ok and "not installed" in check.detail

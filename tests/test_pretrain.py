@@ -199,14 +199,16 @@ def test_train_command_picks_the_shipped_weights_unless_told_otherwise(tmp_path)
 def test_full_size_models_start_from_torchvision_files_when_they_are_on_disk(tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPLAB_EDU_IMAGENET", str(tmp_path))
     full = PROFILES["full"]
-    assert TrainConfig.from_profile("deeplabv3", full).pretrained is None  # nothing there: random weights
     resnet = tmp_path / weights.TORCHVISION_URLS["resnet101"].rsplit("/", 1)[1]
+    # nothing there: the path the file must be at, where the run stops (engine.pretrained)
+    assert TrainConfig.from_profile("deeplabv3", full).pretrained == str(resnet)
     vgg = tmp_path / weights.TORCHVISION_URLS["vgg16"].rsplit("/", 1)[1]
     resnet.write_bytes(b"")
     vgg.write_bytes(b"")
     assert TrainConfig.from_profile("deeplabv3", full).pretrained == str(resnet)
     assert TrainConfig.from_profile("deeplabv1", full).pretrained == str(vgg)
-    assert TrainConfig.from_profile("deeplabv3", full, backbone="resnet50").pretrained is None
+    assert TrainConfig.from_profile("deeplabv3", full, backbone="resnet50").pretrained == str(
+        tmp_path / weights.TORCHVISION_URLS["resnet50"].rsplit("/", 1)[1])
     # The small models keep the book's own weights whatever the folder holds.
     assert TrainConfig.from_profile("deeplabv3", PROFILES["laptop"]).pretrained.endswith(
         weights_name("resnet", 0.25, (1, 1, 1, 1)))

@@ -69,8 +69,8 @@ def _recipe_key(config: TrainConfig, num_classes: int) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _image_flops(key: str) -> float:
-    from deeplab_edu.checkpoint import build_from_config
-    from deeplab_edu.engine.outputs import TrainingScores, as_training_output
+    from deeplab_edu.engine.outputs import TrainingScores
+    from deeplab_edu.models import build_from_config
 
     recipe = json.loads(key)
     crop = recipe["crop"]
@@ -82,10 +82,10 @@ def _image_flops(key: str) -> float:
     images = torch.empty(2, 3, crop, crop, device="meta")
 
     def step(x):
-        out = as_training_output(net(x))
+        out = net(x)
         # The loss's own arithmetic (a softmax, an interpolation) is not a matrix product and
         # FlopCounterMode does not count it; a sum stands in so that backward runs.
-        loss = sum(s.float().sum() for s in out.scores)
+        loss = sum(s.float().sum() for s in out.score_maps())
         if out.aux is not None and recipe["aux_weight"]:
             loss = loss + out.aux.float().sum()
         loss.backward()
@@ -119,10 +119,11 @@ def time_steps(config: TrainConfig, steps: int = 3, num_classes: int = 21,
     untimed one (kernels chosen, memory allocated). Random weights and random crops: the cost of a
     step does not depend on them. The global random streams are restored afterwards, so a chapter
     that estimates before it trains draws the same numbers as one that does not."""
-    from deeplab_edu.checkpoint import build_from_config
+    from deeplab_edu.datasets.transforms import rgb_from_normalized
     from deeplab_edu.engine.loop import forward_backward
     from deeplab_edu.engine.outputs import TrainingScores
     from deeplab_edu.runtime import resolve_device
+    from deeplab_edu.models import build_from_config
     from deeplab_edu.schedules import make_optimizer
 
     if steps < 1:
@@ -133,7 +134,7 @@ def time_steps(config: TrainConfig, steps: int = 3, num_classes: int = 21,
     micro = max(config.batch_size // config.accumulate, 1)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(0)
-        model = build_from_config(config.model_config(num_classes)).to(device)
+        model = build_from_config(config.model_config(num_classes), rgb_from_normalized).to(device)
         if channels_last:
             model.to(memory_format=torch.channels_last)
         model.train()
