@@ -14,7 +14,9 @@ happen to land close together understate the spread, so the noise is never taken
 point (``MIN_NOISE`` = 0.01 of mIoU or accuracy): a smaller difference is no finding.
 
 ``Effect.sentence`` writes the verdict as a sentence from the numbers, so that no chapter
-types a result into its prose.
+types a result into its prose. An effect may carry what its paper measured for the same
+comparison (``paper``: a ``published.PaperDifference``, in mIoU points), so a reader can set the
+size of the effect here beside the paper's.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class Effect:
     spread_a: Spread
     spread_b: Spread
     expected: str = "b"
+    paper: object | None = None  # the paper's B − A: anything with ``points`` (mIoU points) and ``str()``
 
     @property
     def delta(self) -> float:
@@ -115,16 +118,23 @@ class Effect:
             return f"a seed spread of {self.noise:.3f}"
         return f"the noise floor {MIN_NOISE:.3f} (the seeds' spread, {self.seed_spread:.3f}, is below it)"
 
+    def here(self) -> str:
+        """This run's B − A in points ± the noise it is read against, the paper's unit."""
+        return f"{100 * self.delta:+.1f} ± {100 * self.noise:.1f}"
+
     def row(self) -> dict[str, object]:
-        """A row for ``evaluate.format_table``."""
+        """A row for ``evaluate.format_results_table``: the arms, B − A here (points ± noise),
+        the paper's B − A where one is known, and the verdict."""
         return {"comparison": f"{self.b} vs {self.a}", "metric": self.metric, "A": str(self.spread_a),
-                "B": str(self.spread_b), "B − A": round(self.delta, 4), "spread": round(self.noise, 4),
+                "B": str(self.spread_b), "here, B − A (points)": self.here(),
+                "paper, B − A (points)": "—" if self.paper is None else str(self.paper),
                 "verdict": self.verdict}
 
 
 def compare(metric: str, a: str, values_a: Sequence[float], b: str, values_b: Sequence[float],
-            expected: str = "b") -> Effect:
-    """``Effect`` of arm ``b`` over arm ``a`` on ``metric`` from one value per seed each."""
+            expected: str = "b", paper: object | None = None) -> Effect:
+    """``Effect`` of arm ``b`` over arm ``a`` on ``metric`` from one value per seed each;
+    ``paper`` is the paper's B − A for the same comparison, where it reports one."""
     if expected not in ("a", "b", "none"):
         raise ValueError(f"expected must be 'a', 'b' or 'none', got {expected!r}")
-    return Effect(metric, a, b, Spread.of(values_a, a), Spread.of(values_b, b), expected)
+    return Effect(metric, a, b, Spread.of(values_a, a), Spread.of(values_b, b), expected, paper)

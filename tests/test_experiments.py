@@ -56,7 +56,21 @@ def test_expected_must_name_an_arm():
 def test_row_has_the_table_columns():
     row = compare("mIoU", "a", [0.5, 0.6], "b", [0.7, 0.8]).row()
     assert row["comparison"] == "b vs a" and row["verdict"] == "holds"
-    assert row["B − A"] == pytest.approx(0.2)
+    assert row["here, B − A (points)"] == "+20.0 ± 10.0"
+    assert row["paper, B − A (points)"] == "—"
+
+
+def test_row_sets_the_papers_difference_beside_this_runs():
+    class Paper:
+        points = 3.2
+
+        def __str__(self):
+            return "+3.20 (v2 Table 3)"
+
+    e = compare("mIoU", "LargeFOV", [0.50, 0.52], "ASPP-L", [0.51, 0.55], paper=Paper())
+    assert e.paper.points == 3.2
+    assert e.row()["paper, B − A (points)"] == "+3.20 (v2 Table 3)"
+    assert e.row()["here, B − A (points)"] == "+2.0 ± 4.0"
 
 
 def test_two_seeds_that_agree_closely_do_not_make_a_tiny_difference_a_finding():
