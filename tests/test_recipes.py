@@ -180,6 +180,14 @@ def test_v2_keeps_its_batchnorm_frozen_and_the_laptop_keeps_pytorchs_momentum():
     assert {"bn_momentum", "bias_decay_mult", "norm_decay_mult"} <= set(differences(laptop))
 
 
+def test_a_run_too_short_to_forget_the_statistics_start_keeps_pytorchs_momentum():
+    assert TrainConfig.from_profile("deeplabv3", FULL).bn_momentum == pytest.approx(1 - TF_BN_DECAY)
+    short = TrainConfig.from_profile("deeplabv3", FULL, iterations=650)  # 0.9997^650 ≈ 0.82 of the start left
+    assert short.bn_momentum is None and "bn_momentum" in differences(short)
+    asked = TrainConfig.from_profile("deeplabv3", FULL, iterations=650, bn_momentum=3e-4)
+    assert asked.bn_momentum == 3e-4  # said explicitly: kept
+
+
 # One departure per compared field, on a run that is otherwise the paper's (v3+, or v1 for the
 # step schedule's fields).
 DEPARTURES = {
