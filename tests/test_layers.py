@@ -55,3 +55,11 @@ def test_imports_down_the_layers_and_within_a_package_are_allowed(tmp_path):
         "metrics.py": "import numpy\n", "atrous.py": "import deeplab_edu.validate\n", "validate.py": "",
     })
     assert layers.violations(root) == []
+
+
+def test_the_readme_table_names_each_module_in_its_layer():
+    readme = (layers.ROOT / "README.md").read_text()
+    for layer, names in layers.LAYERS:
+        row = next(line for line in readme.splitlines() if line.startswith(f"| {layer.replace('·', ' · ')} |"))
+        for name in names:
+            assert f"`{name}`" in row or f"`{name}/`" in row, (layer, name)
