@@ -43,7 +43,7 @@ for the model trained at 16 (``published.TABLES["v3plus_xception"]`` holds the r
 can print their difference with ``published.paper_difference``). The book's default follows the
 eval-OS-16 rows: the engine scores a model at the stride it was built and trained with (it
 never re-dilates a trained network), and OS 16 is the cheaper of the two the paper lists. v3's
-text, in contrast, evaluates at 8 (§4.1), so its table shows that departure.
+text, in contrast, evaluates at 8 (its ``eval_output_stride``), so its table shows that departure.
 
 ``comparison_rows`` / ``format_comparison`` set a run's configuration (any object with the
 attributes of ``train.TrainConfig``) beside the paper's, one row per field in which a run can

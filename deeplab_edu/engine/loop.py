@@ -1,6 +1,6 @@
 """The training loop, readable in one file: the DeepLab recipe from v1 to v3+.
 
-What one iteration does (v1, ICLR 2015, §4.1; v2, TPAMI 2017, §4.1; v3, §4.1):
+What one iteration does (v1, ICLR 2015, §5; v2, TPAMI 2017, §4.1; v3, §4.1):
 
 1. take ``batch_size`` random crops (random scale in ``config.scale``, each version's range;
    ``crop_size`` = output_stride·k+1; random flip — ``datasets.transforms.TrainTransform``),
@@ -8,9 +8,11 @@ What one iteration does (v1, ICLR 2015, §4.1; v2, TPAMI 2017, §4.1; v3, §4.1)
 2. score them and take the pixel-wise cross-entropy, skipping label 255 (``losses``): v1/v2's
    downsampled labels or v3's upsampled scores, summed over MSC scales, plus v3's auxiliary
    head; the model may be anything that returns logits (``outputs``), CRF-as-RNN included;
-3. step SGD (momentum 0.9, weight decay) with the head at ``head_lr_mult`` × the rate (v1, v2:
-   10× on fc8; v3, v3+: one rate for all), the rate following
-   v1's step schedule or the poly schedule (``schedules``).
+3. step SGD (momentum 0.9, weight decay) over the release's parameter groups: the head at
+   ``head_lr_mult`` × the rate (v1, v2: 10× on fc8; v3, v3+: one rate for all), biases, BatchNorm
+   and depthwise weights at their own multiples of rate and decay (``TrainConfig.optimizer_groups``),
+   the rate following v1's step schedule or the poly schedule (``schedules``); BatchNorm's running
+   averages at ``bn_momentum`` (v3, v3+: TF's decay 0.9997, ``engine.batchnorm``).
 
 Around it, the practical parts: bf16 autocast and channels-last memory on GPUs, optional
 ``torch.compile``, gradient accumulation (a big batch in several small passes), frozen or
