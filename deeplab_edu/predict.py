@@ -9,6 +9,7 @@ from torchvision's ``deeplabv3_resnet101`` weights (a local file; nothing is dow
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,10 +30,26 @@ def predict_label(model: torch.nn.Module, image: np.ndarray, scales: Sequence[fl
         raise ValueError(f"image must be a uint8 (H, W, 3) RGB array, got {image.dtype} {image.shape}")
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise ValueError(f"image is {image.shape[0]}×{image.shape[1]} pixels; there is nothing to segment")
+    smallest = smallest_side(scales)
+    if min(image.shape[:2]) < smallest:
+        raise ValueError(f"image is {image.shape[1]}×{image.shape[0]} pixels: at scale {min(scales):g} its short "
+                         f"side would shrink to {math.floor(min(image.shape[:2]) * min(scales))} pixels; the "
+                         f"smallest image --scales {' '.join(f'{s:g}' for s in scales)} can score is "
+                         f"{smallest}×{smallest} (or leave out the smallest scales)")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.eval()
     probs = predict_probs(model, normalize(image)[None].to(device), scales, flip)
     return probs[0].argmax(0).to(torch.uint8).cpu().numpy()
+
+
+def smallest_side(scales: Sequence[float]) -> int:
+    """The shortest image side that every scale keeps at least one pixel wide: resizing by s
+    gives ``floor(n·s)`` pixels (``F.interpolate``), so n must reach 1/s."""
+    low = min(scales)
+    n = max(1, math.ceil(1 / low))
+    while math.floor(n * low) < 1:
+        n += 1
+    return n
 
 
 def overlay(image: np.ndarray, label: np.ndarray, alpha: float = 0.6, background: int = 0) -> np.ndarray:

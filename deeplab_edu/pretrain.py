@@ -294,6 +294,8 @@ def save_classifier(result: PretrainResult, config: PretrainConfig, path: str | 
     """
     import json
 
+    if Path(path).suffix.lower() == ".json":  # the record would be written over the weights
+        raise ValueError(f"weights path {path} ends in .json, where its JSON record goes; give a .pt name")
     state = {key.removeprefix("backbone."): value for key, value in result.model.state_dict().items()}
     path = atomic_save(state, path)
     settings = dataclasses.asdict(config)

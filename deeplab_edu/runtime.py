@@ -31,10 +31,10 @@ def default_device() -> torch.device:
     """
     wanted = os.environ.get("DEEPLAB_EDU_DEVICE", "").strip()
     if wanted:
-        device = torch.device(wanted)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"DEEPLAB_EDU_DEVICE={wanted!r} but PyTorch sees no CUDA device")
-        return device
+        try:
+            return resolve_device(wanted)
+        except ValueError as err:  # the same check as --device, naming where the value came from
+            raise ValueError(f"environment variable DEEPLAB_EDU_DEVICE: {err}") from None
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():

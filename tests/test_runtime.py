@@ -32,5 +32,14 @@ def test_device_override(monkeypatch):
     assert runtime.describe_device().startswith("cpu (")
     if not torch.cuda.is_available():
         monkeypatch.setenv("DEEPLAB_EDU_DEVICE", "cuda")
-        with pytest.raises(RuntimeError, match="no CUDA device"):
+        with pytest.raises(ValueError, match="DEEPLAB_EDU_DEVICE: device 'cuda': PyTorch sees no CUDA GPU"):
             runtime.default_device()
+
+
+@pytest.mark.parametrize("name", ["bogus", "cuda:x", "xla"])
+def test_a_device_name_that_is_none_is_refused_listing_the_choices(monkeypatch, name):
+    monkeypatch.setenv("DEEPLAB_EDU_DEVICE", name)
+    with pytest.raises(ValueError, match=f"DEEPLAB_EDU_DEVICE: device '{name}' .*expected cpu, cuda, cuda:N or mps"):
+        runtime.default_device()
+    with pytest.raises(ValueError, match=f"device '{name}' .*expected cpu, cuda, cuda:N or mps"):
+        runtime.resolve_device(name)

@@ -95,6 +95,71 @@ def rates(text: str):
     return values
 
 
+SEED_MAX = 2**32 - 1  # NumPy's seeds stop there; PyTorch's and Python's go further
+
+
+def seed_value(text: str) -> int:
+    """A random seed every library accepts: an integer in 0..2**32-1."""
+    return _in_range(text, 0, SEED_MAX, "a seed")
+
+
+def _in_range(text: str, low: int, high: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"expected {what} in {low}..{high}, got {text!r}")
+    return value
+
+
+def run_profile(parser: argparse.ArgumentParser):
+    """The run profile ``DEEPLAB_EDU_PROFILE`` names; an unknown name ends the command with one
+    line listing the profiles (the options' defaults are read from it, even for ``--help``)."""
+    from deeplab_edu.profiles import get_profile
+
+    try:
+        return get_profile()
+    except ValueError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
+
+
+def existing_file(path, what: str, hint: str = ""):
+    """``path`` if it is a file; otherwise a one-line error saying whether it is missing or a folder."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{what} {path} is a folder; expected a file{hint}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist{hint}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{what} {path} is empty (0 bytes){hint}")
+    return path
+
+
+def checkpoint_file(path, what: str = "checkpoint"):
+    """A training checkpoint's path, checked; a run folder is answered with the file inside it."""
+    from pathlib import Path
+
+    path = Path(path)
+    inside = path / "checkpoint.pt"
+    hint = f" (did you mean {inside}?)" if inside.is_file() else "; give the checkpoint.pt that `train` wrote"
+    return existing_file(path, what, hint)
+
+
+def existing_folder(path, what: str, hint: str = ""):
+    """``path`` if it is a folder; otherwise a one-line error saying whether it is missing or a file."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{what} {path} is a file; expected a folder{hint}")
+    if not path.is_dir():
+        raise FileNotFoundError(f"{what} {path} does not exist{hint}")
+    return path
+
+
 def add_device(parser: argparse.ArgumentParser, what: str = "") -> None:
     parser.add_argument("--device", default=None,
                         help=f"cpu, cuda, cuda:1, mps{what} (default: the best available, "

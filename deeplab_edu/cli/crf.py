@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deeplab_edu.cli import add_dataset, add_device, configure, non_negative_int, positive_int
+from deeplab_edu.cli import add_dataset, add_device, configure, existing_folder, non_negative_int, positive_int
 from deeplab_edu.engine.evaluation import DEFAULT_TRIMAP_WIDTHS
 
 
@@ -42,6 +42,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+def check_score_files(folder: Path, ids) -> None:
+    """Name a saved score file that holds no probabilities (all zero, or negative somewhere) before
+    the CRF starts: normalised, its pixels would be 0/0."""
+    import numpy as np
+
+    for image_id in ids:
+        path = folder / f"{image_id}.npy"
+        if not path.is_file():
+            continue  # the CRF step names a missing file itself
+        try:
+            scores = np.load(path, mmap_mode="r")
+        except (OSError, ValueError):
+            continue  # a damaged file: named by the CRF step
+        if scores.ndim == 3 and scores.size and np.isfinite(scores).all():
+            total = np.asarray(scores, dtype=np.float32).sum(0)
+            if not (total > 0).all() or (scores < 0).any():
+                zero = int((total <= 0).sum())
+                raise ValueError(f"saved scores {path} are not probabilities: {zero} of {total.size} pixels sum to "
+                                 "0 over the classes (all zero?) or hold negative values; expected the softmax "
+                                 "that `evaluate --save-scores` writes")
+
+
 def run(args: argparse.Namespace) -> int:
     from deeplab_edu.crf import CRFParams
     from deeplab_edu.datasets import build_dataset
@@ -52,11 +74,11 @@ def run(args: argparse.Namespace) -> int:
                        sigma_gamma=args.sigma_gamma, iterations=args.iterations)
     if args.device is not None:
         resolve_device(args.device)
-    if not args.scores.is_dir():
-        raise FileNotFoundError(f"scores folder {args.scores} does not exist; write it with "
-                                "`python -m deeplab_edu evaluate CHECKPOINT --save-scores DIR`")
+    existing_folder(args.scores, "scores folder", "; write it with "
+                    "`python -m deeplab_edu evaluate CHECKPOINT --save-scores DIR`")
     progress = not getattr(args, "no_progress", False)
     dataset = build_dataset(args.dataset, args.split, root=args.data_root, progress=progress)
+    check_score_files(args.scores, dataset.ids)
     before, after = crf_evaluate(dataset, args.scores, params, args.method, args.workers, args.trimap,
                                  progress=progress, device=args.device)
     print(f"dense CRF {params} on {args.dataset}/{args.split} ({len(dataset)} images):")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deeplab_edu.cli import add_dataset, add_device, configure, positive_int, scale_value
+from deeplab_edu.cli import add_dataset, add_device, checkpoint_file, configure, positive_int, scale_value
 from deeplab_edu.engine.evaluation import DEFAULT_TRIMAP_WIDTHS
 
 
@@ -32,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
     from deeplab_edu.runtime import resolve_device
 
     device = resolve_device(args.device)
+    checkpoint_file(args.checkpoint)
+    if args.save_scores is not None and args.save_scores.exists() and not args.save_scores.is_dir():
+        raise NotADirectoryError(f"--save-scores {args.save_scores} is a file; expected a folder for <id>.npy files")
     progress = not getattr(args, "no_progress", False)
     model, config = load_trained(args.checkpoint, device)
     dataset = build_dataset(args.dataset, args.split, root=args.data_root, progress=progress)

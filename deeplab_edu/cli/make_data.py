@@ -5,17 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deeplab_edu.cli import configure, non_negative_int, positive_int
+from deeplab_edu.cli import configure, non_negative_int, positive_int, run_profile, seed_value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from deeplab_edu.datasets import default_builtin_root
-    from deeplab_edu.profiles import get_profile
 
-    profile = get_profile()
+    profile = run_profile(parser)
     configure(parser, "Write the offline built-in dataset in the PASCAL VOC layout. Training and `env` read "
                       "data/builtin/<profile>/ and generate it there on first use; this command rewrites it "
-                      "with the sizes you choose.")
+                      "with the sizes you choose (built beside the folder, then swapped in whole; a folder it "
+                      "did not write is refused).")
     parser.add_argument("--root", type=Path, default=default_builtin_root(),
                         help=f"output folder (default: {default_builtin_root()}, i.e. $DEEPLAB_EDU_BUILTIN/<profile>)")
     parser.add_argument("--train", type=non_negative_int, default=profile.train_images,
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--holdout", type=non_negative_int, default=profile.holdout_images,
                         help="train-like images never trained on, where the chapters cross-validate the CRF "
                              f"(default from the {profile.name} profile: %(default)s)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="dataset seed (default: %(default)s)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="dataset seed (default: %(default)s)")
     parser.add_argument("--difficulty", default="standard", choices=("standard", "hard"),
                         help="standard: the learnable design the chapters use; hard: the first design's scenes "
                              "(default: %(default)s)")
@@ -35,11 +35,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deeplab_edu.datasets.synthetic import write_builtin
+    from deeplab_edu.cli.memory import naming_memory, refuse_if_too_large
+    from deeplab_edu.datasets.build import generate_builtin
 
-    root = write_builtin(args.root, train=args.train, val=args.val, size=args.size,
-                         seed=args.seed, progress=not args.no_progress, difficulty=args.difficulty,
-                         holdout=args.holdout)
+    # A scene is painted in float32 layers: about 24 float32 values per pixel at once.
+    needed = 96 * args.size ** 2
+    what = f"--size {args.size} (one {args.size}x{args.size} scene)"
+    refuse_if_too_large(needed, what)
+    with naming_memory(needed, what):
+        root = generate_builtin(args.root, train=args.train, val=args.val, size=args.size, seed=args.seed,
+                                holdout=args.holdout, difficulty=args.difficulty, progress=not args.no_progress)
     print(f"wrote {args.train} train + {args.val} val images of {args.size}x{args.size} "
           f"(seed {args.seed}) to {root}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deeplab_edu.cli import add_device, configure, scale_value
+from deeplab_edu.cli import add_device, checkpoint_file, configure, existing_file, scale_value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +36,11 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.alpha <= 1.0:
         raise ValueError(f"--alpha must lie in [0, 1], got {args.alpha}")
     out = default_output(args.image, args.out)  # checked before the model is loaded
+    existing_file(args.image, "image", "; give a JPEG or PNG photo")
+    if args.checkpoint is not None:
+        checkpoint_file(args.checkpoint, "--checkpoint")
+    else:
+        existing_file(args.torchvision, "--torchvision", "; give a deeplabv3_resnet101 state_dict (.pth)")
     device = resolve_device(args.device)
     image = read_image(args.image)
     model, names = load_predictor(args.checkpoint, args.torchvision, device)

@@ -7,14 +7,14 @@ import math
 from pathlib import Path
 from typing import Any
 
-from deeplab_edu.cli import (add_dataset, add_device, configure, non_negative_float, non_negative_int,
-                             positive_float, positive_int, rates)
+from deeplab_edu.cli import (add_dataset, add_device, configure, existing_file, non_negative_float, non_negative_int,
+                             positive_float, positive_int, rates, run_profile, seed_value)
 from deeplab_edu.engine.config import BATCHNORM, LOSSES, SCHEDULES, TrainConfig
 from deeplab_edu.profiles import get_profile
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    profile = get_profile()
+    profile = run_profile(parser)
     configure(parser, f"Train a DeepLab. Sizes default to the {profile.name!r} run profile (DEEPLAB_EDU_PROFILE). "
                       "OUT holds checkpoint.pt and log.csv: running the command again resumes the run there "
                       "(the same settings are required; --overwrite starts over). Ctrl-C saves a checkpoint "
@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--batchnorm", default="train", choices=BATCHNORM, help="train, frozen, or sync (GPUs)")
     g.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"], help="auto: bf16 on CUDA")
     g.add_argument("--compile", action="store_true", help="torch.compile the model")
-    g.add_argument("--seed", type=non_negative_int, default=0, help="seeds the weights, the draw of images and the crops")
+    g.add_argument("--seed", type=seed_value, default=0, help="seeds the weights, the draw of images and the crops")
     g = parser.add_argument_group("run")
     g.add_argument("--out", default="runs/deeplab", help="run folder for checkpoint.pt and log.csv")
     g.add_argument("--log-every", type=positive_int, default=profile.log_every, help="write a log row every N steps")
@@ -103,23 +103,56 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        progress=not args.no_progress)
 
 
+# Options that only some models take: (flag, attribute, the models that take it).
+MODEL_OPTIONS = (("--rates", "rates", ("deeplabv2", "deeplabv3", "deeplabv3plus")),
+                 ("--fc6", "fc6", ("deeplabv1",)), ("--dropout", "dropout", ("deeplabv1",)))
+
+
+def check_model_options(args: argparse.Namespace) -> None:
+    """Refuse, by name, an option the chosen model does not take (v1 has no ASPP rates)."""
+    for flag, name, models in MODEL_OPTIONS:
+        if getattr(args, name) is not None and args.model not in models:
+            raise ValueError(f"{flag} is not an option of {args.model}; it applies to {', '.join(models)}"
+                             + (" (v1's field of view is set by --fc6)" if flag == "--rates" else ""))
+
+
+def training_memory(config: TrainConfig) -> tuple[float, str]:
+    """Roughly the bytes a training pass needs, and the flags that ask for most of them."""
+    from deeplab_edu import distributed as ddp
+    from deeplab_edu.cli.memory import training_bytes
+
+    per_pass = max(config.batch_size // config.accumulate // ddp.env_from_torchrun().world_size, 1)
+    activations, weights = training_bytes(per_pass, config.crop_size, config.width)
+    if weights > activations:
+        return activations + weights, f"--width {config.width:g} (weights, gradients and momentum)"
+    return activations + weights, (f"--crop-size {config.crop_size} with --batch-size {config.batch_size} "
+                                   f"({per_pass} crop(s) per pass)")
+
+
 def run(args: argparse.Namespace) -> int:
     from deeplab_edu import distributed as ddp
+    from deeplab_edu.cli.memory import naming_memory, refuse_if_too_large
     from deeplab_edu.engine.loop import train
     from deeplab_edu.runtime import resolve_device
 
+    check_model_options(args)
     config = config_from_args(args)
     config.validate()
+    if args.pretrained not in ("auto", "none"):
+        existing_file(args.pretrained, "--pretrained", "; give an ImageNet weights file, 'auto' or 'none'")
     if config.pretrained is not None and not Path(config.pretrained).is_file():
         raise FileNotFoundError(f"--pretrained {config.pretrained}: no such file; give an ImageNet weights file, "
                                 "'auto' or 'none'")
-    resolve_device(config.device)  # a missing GPU is named before any data is written
+    device = resolve_device(config.device)  # a missing GPU is named before any data is written
+    needed, what = training_memory(config)
+    refuse_if_too_large(needed, what, str(device))
     env = ddp.env_from_torchrun()
     resuming = (Path(config.out_dir) / "checkpoint.pt").is_file() and not config.overwrite
     if env.is_main and not resuming:
         print(f"starting from {'pretrained weights ' + config.pretrained if config.pretrained else 'random weights'}")
     try:
-        result = train(config)
+        with naming_memory(needed, what):
+            result = train(config)
     finally:
         ddp.cleanup()
     if env.is_main:

@@ -10,7 +10,8 @@ holding the N × N table:
   evaluated pair by pair, in chunks of target pixels against every source pixel. With
   ``source_stride = s > 1`` only every s-th pixel (in y and x) sends messages, each counted
   s² times (the self-pair is still counted exactly once): an approximation that costs N²/s²
-  instead of N², fair when s ≪ σα. With s = 1 the result equals the exact path (tested).
+  instead of N², fair when s ≪ σα. With s = 1 the result equals the exact path (tested), and
+  an image above ``MAX_TORCH_PIXELS`` is refused rather than left running for minutes.
 
 This is the straightforward path; the permutohedral lattice (``method="lattice"``) is the fast one.
 """
@@ -90,6 +91,21 @@ class _AppearanceKernel:
         return out + q
 
 
+# All N² pairs, pair by pair: 96 × 96 pixels already take seconds per iteration on a laptop
+# CPU and 256 × 256 minutes, so larger images are refused (as the exact method's 6,400 are).
+MAX_TORCH_PIXELS = 96 * 96
+
+
+def check_torch_size(shape: tuple[int, int], source_stride: int = 1) -> None:
+    """Refuse an image whose every-pair appearance kernel (stride 1) would run for minutes."""
+    h, w = shape
+    if source_stride == 1 and h * w > MAX_TORCH_PIXELS:
+        raise ValueError(f"method 'torch' evaluates all N² pixel pairs and allows at most {MAX_TORCH_PIXELS} "
+                         f"pixels (96×96); this image is {h}×{w} = {h * w}. Use method='lattice' (the "
+                         "permutohedral lattice, O(N), any device) or method='pydensecrf' for larger images, "
+                         "or mean_field_torch(..., source_stride=s) to subsample the sources")
+
+
 def mean_field_torch(image: torch.Tensor, probs: torch.Tensor, params: CRFParams,
                      convention: str = "densecrf", source_stride: int = 1) -> torch.Tensor:
     """Refine (C, H, W) probabilities on ``probs.device`` in ``probs.dtype``.
@@ -102,6 +118,7 @@ def mean_field_torch(image: torch.Tensor, probs: torch.Tensor, params: CRFParams
         raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
     if isinstance(source_stride, bool) or not isinstance(source_stride, int) or source_stride < 1:
         raise ValueError(f"source_stride must be a positive integer, got {source_stride!r}")
+    check_torch_size(tuple(probs.shape[1:]), source_stride)
     image = torch.as_tensor(image).to(probs.device)
     c, h, w = probs.shape
     unary = -torch.log(probs.clamp(1e-8, 1.0)).reshape(c, -1)

@@ -62,7 +62,8 @@ def _read_meta(root: Path) -> dict | None:
     return meta if isinstance(meta, dict) else None
 
 
-def _generate(root: Path, train: int, val: int, size: int, progress: bool, holdout: int = 0) -> None:
+def _generate(root: Path, train: int, val: int, size: int, progress: bool, holdout: int = 0,
+              **options) -> None:
     """Write the set into a sibling temporary folder, then swap it in: a killed generation
     leaves no half-written set, and an old set is replaced whole, never mixed with a new one."""
     from .synthetic import write_builtin
@@ -70,7 +71,7 @@ def _generate(root: Path, train: int, val: int, size: int, progress: bool, holdo
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".tmp", dir=root.parent))
     try:
-        write_builtin(tmp, train=train, val=val, size=size, progress=progress, holdout=holdout)
+        write_builtin(tmp, train=train, val=val, size=size, progress=progress, holdout=holdout, **options)
         old = None
         if root.exists():
             old = root.with_name(f".{root.name}.old-{os.getpid()}")
@@ -81,6 +82,23 @@ def _generate(root: Path, train: int, val: int, size: int, progress: bool, holdo
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def generate_builtin(root: str | Path, train: int, val: int, size: int, seed: int = 0, holdout: int = 0,
+                     difficulty: str = "standard", progress: bool = True) -> Path:
+    """Write a built-in set to ``root`` (``make-data``): built beside it and swapped in whole.
+
+    Only a folder this book generated (it holds ``builtin.json``), an empty one, or none is
+    written: a folder with other files — a real VOC tree, say — is refused, not overwritten.
+    """
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"--root {root} is a file; expected a folder for the built-in set")
+    if root.is_dir() and any(root.iterdir()) and not (root / "builtin.json").is_file():
+        raise ValueError(f"--root {root} holds files that make-data did not write (no builtin.json; a real "
+                         "VOC tree?); refusing to replace them — choose a new or empty folder")
+    _generate(root, train, val, size, progress, holdout, seed=seed, difficulty=difficulty)
+    return root
 
 
 def ensure_builtin(root: str | Path | None = None, progress: bool = True) -> Path:

@@ -68,8 +68,15 @@ def build_trainaug(voc_root: str | Path, sbd_root: str | Path, force: bool = Fal
         if voc_label.is_file():
             shutil.copyfile(voc_label, tmp)
         else:
-            png = Image.fromarray(read_sbd_label(sbd_root / "cls" / f"{image_id}.mat", len(VOC_CLASSES)),
-                                  mode="P")
+            mat = sbd_root / "cls" / f"{image_id}.mat"
+            label = read_sbd_label(mat, len(VOC_CLASSES))
+            with Image.open(voc_root / "JPEGImages" / f"{image_id}.jpg") as image:
+                width, height = image.size  # the header only: no need to decode the photo
+            if label.shape != (height, width):
+                raise ValueError(f"SBD label {mat} of id {image_id!r} is {label.shape[1]}x{label.shape[0]} but "
+                                 f"its VOC image is {width}x{height}; expected equal sizes (another "
+                                 "SBD release, or a damaged file)")
+            png = Image.fromarray(label, mode="P")
             png.putpalette(palette)
             png.save(tmp, format="PNG")
         os.replace(tmp, target)

@@ -15,6 +15,7 @@ was expected, never as a silent wrong label.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -37,6 +38,12 @@ def read_split(path: str | Path) -> list[str]:
     ids = [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
     if not ids:
         raise ValueError(f"split file {path} lists no image ids; expected one id per line")
+    seen: dict[str, int] = {}
+    for line, image_id in enumerate(ids, 1):
+        if image_id in seen:  # counted twice, it would weigh twice in training and in the mIoU
+            raise ValueError(f"split file {path} lists id {image_id!r} twice (entries {seen[image_id]} and "
+                             f"{line}); expected each id once")
+        seen[image_id] = line
     return ids
 
 
@@ -61,15 +68,36 @@ def check_same_size(image: np.ndarray, label: np.ndarray, label_path: Path, kind
                          f"{image.shape[1]}x{image.shape[0]}; expected equal sizes")
 
 
+def to_8bit_rgb(im: Image.Image, path: Path) -> np.ndarray:
+    """``im`` as uint8 RGB. A 16-bit image (PNG / TIFF, values 0..65535) is scaled to 8 bits
+    (÷257, so 65535 → 255) with a note: ``convert("RGB")`` would clip it, and most of it turn white."""
+    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        values = np.asarray(im).astype(np.float64)
+        if im.mode != "I" or values.max(initial=0) > 255:
+            warnings.warn(f"image file {path} holds 16-bit values (mode {im.mode}); scaled to 8 bits (÷257)",
+                          stacklevel=3)
+            values = values / 257.0
+        gray = np.clip(np.round(values), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    return np.asarray(im.convert("RGB"))
+
+
 def read_image(path: str | Path) -> np.ndarray:
-    """An RGB image file as uint8 (H, W, 3); a corrupt or truncated file raises ``ValueError``."""
+    """An RGB image file as uint8 (H, W, 3); a corrupt or truncated file raises ``ValueError``,
+    one beyond Pillow's decompression-bomb limit says so; 16-bit images are scaled to 8 bits."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"image file {path} is a folder; expected a JPEG/PNG file")
     try:
         with Image.open(path) as im:
             im.load()  # decode now: a truncated file fails here, not later in a worker
-            return np.asarray(im.convert("RGB"))
+            return to_8bit_rgb(im, path)
     except FileNotFoundError:
         raise FileNotFoundError(f"image file {path} does not exist") from None
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"image file {path} is larger than Pillow's decompression-bomb limit "
+                         f"(PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS} pixels, {err}); shrink it "
+                         "first, or raise that limit if you trust the file") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise ValueError(f"image file {path} is corrupt or truncated ({err}); "
                          "expected a readable JPEG/PNG") from err
