@@ -1,8 +1,13 @@
-"""The chapter executor keeps no progress-bar widget frozen at its first frame."""
+"""The chapter executor keeps no progress-bar widget frozen at its first frame, and records
+each chapter's wall time, machine and profile in the notebook (not in the ``.py``)."""
 
+import json
+
+import jupytext
 import nbformat
+import pytest
 
-from tools.execute_notebooks import drop_progress_widgets
+from tools.execute_notebooks import drop_progress_widgets, execute, machine, record_execution
 
 
 def widget(text):
@@ -19,3 +24,40 @@ def test_progress_widgets_go_and_everything_else_stays():
     notebook = nbformat.v4.new_notebook(cells=[cell, nbformat.v4.new_markdown_cell("0%|")])
     assert drop_progress_widgets(notebook) == 1
     assert cell.outputs == [printed, slider]
+
+
+def test_the_record_goes_into_the_notebook_metadata_and_not_into_the_script(tmp_path):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    notebook.metadata["jupytext"] = {"notebook_metadata_filter": "-all", "cell_metadata_filter": "tags,-all"}
+    record = record_execution(notebook, 123.456, where="a test CPU, 2 logical CPUs, no CUDA GPU", profile="laptop")
+    assert record == {"wall_s": 123.5, "machine": "a test CPU, 2 logical CPUs, no CUDA GPU", "profile": "laptop"}
+    jupytext.write(notebook, tmp_path / "99_x.ipynb")
+    jupytext.write(notebook, tmp_path / "99_x.py", fmt="py:percent")
+    saved = json.loads((tmp_path / "99_x.ipynb").read_text())["metadata"]
+    assert saved["deeplab_edu"]["execution"] == record
+    assert "123.5" not in (tmp_path / "99_x.py").read_text()
+
+
+def test_the_profile_recorded_is_the_one_the_kernel_sees(monkeypatch):
+    monkeypatch.setenv("DEEPLAB_EDU_PROFILE", "smoke")
+    notebook = nbformat.v4.new_notebook()
+    assert record_execution(notebook, 1.0, where="cpu")["profile"] == "smoke"
+
+
+def test_machine_names_the_cpu_count_and_the_gpu():
+    described = machine()
+    assert "logical CPUs" in described
+    assert described.endswith("no CUDA GPU") or "no CUDA GPU" not in described
+
+
+@pytest.mark.slow
+def test_executing_a_chapter_records_its_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPLAB_EDU_PROFILE", "smoke")
+    script = tmp_path / "99_tiny.py"
+    script.write_text("# %%\nimport time\ntime.sleep(0.2)\nprint('done')\n")
+    seconds = execute(script, timeout=60)
+    saved = nbformat.read(script.with_suffix(".ipynb"), as_version=4)
+    record = saved.metadata["deeplab_edu"]["execution"]
+    assert record["profile"] == "smoke"
+    assert 0.2 <= record["wall_s"] <= seconds + 0.1
+    assert saved.cells[0].outputs[0]["text"] == "done\n"

@@ -4,12 +4,19 @@
 runs each chapter top to bottom in ``notebooks/`` with the current interpreter's kernel,
 seeded as the chapters seed themselves, and rewrites both files of the pair so they stay in
 sync. Cells tagged ``raises-exception`` may raise; ``skip-execution`` cells are not run.
+
+Each executed ``.ipynb`` records how long the chapter took and where, under the notebook
+metadata key ``deeplab_edu.execution`` (``wall_s``, ``machine``, ``profile``): chapter 00 and
+the README quote these measured times rather than a guess. The ``.py`` does not carry them
+(jupytext's notebook metadata filter is ``-all``), so editing a chapter never changes them;
+only executing it does.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import re
 import sys
 import time
@@ -37,11 +44,42 @@ def execute(script: Path, timeout: int) -> float:
         notebook.cells[index].cell_type = "code"
         notebook.cells[index].outputs = []
         notebook.cells[index].execution_count = None
+    seconds = time.perf_counter() - start
     drop_progress_widgets(notebook)
+    record_execution(notebook, seconds)
     jupytext.write(notebook, script.with_suffix(".ipynb"))
     jupytext.write(notebook, script, fmt="py:percent")
     nbformat.validate(nbformat.read(script.with_suffix(".ipynb"), as_version=4))
-    return time.perf_counter() - start
+    return seconds
+
+
+def machine() -> str:
+    """The machine a chapter ran on, e.g. ``Intel(R) Xeon(R) Platinum 8488C, 2 logical CPUs, no CUDA GPU``."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):  # not Linux, or a CPU that names no model
+        cpu = platform.processor() or platform.machine() or "unknown CPU"
+    import torch  # late: only a run that records its machine pays for the import
+
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no CUDA GPU"
+    return f"{cpu}, {os.cpu_count()} logical CPUs, {gpu}"
+
+
+def record_execution(notebook: nbformat.NotebookNode, seconds: float, where: str | None = None,
+                     profile: str | None = None) -> dict:
+    """Store the chapter's wall time, machine and run profile in ``notebook.metadata``; return them.
+
+    The profile is the one the kernel saw: ``DEEPLAB_EDU_PROFILE``, or the default the package
+    picks on this machine when it is unset.
+    """
+    if profile is None:
+        from deeplab_edu.profiles import get_profile
+
+        profile = get_profile().name
+    record = {"wall_s": round(float(seconds), 1), "machine": where or machine(), "profile": profile}
+    notebook.metadata.setdefault("deeplab_edu", {})["execution"] = record
+    return record
 
 
 
