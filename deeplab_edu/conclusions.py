@@ -1,0 +1,87 @@
+"""What held, what did not, and why: a chapter's conclusions computed from its effects.
+
+A training chapter measures several of its paper's effects (``experiments.Effect``: B − A over
+seeds, against the seeds' spread, with the paper's own B − A beside it). Its closing cell must
+not type a direction or a number that an output could contradict, so the conclusions are
+written from the effects themselves: which held, which were inside the noise, which went the
+other way, each with this run's difference and the paper's.
+
+An effect that does not show what its paper shows needs a reason, and a reason is of one of two
+kinds (:class:`Why`):
+
+* **tested** — the chapter trained an arm that removes the suspected cause (``test``, itself an
+  ``Effect`` whose B is the arm). If that arm's comparison *holds*, the reason is supported: the
+  effect comes back where the cause is removed. If it does not, the text says the test failed
+  to restore it, and the reason stays unproven.
+* **hypothesis** — no arm tested it; the text says so in as many words.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+from deeplab_edu.experiments import Effect
+
+__all__ = ["Why", "label", "conclusions"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Why:
+    """A reason offered for an effect that does not hold here: ``test`` is the comparison of an
+    arm that removes the suspected cause (``None``: an untested hypothesis)."""
+
+    text: str
+    test: Effect | None = None
+
+    def describe(self) -> str:
+        if self.test is None:
+            return f"hypothesis (no arm here tests it): {self.text}"
+        outcome = ("the effect comes back there, which supports the reason" if self.test.verdict == "holds"
+                   else f"that arm's comparison is {self.test.verdict}, so the reason is not shown")
+        return (f"tested: {self.text} — {self.test.b} vs {self.test.a}: {self.test.here()} points "
+                f"(paper {self.test.paper or '—'}); {outcome}")
+
+
+def label(effect: Effect) -> str:
+    """The name a chapter uses for an effect: ``"<B> vs <A> (<metric>)"``."""
+    return f"{effect.b} vs {effect.a} ({effect.metric})"
+
+
+def _line(effect: Effect) -> str:
+    paper = f"; paper {effect.paper}" if effect.paper is not None else ""
+    return f"{label(effect)}: {effect.here()} points here{paper}"
+
+
+def conclusions(effects: Sequence[Effect], why: Mapping[str, Why] | None = None) -> str:
+    """The chapter's closing summary from ``effects``: what held, what was inside the noise,
+    what went against the paper, and for each effect that did not hold the reason offered in
+    ``why`` (keyed by :func:`label`), marked tested or hypothesis. An effect that did not hold
+    and has no reason is said to have none yet."""
+    why = dict(why or {})
+    unknown = set(why) - {label(e) for e in effects}
+    if unknown:
+        raise KeyError(f"why names effects that are not among the effects: {sorted(unknown)}; "
+                       f"the labels are {[label(e) for e in effects]}")
+    groups = {"held here": [], "inside the noise": [], "went against the paper": [], "one seed only": []}
+    for e in effects:
+        verdict = e.verdict
+        if e.seeds < 2:
+            key = "one seed only"
+        elif e.expected == "none":  # the paper claims no difference: the noise is what it predicts
+            key = "held here" if verdict == "inside the noise" else "went against the paper"
+        else:
+            key = ("held here" if verdict == "holds" else
+                   "went against the paper" if verdict == "reversed" else "inside the noise")
+        groups[key].append(e)
+    lines = []
+    for title, members in groups.items():
+        if not members:
+            continue
+        lines.append(f"{title} ({len(members)} of {len(effects)}):")
+        for e in members:
+            lines.append(f"  - {_line(e)}")
+            if title != "held here":
+                reason = why.get(label(e))
+                lines.append(f"      why: {reason.describe() if reason else 'no reason tested or offered yet'}")
+    return "\n".join(lines)
