@@ -168,3 +168,11 @@ def test_build_trainaug_rewrites_a_truncated_label_and_writes_atomically(trees):
     build_trainaug(voc_root, sbd_root, progress=False)
     np.testing.assert_array_equal(read_label(label, 21), sbd["s4"][1])
     assert not list((voc_root / "SegmentationClassAug").glob(".*.tmp"))
+
+
+def test_an_sbd_label_of_another_size_than_its_image_is_refused_naming_the_id(trees):
+    voc_root, sbd_root, _, _ = trees
+    save_gtcls(sbd_root / "cls" / "s2.mat", np.zeros((30, 30), dtype=np.uint8))  # the image is 32x24
+    with pytest.raises(ValueError, match=r"SBD label .*s2\.mat of id 's2' is 30x30 but its VOC image is 32x24"):
+        build_trainaug(voc_root, sbd_root, progress=False)
+    assert not (voc_root / "SegmentationClassAug" / "s2.png").exists()

@@ -166,3 +166,41 @@ def test_describe_label_file_shows_indices_and_palette(voc, tmp_path):
     Image.fromarray(np.stack([label] * 3, -1)).save(tmp_path / "rgb.png")
     rgb = describe_label_file(tmp_path / "rgb.png")
     assert rgb["mode"] == "RGB" and rgb["palette"] is None and (255, 255, 255) in rgb["values"]
+
+
+def test_a_split_file_listing_an_id_twice_is_refused_naming_it(tmp_path):
+    from deeplab_edu.datasets.voc import read_split
+
+    split = tmp_path / "train.txt"
+    split.write_text("a\nb\n\na\n")
+    with pytest.raises(ValueError, match=r"train\.txt lists id 'a' twice \(entries 1 and 3\)"):
+        read_split(split)
+
+
+def test_a_16_bit_image_is_scaled_to_8_bits_with_a_note_not_clipped(tmp_path):
+    from deeplab_edu.datasets.voc import read_image
+
+    ramp = np.linspace(0, 65535, 64 * 48).reshape(48, 64).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    with pytest.warns(UserWarning, match=r"deep\.png holds 16-bit values .*scaled to 8 bits"):
+        image = read_image(tmp_path / "deep.png")
+    assert image.dtype == np.uint8 and image.shape == (48, 64, 3)
+    np.testing.assert_array_equal(image[..., 0], np.round(ramp / 257).astype(np.uint8))
+    assert (image == 255).mean() < 0.01  # clipping would have made nearly all of it white
+
+
+def test_an_image_beyond_the_decompression_bomb_limit_is_named(tmp_path, monkeypatch):
+    from deeplab_edu.datasets.voc import read_image
+
+    Image.new("RGB", (100, 100)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 10,000 pixels: over twice the limit
+    with pytest.raises(ValueError, match=r"big\.png is larger than Pillow's decompression-bomb limit "
+                                         r"\(PIL\.Image\.MAX_IMAGE_PIXELS = 1000"):
+        read_image(tmp_path / "big.png")
+
+
+def test_an_image_path_that_is_a_folder_is_said_so(tmp_path):
+    from deeplab_edu.datasets.voc import read_image
+
+    with pytest.raises(IsADirectoryError, match="is a folder; expected a JPEG/PNG file"):
+        read_image(tmp_path)
