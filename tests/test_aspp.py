@@ -13,6 +13,7 @@ from deeplab_edu.separable import SeparableConv2d, depthwise_conv2d_loop
 
 @settings(max_examples=40, deadline=None)
 @given(channels=st.integers(1, 6), rate=st.integers(1, 4), size=st.integers(9, 20), kernel=st.sampled_from([1, 3, 5]))
+@pytest.mark.slow
 def test_depthwise_loop_equals_grouped_convolution(channels, rate, size, kernel):
     generator = torch.Generator().manual_seed(channels * 100 + rate)
     x = torch.randn(2, channels, size, size + 3, generator=generator, dtype=torch.float64)

@@ -108,6 +108,7 @@ def test_without_pairwise_terms_the_crf_returns_the_network_probabilities(method
     CRFParams(w1=5, sigma_alpha=30, sigma_beta=5, w2=0, sigma_gamma=1, iterations=10),
     CRFParams(w1=0, w2=3, sigma_gamma=2, iterations=10),
 ])
+@pytest.mark.slow
 def test_pydensecrf_approximates_the_exact_path(params):
     """The lattice approximates the Gaussian: nearly every label agrees, probabilities are close,
     and much closer than to the exact result of *other* parameters (catches a mixed-up mapping)."""

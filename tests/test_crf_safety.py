@@ -46,6 +46,7 @@ def test_pydensecrf_sigma_is_checked_before_the_cpp_code():
     assert np.isfinite(dense_crf(image, probs, tiny(1e-2), method="pydensecrf")).all()
 
 
+@pytest.mark.slow
 def test_a_dead_crf_worker_is_an_error_not_a_hang(tmp_path):
     script = textwrap.dedent(f"""
         import os, sys

@@ -38,6 +38,7 @@ def losses(out: Path) -> list[float]:
         return [float(row["loss"]) for row in csv.DictReader(handle)]
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_with_accumulation_match_one_process_at_the_same_global_batch(tmp_path):
     data = write_builtin(tmp_path / "data", train=6, val=0, size=48, progress=False)
     run_train(tmp_path / "one", data, nproc=1)

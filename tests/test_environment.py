@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from deeplab_edu import __main__ as cli
 from deeplab_edu import environment, paths
 
@@ -47,6 +49,7 @@ def test_paths_follow_environment_variables(monkeypatch, tmp_path):
     assert paths.voc_root() == tmp_path / "elsewhere"
 
 
+@pytest.mark.slow
 def test_command_line_env_and_help():
     done = subprocess.run([sys.executable, "-m", "deeplab_edu", "env"], capture_output=True,
                           text=True, env={"DEEPLAB_EDU_PROFILE": "smoke", "PATH": ""}, check=False)

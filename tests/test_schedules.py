@@ -29,6 +29,7 @@ def scheduler_trace(name, base_lr, iterations, **kw):
 
 @settings(max_examples=30, deadline=None)
 @given(iterations=st.integers(1, 60), power=st.floats(0.5, 2.0), base_lr=st.floats(1e-4, 0.1))
+@pytest.mark.slow
 def test_poly_formula_equals_torch_polynomial_lr_for_both_groups(iterations, power, base_lr):
     for it, (backbone, head) in enumerate(scheduler_trace("poly", base_lr, iterations, power=power)):
         expected = poly_lr(base_lr, it, iterations, power)

@@ -87,6 +87,7 @@ def test_process_shards_interleave_to_the_single_process_stream(n, per_process, 
 
 # ----------------------------------------------------------------------------- the loop
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_and_writes_log_and_checkpoint(builtin, tmp_path):
     result = train(config(builtin, tmp_path, iterations=12, model_options={"dropout": 0.0}, lr=0.02,
                           scale=(1.0, 1.0)))
@@ -102,6 +103,7 @@ def test_training_lowers_the_loss_and_writes_log_and_checkpoint(builtin, tmp_pat
     assert len(figure.axes) == 2 and len(figure.axes[0].lines) == 2  # raw (faint) and smoothed
 
 
+@pytest.mark.slow
 def test_gradient_accumulation_equals_the_whole_batch(builtin, tmp_path):
     # No dropout, no BN, no padding (scale 1, crop < image): each half-batch has as many pixels.
     common = dict(batch_size=4, model_options={"dropout": 0.0}, scale=(1.0, 1.0), iterations=2)
@@ -153,6 +155,7 @@ def test_gradient_clipping_bounds_the_step(builtin, tmp_path):
     assert free > 100 * clipped, (free, clipped)  # without the clip the same step is far larger
 
 
+@pytest.mark.slow
 def test_validation_points_leave_the_run_unchanged_and_resume(builtin, tmp_path):
     common = dict(iterations=5, model_options={"dropout": 0.5}, checkpoint_every=2)  # dropout draws numbers
     plain = train(config(builtin, tmp_path / "plain", **common))

@@ -42,6 +42,7 @@ def test_moving_a_slider_redraws_field_and_output_stride(name, value, expected):
     assert before.shape != after.shape or not np.array_equal(before, after)
 
 
+@pytest.mark.slow
 def test_largest_setting_measures_the_analytic_field():
     explorer = field_explorer()
     for name, (_, high) in LIMITS.items():
