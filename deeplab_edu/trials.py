@@ -109,6 +109,18 @@ def run_trial(name: str, config: TrainConfig, seeds: Sequence[int], val_set, crf
     return Trial(name, list(seeds), runs, network, with_crf)
 
 
+def estimate_runs(configs: Sequence[TrainConfig], seeds: int = 1, device: torch.device | str | None = None) -> str:
+    """Print, before a chapter's first run, how long all its runs (each config once per seed) will
+    take on this device: a few timed steps of the first, every run scaled by its FLOPs
+    (``engine.estimate``), with the run profile and how to choose a smaller one. Returns the text."""
+    from deeplab_edu.engine.estimate import estimate_time
+    from deeplab_edu.profiles import get_profile
+
+    text = estimate_time([c for c in configs for _ in range(seeds)], device=device).describe(get_profile().name)
+    print(text)
+    return text
+
+
 def results_report(trials: Sequence[Trial], effects: Sequence[Effect], trimap_width: int | None = 2,
                    parameters: bool = True) -> str:
     """A chapter's results: one row per trial (mean ± half the seed range; parameters of the

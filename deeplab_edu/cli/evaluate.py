@@ -15,6 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "the probabilities for `python -m deeplab_edu crf`.")
     parser.add_argument("checkpoint", type=Path, help="checkpoint.pt written by `train`")
     add_dataset(parser)
+    # No fixed default: a checkpoint is scored on the data it was trained on unless told otherwise.
+    parser.set_defaults(dataset=None)
     parser.add_argument("--scales", type=scale_value, nargs="+", default=[1.0],
                         help="inference scales in [0.25, 4], e.g. 0.5 0.75 1 1.25 1.5 1.75")
     parser.add_argument("--flip", action="store_true", help="also score the mirrored image")
@@ -23,6 +25,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-scores", type=Path, default=None, help="folder for <id>.npy probabilities")
     add_device(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def trained_on(checkpoint: Path) -> tuple[str, str | None]:
+    """``(dataset, data_root)`` the checkpoint's run trained on (its saved ``TrainConfig``);
+    ``builtin`` and the default folder for a checkpoint that does not say, or whose folder is gone."""
+    import json
+
+    from deeplab_edu.checkpoint import read_checkpoint
+
+    saved = read_checkpoint(checkpoint).get("extra", {}).get("config")
+    config = json.loads(saved) if isinstance(saved, str) else {}
+    root = config.get("data_root")
+    return config.get("dataset") or "builtin", root if root and Path(root).is_dir() else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +52,11 @@ def run(args: argparse.Namespace) -> int:
         raise NotADirectoryError(f"--save-scores {args.save_scores} is a file; expected a folder for <id>.npy files")
     progress = not getattr(args, "no_progress", False)
     model, config = load_trained(args.checkpoint, device)
+    if args.dataset is None:
+        args.dataset, trained_root = trained_on(args.checkpoint)
+        if args.data_root is None:
+            args.data_root = trained_root
+        print(f"dataset {args.dataset!r}: the one {args.checkpoint} was trained on (--dataset to choose another)")
     dataset = build_dataset(args.dataset, args.split, root=args.data_root, progress=progress)
     if dataset.num_classes != config["num_classes"]:
         raise ValueError(f"checkpoint {args.checkpoint} predicts {config['num_classes']} classes but dataset "

@@ -36,9 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="v3: weight of the auxiliary layer3 head's loss; 0 builds no auxiliary head")
     g.add_argument("--pretrained", default="auto",
                    help="ImageNet weights file for the backbone; 'auto' (the default): torchvision's file from "
-                        "$DEEPLAB_EDU_IMAGENET (data/imagenet) for full-size models, the book's "
-                        "miniature-ImageNet weights where they fit a small one, else none; "
-                        "'none': train from scratch")
+                        "$DEEPLAB_EDU_IMAGENET (data/imagenet) for full-size models (required in the gpu and "
+                        "full profiles: without it the run stops), the book's miniature-ImageNet weights "
+                        "where they fit a small one, else none; 'none': train from scratch on purpose")
     g = parser.add_argument_group("data")
     add_dataset(g, split=False)
     g.add_argument("--crop-size", type=positive_int, default=profile.crop_size,
@@ -72,6 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--overwrite", action="store_true", help="start over in OUT, replacing its checkpoint and log")
     add_device(g)
     g.add_argument("--no-progress", action="store_true", help="hide the progress bars (training and data generation)")
+    g.add_argument("--no-estimate", action="store_true",
+                   help="skip the few timed steps that estimate the run's time before it starts")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -141,6 +143,9 @@ def run(args: argparse.Namespace) -> int:
     if args.pretrained not in ("auto", "none"):
         existing_file(args.pretrained, "--pretrained", "; give an ImageNet weights file, 'auto' or 'none'")
     if config.pretrained is not None and not Path(config.pretrained).is_file():
+        if args.pretrained == "auto":  # a full-size model in the gpu / full profile without ImageNet
+            from deeplab_edu.weights import missing_imagenet_message
+            raise FileNotFoundError(missing_imagenet_message(config.pretrained))
         raise FileNotFoundError(f"--pretrained {config.pretrained}: no such file; give an ImageNet weights file, "
                                 "'auto' or 'none'")
     device = resolve_device(config.device)  # a missing GPU is named before any data is written
@@ -150,6 +155,9 @@ def run(args: argparse.Namespace) -> int:
     resuming = (Path(config.out_dir) / "checkpoint.pt").is_file() and not config.overwrite
     if env.is_main and not resuming:
         print(f"starting from {'pretrained weights ' + config.pretrained if config.pretrained else 'random weights'}")
+        if not args.no_estimate:
+            from deeplab_edu.engine.estimate import estimate_time
+            print(estimate_time([config]).describe(get_profile().name), flush=True)
     try:
         with naming_memory(needed, what):
             result = train(config)

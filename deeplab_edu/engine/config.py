@@ -127,6 +127,8 @@ class TrainConfig:
         ``full`` is the published recipe exactly (crop, batch, iterations, rate, schedule, scale).
         ``gpu`` is the same recipe with the profile's crop, batch and iterations (v1's step
         schedule keeps its three steps over the shorter run).
+        ``gpu`` is the same recipe with the profile's crop, batch and iterations (v1's step
+        schedule keeps its three steps over the shorter run).
         Smaller profiles keep its shape and change what a CPU run needs (``LAPTOP_DEPARTURES``):
         the profile's crop, batch, iterations (VGG-16: ``VGG_ITERATION_SHARE`` of them) and width;
         one unit per ResNet stage below full width (``blocks=(1, 1, 1, 1)``), and no dropout in a

@@ -11,7 +11,7 @@ Two estimates, one from arithmetic and one from the clock:
   torchvision's DeepLabV3-ResNet-101 reaches in training on an H100.
 * **The clock.** ``time_steps`` times a few real training steps of one recipe on this device
   (random crops, random weights, its random streams restored afterwards), and
-  ``estimate_runs`` scales that rate by the FLOPs of every run of a chapter: the
+  ``estimate_time`` scales that rate by the FLOPs of every run of a chapter: the
   arithmetic gives the ratios between recipes, the warm-up the device's speed.
 """
 
@@ -67,33 +67,38 @@ def _recipe_key(config: TrainConfig, num_classes: int) -> str:
                        "aux_weight": config.aux_weight}, sort_keys=True, default=str)
 
 
-@functools.lru_cache(maxsize=64)
-def _image_flops(key: str) -> float:
+def count_training_flops(model: torch.nn.Module, images: torch.Tensor, aux: bool = False) -> float:
+    """FLOPs of forward and backward of ``model`` on ``images``, real or on the meta device."""
     from deeplab_edu.engine.outputs import TrainingScores
-    from deeplab_edu.models import build_from_config
 
-    recipe = json.loads(key)
-    crop = recipe["crop"]
-    with torch.device("meta"):
-        model = build_from_config(recipe["model"])
     model.train()
     net = TrainingScores(model)
-    # Two images: BatchNorm refuses one value per channel in training (v3's image pooling).
-    images = torch.empty(2, 3, crop, crop, device="meta")
 
     def step(x):
         out = net(x)
         # The loss's own arithmetic (a softmax, an interpolation) is not a matrix product and
         # FlopCounterMode does not count it; a sum stands in so that backward runs.
         loss = sum(s.float().sum() for s in out.score_maps())
-        if out.aux is not None and recipe["aux_weight"]:
+        if out.aux is not None and aux:
             loss = loss + out.aux.float().sum()
         loss.backward()
 
     flops = count_flops(step, images)
     if flops is None:
-        raise ValueError(f"could not count the FLOPs of {recipe['model']['model']} on the meta device")
-    return flops / 2
+        raise ValueError(f"could not count the FLOPs of {type(model).__name__} on {images.device}")
+    return flops
+
+
+@functools.lru_cache(maxsize=64)
+def _image_flops(key: str) -> float:
+    from deeplab_edu.models import build_from_config
+
+    recipe = json.loads(key)
+    with torch.device("meta"):
+        model = build_from_config(recipe["model"])
+    # Two images: BatchNorm refuses one value per channel in training (v3's image pooling).
+    images = torch.empty(2, 3, recipe["crop"], recipe["crop"], device="meta")
+    return count_training_flops(model, images, bool(recipe["aux_weight"])) / 2
 
 
 def step_flops(config: TrainConfig, num_classes: int = 21) -> float:
@@ -197,7 +202,7 @@ class Estimate:
         return line
 
 
-def estimate_runs(configs: Sequence[TrainConfig], num_classes: int = 21, steps: int = 3,
+def estimate_time(configs: Sequence[TrainConfig], num_classes: int = 21, steps: int = 3,
                   device: torch.device | str | None = None) -> Estimate:
     """The time ``configs`` (one entry per run) will take on ``device``: ``steps`` timed steps of
     the first, its seconds per FLOP applied to every run's ``run_flops``."""
