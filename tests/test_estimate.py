@@ -6,6 +6,7 @@ as it found them."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -64,6 +65,14 @@ def test_the_gpu_profile_fits_each_chapter_into_its_budget_on_a_t4():
     assert max(seconds.values()) > 0.9 * estimate.CHAPTER_BUDGET_S  # the longest chapter uses its time
     full = chapter_seconds("full")
     assert all(full[name] > 4 * seconds[name] for name in seconds)  # the published recipes: hours
+    # README's projection table quotes these numbers
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    t4, h100 = estimate.REFERENCE_GPUS["T4-class"], estimate.REFERENCE_GPUS["H100-class"]
+    for name in seconds:
+        cells = [estimate.format_duration(v) for v in (
+            seconds[name], chapter_seconds("gpu", h100)[name], full[name], chapter_seconds("full", t4)[name] * t4 / h100)]
+        row = next(line for line in readme.splitlines() if line.startswith(f"| {name}"))
+        assert row.split("|")[2:6] == [f" {c} " for c in cells], row
 
 
 @pytest.mark.slow
