@@ -21,6 +21,8 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
+from deeplab_edu import validate
+
 IGNORE_INDEX = 255  # VOC's "void": never a class, never background; the datasets label with it
 
 
@@ -55,10 +57,8 @@ class ConfusionMatrix:
     """
 
     def __init__(self, num_classes: int, ignore_index: int = IGNORE_INDEX) -> None:
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
-        if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-            raise TypeError(f"ignore_index must be an integer, got {ignore_index!r}")
+        num_classes = validate.integer(num_classes, "num_classes", minimum=1)
+        ignore_index = validate.integer(ignore_index, "ignore_index")
         if 0 <= ignore_index < num_classes:
             raise ValueError(f"ignore_index={ignore_index} is a real class (num_classes={num_classes}); "
                              "it must lie outside 0..num_classes-1")
@@ -163,9 +163,7 @@ def _as_label_map(label, name: str = "label") -> np.ndarray:
 
 
 def _check_width(width) -> int:
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
-        raise ValueError(f"width must be a positive integer number of pixels, got {width!r}")
-    return int(width)
+    return validate.integer(width, "width", minimum=1, unit="(pixels)")
 
 
 def boundary_pixels(label) -> np.ndarray:

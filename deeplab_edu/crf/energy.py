@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from deeplab_edu import validate
+
 from .params import CRFParams
 
 CONVENTIONS = ("densecrf", "paper")
@@ -93,8 +95,7 @@ def gaussian_kernels(image: np.ndarray, params: CRFParams) -> tuple[np.ndarray, 
 def kernel_matrix(image: np.ndarray, params: CRFParams, convention: str = "densecrf") -> np.ndarray:
     """k(i, j) for every pair, as an N × N matrix (pixels in row-major order); see the module
     docstring for the two conventions."""
-    if convention not in CONVENTIONS:
-        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+    validate.choice(convention, "convention", CONVENTIONS)
     appearance, smoothness = gaussian_kernels(image, params)
     if convention == "paper":
         k = params.w1 * appearance + params.w2 * smoothness

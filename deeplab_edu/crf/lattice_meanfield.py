@@ -27,6 +27,8 @@ import functools
 import numpy as np
 import torch
 
+from deeplab_edu import validate
+
 from .checks import check_finite_output
 from .energy import CONVENTIONS
 from .params import CRFParams, check_inputs
@@ -49,8 +51,7 @@ class CRFKernels:
     """
 
     def __init__(self, image: torch.Tensor, params: CRFParams, convention: str = "densecrf"):
-        if convention not in CONVENTIONS:
-            raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+        validate.choice(convention, "convention", CONVENTIONS)
         batch, _, height, width = image.shape
         self.convention = convention
         self.appearance = PermutohedralLattice(

@@ -39,11 +39,12 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 import warnings
 
 import numpy as np
 import torch
+
+from deeplab_edu import validate
 
 __all__ = [
     "PermutohedralLattice",
@@ -65,7 +66,7 @@ def spatial_features(batch: int, height: int, width: int, sigma_gamma: float,
 
     The order (x, y) and the row-major pixel order are pydensecrf's (``addPairwiseGaussian``).
     """
-    _check_positive("sigma_gamma", sigma_gamma)
+    validate.number(sigma_gamma, "sigma_gamma", positive=True)
     ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float32, device=device),
                             torch.arange(width, dtype=torch.float32, device=device), indexing="ij")
     positions = torch.stack([xs, ys], dim=-1).reshape(1, height * width, 2) / sigma_gamma
@@ -81,18 +82,13 @@ def bilateral_features(image: torch.Tensor, sigma_alpha: float, sigma_beta: floa
     if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[1] != 3:
         raise ValueError(f"image must be a (batch, 3, H, W) tensor, got "
                          f"{getattr(image, 'shape', type(image).__name__)}")
-    _check_positive("sigma_alpha", sigma_alpha)
-    _check_positive("sigma_beta", sigma_beta)
+    validate.number(sigma_alpha, "sigma_alpha", positive=True)
+    validate.number(sigma_beta, "sigma_beta", positive=True)
     batch, _, height, width = image.shape
     positions = spatial_features(batch, height, width, sigma_alpha, device=image.device)
     colours = image.to(torch.float64 if image.dtype == torch.float64 else torch.float32)
     colours = colours.permute(0, 2, 3, 1).reshape(batch, height * width, 3) / sigma_beta
     return torch.cat([positions.to(colours.dtype), colours], dim=-1)
-
-
-def _check_positive(name: str, value: float) -> None:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
 
 
 # --------------------------------------------------------------------------------------------

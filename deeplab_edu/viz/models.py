@@ -6,7 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from deeplab_edu.atrous import effective_kernel_size
+from deeplab_edu import validate
+from deeplab_edu.atrous import dilate_kernel, effective_kernel_size
 
 
 def most_varied_class(scores: torch.Tensor) -> int:
@@ -58,10 +59,7 @@ def aspp_footprints(rates: tuple[int, ...], kernel_size: int = 3) -> np.ndarray:
     dilated with r − 1 zeros between them (``atrous.dilate_kernel``), centred on a grid of side
     S that fits the widest branch.
     """
-    from deeplab_edu.atrous import dilate_kernel
-
-    if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
-        raise ValueError(f"rates must be positive integers, got {rates!r}")
+    rates = validate.integers(rates, "rates", minimum=1)
     side = effective_kernel_size(kernel_size, max(rates))
     out = np.zeros((len(rates), side, side), dtype=bool)
     for i, rate in enumerate(rates):
