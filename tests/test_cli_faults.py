@@ -274,3 +274,20 @@ def test_the_torch_crf_refuses_a_large_image_naming_the_lattice():
         dense_crf(image, probs, CRFParams(iterations=1), method="torch")
     refined = dense_crf(image[:96, :96], probs[:2, :96, :96] * 10.5, CRFParams(iterations=1), method="torch")
     assert refined.shape == (2, 96, 96)
+
+
+# ------------------------------------------------------------------ gpu-check's options
+
+@pytest.mark.parametrize("option, value, needle", [
+    ("--peak-tflops", "-5", "argument --peak-tflops: expected a finite number > 0, got '-5'"),
+    ("--peak-tflops", "nan", "argument --peak-tflops: expected a finite number, got 'nan'"),
+    ("--train-seconds", "inf", "argument --train-seconds: expected a finite number, got 'inf'"),
+    ("--train-seconds", "0", "argument --train-seconds: expected a finite number > 0, got '0'"),
+    ("--device", "bogus", "argument --device: 'bogus' is not a device name; expected cpu, cuda, cuda:N or mps"),
+])
+def test_gpu_check_options_are_checked_before_anything_runs(capsys, tmp_path, option, value, needle):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["gpu-check", "--out", str(tmp_path / "report"), option, value])
+    assert exit_info.value.code == 2
+    one_line(capsys, needle)
+    assert not (tmp_path / "report").exists()

@@ -160,6 +160,19 @@ def existing_folder(path, what: str, hint: str = ""):
     return path
 
 
+def device_name(text: str) -> str:
+    """A device string PyTorch can parse, of a kind the book runs on (availability is checked later)."""
+    import torch
+
+    try:
+        kind = torch.device(text).type
+    except (RuntimeError, TypeError):
+        kind = None
+    if kind not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device name; expected cpu, cuda, cuda:N or mps")
+    return text
+
+
 def add_device(parser: argparse.ArgumentParser, what: str = "") -> None:
     parser.add_argument("--device", default=None,
                         help=f"cpu, cuda, cuda:1, mps{what} (default: the best available, "

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from deeplab_edu.cli import device_name, positive_float
 from deeplab_edu.gpu_check.datasheet import bf16_peak_tflops
 from deeplab_edu.gpu_check.report import validate_report, write_reports
 from deeplab_edu.gpu_check.sizes import SIZES
@@ -46,11 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated stages (names or 1..{len(STAGES)}); default: all")
     parser.add_argument("--size", choices=["auto", *SIZES], default="auto",
                         help="gpu: the issue's sizes; tiny: seconds on a CPU; auto: gpu when CUDA is visible")
-    parser.add_argument("--device", default=None, help="cuda, cuda:1 or cpu (default: cuda when available)")
-    parser.add_argument("--train-seconds", type=float, default=None,
+    parser.add_argument("--device", type=device_name, default=None,
+                        help="cuda, cuda:1 or cpu (default: cuda when available)")
+    parser.add_argument("--train-seconds", type=positive_float, default=None,
                         help="stage 4's training time (default: 150 at the gpu size)")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows of stage 2")
-    parser.add_argument("--peak-tflops", type=float, default=None,
+    parser.add_argument("--peak-tflops", type=positive_float, default=None,
                         help="dense bf16 peak of this GPU, when its name is not in the table")
 
 
