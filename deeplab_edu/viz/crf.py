@@ -9,21 +9,14 @@ import numpy as np
 
 from deeplab_edu.crf.energy import appearance_kernel, smoothness_kernel
 from deeplab_edu.crf.params import CRFParams
+from deeplab_edu.datasets.palette import colorize
 from deeplab_edu.metrics import IGNORE_INDEX, trimap_band
-
-# Label colours: black background, then distinct hues; "ignore" (255) is drawn white.
-_COLOURS = ["#000000", "#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0",
-            "#f032e6", "#bcf60c", "#fabebe", "#008080", "#e6beff", "#9a6324", "#fffac8", "#800000",
-            "#aaffc3", "#808000", "#ffd8b1", "#000075", "#808080"]
 
 
 def label_rgb(label: np.ndarray) -> np.ndarray:
-    """An (H, W, 3) float image of a label map, one colour per class, white for ignore."""
-    palette = np.array([plt.matplotlib.colors.to_rgb(c) for c in _COLOURS])
-    label = np.asarray(label)
-    out = palette[np.where(label == IGNORE_INDEX, 0, label) % len(palette)]
-    out[label == IGNORE_INDEX] = 1.0
-    return out
+    """An (H, W, 3) float image in [0, 1] of a label map in the book's one class palette (VOC's,
+    ``datasets.palette.colorize``: ignore, 255, is cream), so a class looks the same in every chapter."""
+    return colorize(np.asarray(label)).astype(np.float64) / 255
 
 
 def label_legend(ax, class_names: Sequence[str], present: Sequence[int]) -> None:
