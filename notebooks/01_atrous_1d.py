@@ -24,10 +24,8 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from deeplab_edu import atrous, receptive_field
-from deeplab_edu.runtime import seed_everything
-from deeplab_edu.viz import atrous as viz
-from deeplab_edu.viz import receptive_field as rf_viz
+from deeplab_edu import book
+from deeplab_edu.book import seed_everything
 
 seed_everything(0)
 torch.set_printoptions(precision=4, sci_mode=False)
@@ -42,7 +40,7 @@ torch.set_printoptions(precision=4, sci_mode=False)
 x = torch.tensor([3.0, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8])
 w = torch.tensor([1.0, 2, -1])
 for rate in (1, 2, 3):
-    print(f"r = {rate}:", atrous.atrous_conv1d(x, w, rate=rate).tolist())
+    print(f"r = {rate}:", book.atrous_conv1d(x, w, rate=rate).tolist())
 
 # %% [markdown]
 # Each output at rate r is a sum of K products. Reading the formula backwards gives the inputs
@@ -51,20 +49,20 @@ for rate in (1, 2, 3):
 
 # %%
 i, rate = 2, 3
-taps = atrous.tap_positions(i, kernel_size=len(w), rate=rate)
+taps = book.tap_positions(i, kernel_size=len(w), rate=rate)
 terms = [f"x[{t}]·w[{k}] = {x[t]:g}·({w[k]:g})" for k, t in enumerate(taps)]
 by_hand = sum(x[t] * w[k] for k, t in enumerate(taps))
 print(f"y[{i}] at r = {rate} reads x at {taps}:")
 print("  " + "  +  ".join(terms), f"= {by_hand:g}")
-print("  atrous_conv1d gives", atrous.atrous_conv1d(x, w, rate=rate)[i].item())
+print("  atrous_conv1d gives", book.atrous_conv1d(x, w, rate=rate)[i].item())
 
 # %% [markdown]
 # The same output as a picture: the highlighted inputs feed y[i], along arrows labelled with
 # the weight they are multiplied by.
 
 # %%
-viz.plot_atrous_1d(x, w, rate=1, output_index=2)
-viz.plot_atrous_1d(x, w, rate=3, output_index=2)
+book.plot_atrous_1d(x, w, rate=1, output_index=2)
+book.plot_atrous_1d(x, w, rate=3, output_index=2)
 plt.show()
 
 # %% [markdown]
@@ -75,10 +73,10 @@ plt.show()
 # **effective kernel size** — at the cost of K multiplications.
 
 # %%
-viz.plot_rates_1d(length=20, kernel_size=3, rates=[1, 2, 3, 4, 6])
+book.plot_rates_1d(length=20, kernel_size=3, rates=[1, 2, 3, 4, 6])
 plt.show()
 for rate in (1, 2, 4, 12):
-    print(f"K = 3, r = {rate:>2}: effective kernel size {atrous.effective_kernel_size(3, rate):>2}, "
+    print(f"K = 3, r = {rate:>2}: effective kernel size {book.effective_kernel_size(3, rate):>2}, "
           f"still {3} weights")
 
 # %% [markdown]
@@ -90,11 +88,11 @@ for rate in (1, 2, 4, 12):
 # non-zero. Chapter 03 uses this as the first of three ways to compute the hole algorithm.
 
 # %%
-dilated = atrous.dilate_kernel(w, rate=3)
+dilated = book.dilate_kernel(w, rate=3)
 print("w           :", w.tolist())
 print("w, rate 3   :", dilated.tolist())
 print("ordinary conv with the holed filter == atrous conv at r = 3:",
-      torch.equal(atrous.atrous_conv1d(x, dilated, rate=1), atrous.atrous_conv1d(x, w, rate=3)))
+      torch.equal(book.atrous_conv1d(x, dilated, rate=1), book.atrous_conv1d(x, w, rate=3)))
 
 # %% [markdown]
 # ## Padding that keeps the size
@@ -107,9 +105,9 @@ print("ordinary conv with the holed filter == atrous conv at r = 3:",
 # %%
 print(" K   r   span   zeros (before, after)   length 20 stays")
 for kernel, rate in [(3, 1), (2, 1), (3, 2), (2, 3), (4, 2), (3, 12)]:
-    before, after = atrous.same_padding(kernel, rate)
-    n_out = atrous.output_length(20, kernel, rate, stride=1, padding=(before, after))
-    print(f"{kernel:>2} {rate:>3} {atrous.effective_kernel_size(kernel, rate):>6}   "
+    before, after = book.same_padding(kernel, rate)
+    n_out = book.output_length(20, kernel, rate, stride=1, padding=(before, after))
+    print(f"{kernel:>2} {rate:>3} {book.effective_kernel_size(kernel, rate):>6}   "
           f"{str((before, after)):>21}   {n_out:>15}")
 
 # %% [markdown]
@@ -124,16 +122,16 @@ for kernel, rate in [(3, 1), (2, 1), (3, 2), (2, 3), (4, 2), (3, 12)]:
 # Python does; the printout numbers them from 1, as the notes do.
 
 # %%
-examples = receptive_field.seed_example()
+examples = book.seed_example()
 fig, axes = plt.subplots(1, 3, figsize=(13, 2.8))
 for ax, (name, layers) in zip(axes, examples.items()):
-    rf_viz.plot_dependency_tree(layers, input_length=8, output_index=0, ax=ax, title=name)
+    book.plot_dependency_tree(layers, input_length=8, output_index=0, ax=ax, title=name)
 fig.tight_layout()
 plt.show()
 for name, layers in examples.items():
-    seen = receptive_field.input_support_1d(layers, output_index=0, input_length=8)
+    seen = book.input_support_1d(layers, output_index=0, input_length=8)
     print(f"{name:<32} first output sees inputs {[s + 1 for s in seen]}, "
-          f"output stride {receptive_field.output_stride(layers)}")
+          f"output stride {book.output_stride(layers)}")
 
 # %% [markdown]
 # ## Equal to PyTorch's dilated convolution
@@ -147,13 +145,13 @@ for name, layers in examples.items():
 xs = torch.randn(2, 3, 50, dtype=torch.float64)
 ws = torch.randn(4, 3, 3, dtype=torch.float64)
 for rate, stride, padding in [(1, 1, 1), (2, 1, 2), (4, 2, 3), (12, 1, 12)]:
-    ours = atrous.atrous_conv1d(xs, ws, rate=rate, stride=stride, padding=padding)
+    ours = book.atrous_conv1d(xs, ws, rate=rate, stride=stride, padding=padding)
     torchs = F.conv1d(xs, ws, stride=stride, padding=padding, dilation=rate)
     print(f"r = {rate:>2}, stride {stride}, padding {padding:>2}: output {tuple(ours.shape)}, "
           f"equal to F.conv1d: {torch.allclose(ours, torchs)}")
 
 images, filters = torch.randn(1, 2, 20, 20, dtype=torch.float64), torch.randn(5, 2, 3, 3, dtype=torch.float64)
-print("2-D, r = 3:", torch.allclose(atrous.atrous_conv2d(images, filters, rate=3, padding=3),
+print("2-D, r = 3:", torch.allclose(book.atrous_conv2d(images, filters, rate=3, padding=3),
                                     F.conv2d(images, filters, padding=3, dilation=3)))
 
 # %% [markdown]
@@ -163,10 +161,10 @@ print("2-D, r = 3:", torch.allclose(atrous.atrous_conv2d(images, filters, rate=3
 # padded input. The errors name the argument:
 
 # %% tags=["raises-exception"]
-atrous.atrous_conv1d(x, w, rate=1.5)
+book.atrous_conv1d(x, w, rate=1.5)
 
 # %% tags=["raises-exception"]
-atrous.atrous_conv1d(x, w, rate=6)
+book.atrous_conv1d(x, w, rate=6)
 
 # %% [markdown]
 # ## What we have
