@@ -60,9 +60,9 @@ def step_fn(which: str, model, channels_last: bool):
     """One SGD step: ours is the engine's own (``train.forward_backward``), torchvision's the
     plain bf16 autocast loop a user would write."""
     if which != "torchvision v3":
-        from deeplab_edu.train import ScoresOnly, forward_backward
+        from deeplab_edu.train import TrainingScores, forward_backward
 
-        net = ScoresOnly(model)
+        net = TrainingScores(model)
 
         def step(x, y, optimizer):
             optimizer.zero_grad(set_to_none=True)

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from deeplab_edu import models
+from deeplab_edu.datasets.transforms import rgb_from_normalized
+from deeplab_edu.models import build_from_config
 from deeplab_edu.weights import CheckpointMismatchError, check_compatible
 
 FORMAT = "deeplab_edu checkpoint v1"
@@ -171,29 +172,6 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     return atomic_save(state, path)
 
 
-def build_from_config(model_config: dict) -> torch.nn.Module:
-    """The model a ``TrainConfig.model_config`` (or a checkpoint's) describes, freshly initialised.
-
-    With a ``crf_rnn`` entry (``CRFParams`` fields, optionally ``learn_weights`` /
-    ``learn_compatibility`` / ``convention``) the model gets a ``CRFasRNN`` layer on top.
-    """
-    options = dict(model_config.get("options", {}))
-    model = models.build_model(model_config["model"], model_config["num_classes"],
-                               output_stride=model_config.get("output_stride"), backbone=model_config.get("backbone"),
-                               width=model_config.get("width", 1.0), **options)
-    if model_config.get("crf_rnn") is not None:
-        from deeplab_edu.crf import CRFParams
-        from deeplab_edu.crf.crf_rnn import CRFasRNN, CRFRNNSegmenter
-        from deeplab_edu.datasets.transforms import rgb_from_normalized
-
-        settings = dict(model_config["crf_rnn"])
-        layer = {key: settings.pop(key) for key in ("kernels", "learn_weights", "learn_compatibility", "convention")
-                 if key in settings}
-        crf = CRFasRNN(model_config["num_classes"], CRFParams(**settings), **layer)
-        model = CRFRNNSegmenter(model, crf, to_rgb=rgb_from_normalized)
-    return model
-
-
 # ------------------------------------------------------------------------ reading
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -231,6 +209,13 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None,
     ``restore_rng=True`` puts every random generator back where the run left it (resume).
     """
     state = read_checkpoint(path, map_location)
+    _restore(state, path, model, optimizer, scheduler, model_config, restore_rng)
+    return state
+
+
+def _restore(state: dict[str, Any], path: str | Path, model: nn.Module | None, optimizer: Any, scheduler: Any,
+             model_config: dict | None, restore_rng: bool) -> None:
+    """``load_checkpoint``'s work on a checkpoint already read from ``path``."""
     if model is not None:
         if model_config is not None:
             problems = describe_mismatch(state["model_config"], model_config)
@@ -248,11 +233,11 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None,
         scheduler.load_state_dict(state["scheduler"])
     if restore_rng:
         set_rng_state(state["rng"])
-    return state
 
 
 def load_trained(checkpoint: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
-    """The model a training checkpoint holds, rebuilt from its ``model_config`` and loaded.
+    """The model a training checkpoint holds, rebuilt from its ``model_config`` and loaded
+    (the file is read once).
 
     Refuses (``ValueError``) a checkpoint whose weights are not finite: scoring it would report
     an mIoU as if nothing had happened.
@@ -263,6 +248,6 @@ def load_trained(checkpoint: str | Path, device: torch.device | str = "cpu") -> 
     if bad:
         raise ValueError(f"checkpoint {checkpoint} holds non-finite weights ({len(bad)} tensors, e.g. {bad[0]}); "
                          "the run diverged — retrain with a lower learning rate")
-    model = build_from_config(config)
-    load_checkpoint(checkpoint, model, model_config=config)
+    model = build_from_config(config, rgb_from_normalized)
+    _restore(state, checkpoint, model, None, None, config, restore_rng=False)
     return model.to(device).eval(), config

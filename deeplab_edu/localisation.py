@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deeplab_edu.backbones.resnet import STAGE_PLANES, ResNet
+from deeplab_edu.backbones.resnet import ResNet
+from deeplab_edu.layouts import RESNET_STAGE_PLANES
 
 __all__ = ["with_output_stride", "class_score_map", "place_object", "peak_column", "ShiftStudy", "shift_study"]
 
@@ -41,7 +42,7 @@ def with_output_stride(backbone: ResNet, output_stride: int) -> ResNet:
     # Rebuild the geometry rather than patch strides in place: one code path for every stride.
     # The blocks (units per stage) fix the architecture; the width is read back from the widest
     # stage (512 · width inner channels), and a strict load_state_dict catches any mismatch.
-    width = backbone.layer4[0].conv1.out_channels / STAGE_PLANES[-1]
+    width = backbone.layer4[0].conv1.out_channels / RESNET_STAGE_PLANES[-1]
     dense = ResNet(output_stride=output_stride, width=width, blocks=backbone.blocks)
     dense.load_state_dict(backbone.state_dict())
     return dense.eval()

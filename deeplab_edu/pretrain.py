@@ -53,7 +53,7 @@ from deeplab_edu.datasets.transforms import IMAGENET_MEAN, IMAGENET_STD
 from deeplab_edu.paths import REPO_ROOT
 from deeplab_edu.runtime import seed_everything
 
-BACKBONES = ("resnet", "vgg16")
+PRETRAIN_BACKBONES = ("resnet", "vgg16")
 NUM_CLASSES = len(CLASSES) - 1  # the object classes; a classification image has no "background"
 SHIPPED_DIR = REPO_ROOT / "data" / "pretrained"
 # Object-image seeds, away from the default built-in set's scene seeds (0 … 999 999): an object
@@ -80,12 +80,11 @@ class PretrainConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     seed: int = 0
-    difficulty: str = "standard"  # which objects: the built-in set's design (``synthetic.DIFFICULTIES``)
     progress: bool = True
 
     def validate(self) -> None:
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        if self.backbone not in PRETRAIN_BACKBONES:
+            raise ValueError(f"backbone must be one of {PRETRAIN_BACKBONES}, got {self.backbone!r}")
         for name in ("train_images", "val_images", "batch_size", "iterations"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -110,7 +109,7 @@ class Classifier(nn.Module):
         return self.fc(self.backbone(x)["out"].mean(dim=(2, 3)))
 
 
-def build_backbone(config: PretrainConfig) -> nn.Module:
+def build_pretrain_backbone(config: PretrainConfig) -> nn.Module:
     """The backbone exactly as DeepLab builds it, so the state dict loads key for key."""
     if config.backbone == "resnet":
         return ResNet(output_stride=32, width=config.width, blocks=config.blocks)
@@ -172,13 +171,12 @@ def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
         conv.bias.copy_(bias)
 
 
-def object_images(count: int, size: int, seed_offset: int,
-                  difficulty: str = "standard") -> tuple[torch.Tensor, torch.Tensor]:
+def object_images(count: int, size: int, seed_offset: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``count`` object images as uint8 (N, 3, size, size) and their labels 0..6 (class − 1)."""
     images = np.empty((count, size, size, 3), dtype=np.uint8)
     labels = np.empty(count, dtype=np.int64)
     for i in range(count):
-        images[i], cls = make_object_image(seed_offset + i, size, difficulty)
+        images[i], cls = make_object_image(seed_offset + i, size)
         labels[i] = cls - 1
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
 
@@ -215,9 +213,9 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
 
     config.validate()
     generator = seed_everything(config.seed)
-    train_x, train_y = object_images(config.train_images, config.image_size, TRAIN_SEED_OFFSET, config.difficulty)
-    val_x, val_y = object_images(config.val_images, config.image_size, VAL_SEED_OFFSET, config.difficulty)
-    backbone = build_backbone(config)
+    train_x, train_y = object_images(config.train_images, config.image_size, TRAIN_SEED_OFFSET)
+    val_x, val_y = object_images(config.val_images, config.image_size, VAL_SEED_OFFSET)
+    backbone = build_pretrain_backbone(config)
     model = Classifier(BatchNormVGG(backbone) if config.backbone == "vgg16" else backbone)
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=config.peak_lr, momentum=config.momentum,
@@ -255,7 +253,7 @@ def load_classifier(path: str | Path, config: PretrainConfig) -> Classifier:
     from deeplab_edu import weights
 
     state = weights.read_state_dict(path)
-    model = Classifier(build_backbone(config))
+    model = Classifier(build_pretrain_backbone(config))
     weights.load_weights(model, {(k if k.startswith("fc.") else f"backbone.{k}"): v for k, v in state.items()},
                          what=f"pretrained classifier {path}")
     return model

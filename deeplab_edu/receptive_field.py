@@ -24,7 +24,7 @@ The book computes the field three ways and the tests hold them equal:
 
 Ready specs: ``vgg16`` (as FCN uses it, output stride 32), ``deeplab_v1`` with each fc6 design
 of the DeepLab v1 paper's Table 2 (``FC6_VARIANTS``; the LargeFOV one is ``deeplab_v1_largefov``),
-``resnet101`` at output stride 32, 16 or 8, and the study notes' pooling example (``seed_example``).
+``resnet101_layers`` at output stride 32, 16 or 8, and the study notes' pooling example (``seed_example``).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ import torch
 from torch import nn
 
 from deeplab_edu.atrous import effective_kernel_size
+from deeplab_edu.layouts import (DEEPLAB_CONV_RATES, DEEPLAB_POOL_STRIDES, FC6_VARIANTS, RESNET_DEPTHS, VGG16_STAGES,
+                                 Fc6Variant, stage_geometry)
 
 KINDS = ("conv", "maxpool", "avgpool")
 
@@ -188,7 +190,7 @@ def output_sizes(layers: Sequence[Layer], input_size: int) -> list[int]:
     return sizes
 
 
-def format_table(rows: Sequence[FieldRow]) -> str:
+def format_field_table(rows: Sequence[FieldRow]) -> str:
     """The rows as an aligned text table (what the chapter prints)."""
     lines = [f"{'layer':<10} {'k':>2} {'s':>2} {'r':>3} {'k_e':>4} {'RF':>5} {'jump=OS':>8} {'tap spacing':>12}"]
     for row in rows:
@@ -291,14 +293,11 @@ def support_extent(mask: torch.Tensor) -> list[int]:
 
 # --- ready specs --------------------------------------------------------------------------------
 
-_VGG_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
-
-
 def vgg16(num_classes: int = 21) -> list[Layer]:
     """VGG-16 made fully convolutional, as FCN-32s uses it: fc6 a 7×7 convolution, output stride 32."""
     layers, channels = [], 3
-    for block, (width, repeat) in enumerate(_VGG_BLOCKS, start=1):
-        for i in range(1, repeat + 1):
+    for block, widths in enumerate(VGG16_STAGES, start=1):
+        for i, width in enumerate(widths, start=1):
             layers.append(conv(f"conv{block}_{i}", channels, width))
             channels = width
         layers.append(pool(f"pool{block}", kernel=2, stride=2))
@@ -308,43 +307,23 @@ def vgg16(num_classes: int = 21) -> list[Layer]:
     return layers
 
 
-@dataclasses.dataclass(frozen=True)
-class Fc6Variant:
-    """One fc6 design of DeepLab v1 (ICLR 2015), Table 2, with the figures the paper prints."""
-
-    model: str  # the paper's name for the network
-    kernel: int
-    rate: int  # the paper's "input stride"
-    channels: int  # of fc6 and fc7
-    paper_receptive_field: int
-    paper_parameters_millions: float  # the whole network's
-
-
-FC6_VARIANTS: dict[str, Fc6Variant] = {
-    "7x7": Fc6Variant("DeepLab-CRF-7x7", 7, 4, 4096, 224, 134.3),
-    "4x4": Fc6Variant("DeepLab-CRF", 4, 4, 4096, 128, 65.1),
-    "4x4-rate8": Fc6Variant("DeepLab-CRF-4x4", 4, 8, 4096, 224, 65.1),
-    "largefov": Fc6Variant("DeepLab-CRF-LargeFOV", 3, 12, 1024, 224, 20.5),
-}
-
-
 def deeplab_v1(fc6: str = "4x4", num_classes: int = 21) -> list[Layer]:
     """DeepLab v1's VGG-16 (ICLR 2015, Sec. 3.1): output stride 8 by the hole algorithm.
 
-    Changes to VGG-16: 3×3 poolings with padding 1 (so that layers stay aligned), pool4 and pool5
-    with stride 1 instead of 2, conv5_x at rate 2 to make up for pool4, and fc6 at the rate the
-    chosen variant gives (rate 4 in the default DeepLab, rate 12 in LargeFOV) to make up for both.
+    The layout is ``deeplab_edu.layouts``' (the one ``backbones.VGG16`` is built from): 3×3
+    poolings with padding 1, pool4 and pool5 with stride 1, conv5_x at rate 2 to make up for
+    pool4, and fc6 at the rate the chosen variant gives (4 in the default DeepLab, 12 in LargeFOV).
     """
     if fc6 not in FC6_VARIANTS:
         raise ValueError(f"fc6 must be one of {sorted(FC6_VARIANTS)}, got {fc6!r}")
     variant = FC6_VARIANTS[fc6]
     layers, channels = [], 3
-    for block, (width, repeat) in enumerate(_VGG_BLOCKS, start=1):
-        rate = 2 if block == 5 else 1
-        for i in range(1, repeat + 1):
+    stages = zip(VGG16_STAGES, DEEPLAB_POOL_STRIDES, DEEPLAB_CONV_RATES)
+    for block, (widths, pool_stride, rate) in enumerate(stages, start=1):
+        for i, width in enumerate(widths, start=1):
             layers.append(conv(f"conv{block}_{i}", channels, width, dilation=rate))
             channels = width
-        layers.append(pool(f"pool{block}", kernel=3, stride=1 if block >= 4 else 2, padding=1))
+        layers.append(pool(f"pool{block}", kernel=3, stride=pool_stride, padding=1))
     width = variant.channels
     layers += [conv("fc6", 512, width, kernel=variant.kernel, dilation=variant.rate),
                conv("fc7", width, width, kernel=1),
@@ -383,44 +362,24 @@ def fc6_table(num_classes: int = 21) -> list[Fc6Row]:
     return rows
 
 
-RESNET101_BLOCKS = (3, 4, 23, 3)
-
-
-def resnet101(output_stride: int = 32, multi_grid: Sequence[int] | None = None) -> list[Layer]:
+def resnet101_layers(output_stride: int = 32, multi_grid: Sequence[int] | None = None) -> list[Layer]:
     """ResNet-101's longest path (conv1, max pool, then 1×1 → 3×3 → 1×1 per bottleneck).
 
     A residual block's field is that of its 3×3 branch; the identity shortcut sees a subset of it,
     so the chain of branches gives the network's field. The stride sits on the 3×3 of each stage's
-    first block (torchvision's "ResNet v1.5"). For output stride 16 (DeepLab v3, Sec. 3.2) res5 keeps
-    stride 1 and runs at rate 2; for 8, res4 too at rate 2 and res5 at rate 4. The first block of a
-    dilated stage keeps the *previous* rate — its window still sees what it saw before, only its
-    output is no longer subsampled — so the dense network computes exactly the sparse one's values
-    and the field does not change with the output stride. This is the rule of our ResNet backbone
-    (``deeplab_edu.backbones.resnet.stage_geometry``, held equal by a test) and of torchvision.
-    Multi-grid, when given, multiplies every block of res5, the first included, by (r1, r2, r3)
-    (v3, Sec. 4.1); ``None`` keeps the plain hole-algorithm rates.
+    first block (torchvision's "ResNet v1.5"). Each 3×3's stride and rate come from
+    ``layouts.stage_geometry``, the hole algorithm our ResNet backbone is built by: for output
+    stride 16 (DeepLab v3, Sec. 3.2) res5 keeps stride 1 and runs at rate 2; for 8, res4 too at
+    rate 2 and res5 at rate 4, and the field does not change with the output stride.
     """
-    if output_stride not in (8, 16, 32):
-        raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
-    grid = list(multi_grid) if multi_grid is not None else None
-    if grid is not None and len(grid) != RESNET101_BLOCKS[-1]:
-        raise ValueError(f"multi_grid must have {RESNET101_BLOCKS[-1]} unit rates, got {grid}")
-    for i, unit in enumerate(grid or []):
-        _check_int(f"multi_grid[{i}]", unit, 1, "≥ 1")
     layers = [conv("conv1", kernel=7, stride=2, bias=False),
               pool("maxpool", kernel=3, stride=2, padding=1)]
-    stride_so_far, rate = 4, 1
-    for stage, blocks in enumerate(RESNET101_BLOCKS, start=2):
-        stride = 1 if stage == 2 else 2
-        previous_rate = rate
-        if stride_so_far * stride > output_stride:
-            rate, stride = rate * stride, 1
-        stride_so_far *= stride
-        for b in range(blocks):
-            r = rate * grid[b] if stage == 5 and grid else (previous_rate if b == 0 else rate)
+    geometry = stage_geometry(output_stride, RESNET_DEPTHS[101], multi_grid)
+    for stage, units in enumerate(geometry, start=2):
+        for b, (stride, rate) in enumerate(units):
             tag = f"res{stage}_{b + 1}"
             layers += [conv(f"{tag}_1x1a", kernel=1, bias=False),
-                       conv(f"{tag}_3x3", kernel=3, stride=stride if b == 0 else 1, dilation=r, bias=False),
+                       conv(f"{tag}_3x3", kernel=3, stride=stride, dilation=rate, bias=False),
                        conv(f"{tag}_1x1b", kernel=1, bias=False)]
     return layers
 

@@ -1,22 +1,15 @@
 """Checkpoints: atomic writes, weights_only loading, RNG round trip, exact resume, clear errors."""
 
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from deeplab_edu import checkpoint as ckpt
-from deeplab_edu.datasets.synthetic import write_builtin
 from deeplab_edu.models import build_model
 from deeplab_edu.train import TrainConfig, train
 from deeplab_edu.weights import CheckpointMismatchError
-
-
-@pytest.fixture(scope="module")
-def builtin(tmp_path_factory) -> Path:
-    return write_builtin(tmp_path_factory.mktemp("builtin"), train=4, val=2, size=48, progress=False)
 
 
 def tiny_v1(num_classes=8):
@@ -100,7 +93,7 @@ def test_resume_continues_the_same_run_exactly(builtin, tmp_path):
                   lr=0.01)
     straight = train(TrainConfig(out_dir=str(tmp_path / "straight"), **common))
     train(TrainConfig(out_dir=str(tmp_path / "split"), stop_at=3, **common))  # "killed" after step 3
-    resumed = train(TrainConfig(out_dir=str(tmp_path / "split"), resume=True, **common))
+    resumed = train(TrainConfig(out_dir=str(tmp_path / "split"), **common))
     for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), name
     assert [r["loss"] for r in resumed.history] == [r["loss"] for r in straight.history]
@@ -112,3 +105,17 @@ def test_unwrap_finds_the_model_inside_wrappers():
     wrapper = torch.nn.Module()
     wrapper.module = model
     assert ckpt.unwrap(wrapper) is model
+
+
+def test_load_trained_reads_the_checkpoint_once(tmp_path, monkeypatch):
+    config = {"model": "deeplabv1", "num_classes": 8, "width": 0.125}
+    model = tiny_v1()
+    path = ckpt.save_checkpoint(tmp_path / "c.pt", model, model_config=config)
+    reads = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: reads.append(args) or real_load(*args, **kwargs))
+    loaded, saved_config = ckpt.load_trained(path)
+    assert len(reads) == 1 and saved_config == config
+    assert not loaded.training
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name

@@ -13,7 +13,7 @@ from deeplab_edu.predict import overlay
 
 
 @pytest.mark.parametrize("command, words", [
-    ("train", ["--model", "--schedule", "--loss", "--accumulate", "--batchnorm", "--resume", "torchrun"]),
+    ("train", ["--model", "--schedule", "--loss", "--accumulate", "--batchnorm", "--overwrite", "torchrun"]),
     ("evaluate", ["--scales", "--flip", "--trimap", "--save-scores"]),
     ("predict", ["--checkpoint", "--torchvision", "--out"]),
     ("crf", ["--w1", "--sigma-alpha", "--workers"]),
@@ -83,7 +83,7 @@ def test_predict_needs_exactly_one_source():
 def test_clip_grad_norm_reaches_the_config_and_bad_values_are_refused(capsys):
     import argparse
 
-    from deeplab_edu.train import add_arguments, config_from_args
+    from deeplab_edu.cli.train import add_arguments, config_from_args
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)

@@ -1,5 +1,5 @@
-"""The built-in offline dataset: deterministic, in VOC layout; the "standard" scenes have every
-property a training chapter's lesson needs, the "hard" ones (format 1) stay as they were."""
+"""The built-in offline dataset: deterministic, in VOC layout, with every property a training
+chapter's lesson needs."""
 
 import json
 
@@ -14,10 +14,8 @@ from deeplab_edu.__main__ import main
 from deeplab_edu.datasets import build_dataset, denormalize, ensure_builtin
 from deeplab_edu.datasets.synthetic import CLASSES, colour_family, make_scene, scene_seed, write_builtin
 
-SIZE = 96
-SCENES = [make_scene(seed, SIZE, "hard") for seed in range(60)]
-STANDARD_SIZE = 160
-STANDARD = [make_scene(seed, STANDARD_SIZE) for seed in range(60)]
+SIZE = 160
+SCENES = [make_scene(seed, SIZE) for seed in range(60)]
 
 
 def components(label, cls):
@@ -47,25 +45,6 @@ def test_shapes_dtypes_and_values():
         assert label.max() < len(CLASSES)
 
 
-def test_at_least_six_object_classes_plus_background_all_appear():
-    assert CLASSES[0] == "background" and len(CLASSES) - 1 >= 6
-    seen = set(np.unique(np.concatenate([label.ravel() for _, label in SCENES])).tolist())
-    assert seen == set(range(len(CLASSES)))
-
-
-def test_hard_objects_range_from_a_few_pixels_to_most_of_the_frame():
-    areas = [a for _, label in SCENES for c in range(1, len(CLASSES)) for _, a in components(label, c)]
-    assert min(areas) <= 20
-    assert max(areas) >= 0.4 * SIZE * SIZE
-
-
-def test_hard_thin_parts_exist():
-    # A region at most 2 pixels wide disappears entirely under a 3x3 erosion.
-    thin = [a for _, label in SCENES for c in range(1, len(CLASSES)) for m, a in components(label, c)
-            if a >= 12 and not ndimage.binary_erosion(m, np.ones((3, 3))).any()]
-    assert len(thin) >= 5
-
-
 def test_concave_outlines_and_holes():
     ring = CLASSES.index("ring")
     holes = [m for _, label in SCENES for m, a in components(label, ring)
@@ -77,61 +56,38 @@ def test_concave_outlines_and_holes():
         assert ratios and max(ratios) > 1.3, name
 
 
-def test_occlusion_cuts_convex_objects():
-    # Discs, squares and triangles are convex and the frame cuts convex shapes into convex
-    # shapes, so a clearly non-convex visible region of one of them means it is occluded.
-    convex = [CLASSES.index(n) for n in ("disc", "square", "triangle")]
-    occluded = [m for _, label in SCENES for c in convex for m, a in components(label, c)
-                if a >= 50 and hull_ratio(m) > 1.2]
-    assert occluded
-
-
-def test_hard_object_fills_are_textured_not_flat():
-    stds = []
-    for image, label in SCENES:
-        rgb = image.astype(float)
-        for c in range(1, len(CLASSES) - 1):  # the stick's ramp is smooth on purpose
-            for m, a in components(label, c):
-                inner = ndimage.binary_erosion(m, np.ones((5, 5)))
-                if inner.sum() >= 100:
-                    stds.append(np.sqrt(rgb[inner].var(0).sum()))  # colour spread
-    # Sensor noise alone spreads colours by 4·√3 ≈ 7 (before the blur shrinks it).
-    assert np.median(stds) > 4 * 7
-
-
-@pytest.mark.parametrize("scenes, at_most", [(SCENES, 0.3), (STANDARD, 0.62)], ids=["hard", "standard"])
-def test_colour_alone_does_not_identify_the_class(scenes, at_most):
-    # Hard scenes: colours say nothing (chance 1/7). Standard scenes: a hue family is shared by
-    # two classes, so colour can at best name the pair (about 1/2 within it), never the class.
+def test_colour_alone_does_not_identify_the_class():
+    # A hue family is shared by two classes, so colour can at best name the pair (about 1/2
+    # within it), never the class.
     # Nearest class-mean colour, fitted on half the scenes, tested on the other half.
     def pixels(scenes):
         x = np.concatenate([im.reshape(-1, 3) for im, _ in scenes]).astype(float)
         y = np.concatenate([lab.ravel() for _, lab in scenes])
         return x[y > 0], y[y > 0]
 
-    x, y = pixels(scenes[:30])
+    x, y = pixels(SCENES[:30])
     means = np.stack([x[y == c].mean(0) for c in range(1, len(CLASSES))])
-    x, y = pixels(scenes[30:])
+    x, y = pixels(SCENES[30:])
     guess = 1 + np.argmin(((x[:, None, :] - means[None]) ** 2).sum(-1), 1)
     per_class = [np.mean(guess[y == c] == c) for c in range(1, len(CLASSES)) if (y == c).any()]
-    assert np.mean(per_class) < at_most  # a flat-colour code per class would give ~1
+    assert np.mean(per_class) < 0.62  # a flat-colour code per class would give ~1
 
 
-def test_standard_scenes_hold_every_class_one_to_four_objects():
-    seen = set(np.unique(np.concatenate([label.ravel() for _, label in STANDARD])).tolist())
+def test_scenes_hold_every_class_one_to_four_objects():
+    seen = set(np.unique(np.concatenate([label.ravel() for _, label in SCENES])).tolist())
     assert seen == set(range(len(CLASSES)))
-    for _, label in STANDARD:
+    for _, label in SCENES:
         assert 1 <= len(set(np.unique(label).tolist()) - {0}) <= 4
 
 
-def test_standard_objects_span_a_tenth_to_most_of_the_frame():
+def test_objects_span_a_tenth_to_most_of_the_frame():
     # Extent of each visible region (the longer side of its bounding box), as a share of the frame.
     extents, areas = [], []
-    for _, label in STANDARD:
+    for _, label in SCENES:
         for c in range(1, len(CLASSES)):
             regions = ndimage.label(label == c)[0]
             for k, box in enumerate(ndimage.find_objects(regions), start=1):
-                extents.append(max(box[0].stop - box[0].start, box[1].stop - box[1].start) / STANDARD_SIZE)
+                extents.append(max(box[0].stop - box[0].start, box[1].stop - box[1].start) / SIZE)
                 areas.append(int((regions[box] == k).sum()))
     extents, areas = np.array(extents), np.array(areas)
     assert np.median(extents) > 0.2
@@ -140,21 +96,21 @@ def test_standard_objects_span_a_tenth_to_most_of_the_frame():
     assert areas[extents < 0.05].sum() < 0.005 * areas.sum()
 
 
-def test_standard_thin_parts_are_at_least_a_few_pixels_wide():
+def test_thin_parts_are_at_least_a_few_pixels_wide():
     # Every bar, ring and star region of some size survives a 3x3 erosion (which removes
     # anything at most 2 px wide): thin, but learnable at the label resolution.
-    for _, label in STANDARD:
+    for _, label in SCENES:
         for name in ("stick", "ring", "star"):
             for m, a in components(label, CLASSES.index(name)):
                 if a >= 60:
                     assert ndimage.binary_erosion(m, np.ones((3, 3))).sum() >= 0.2 * a, name
 
 
-def test_standard_boundaries_lie_on_colour_edges():
+def test_boundaries_lie_on_colour_edges():
     # The image gradient is far larger across label boundaries than inside regions: what the
     # CRF's appearance kernel needs to snap coarse scores to the objects.
     on, off = [], []
-    for image, label in STANDARD:
+    for image, label in SCENES:
         grad = np.hypot(*np.gradient(image.astype(float).mean(2)))
         edge = ndimage.morphological_gradient(label, size=3) > 0
         inside = ~ndimage.binary_dilation(edge, iterations=3)
@@ -163,19 +119,12 @@ def test_standard_boundaries_lie_on_colour_edges():
     assert np.median(on) > 4 * np.median(off)
 
 
-def test_standard_background_is_not_flat_and_objects_occlude():
-    spreads = [image[label == 0].astype(float).std(0).mean() for image, label in STANDARD if (label == 0).sum() > 500]
+def test_background_is_not_flat_and_objects_occlude():
+    spreads = [image[label == 0].astype(float).std(0).mean() for image, label in SCENES if (label == 0).sum() > 500]
     assert np.median(spreads) > 8  # the sensor noise alone is 4
     convex = [CLASSES.index(n) for n in ("disc", "square", "triangle")]
-    assert [m for _, label in STANDARD for c in convex for m, a in components(label, c)
+    assert [m for _, label in SCENES for c in convex for m, a in components(label, c)
             if a >= 50 and hull_ratio(m) > 1.2]
-
-
-def test_difficulty_is_checked():
-    with pytest.raises(ValueError, match="difficulty must be one of"):
-        make_scene(0, 64, "easy")
-    with pytest.raises(ValueError, match="difficulty must be one of"):
-        write_builtin("/nonexistent", train=1, val=1, size=32, difficulty="medium", progress=False)
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -2,23 +2,18 @@
 both through ``train()`` — logged, checkpointed and resumable like every other run."""
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 import torch
 
-from deeplab_edu.checkpoint import build_from_config, load_trained, read_checkpoint
-from deeplab_edu.datasets.synthetic import write_builtin
+from deeplab_edu.checkpoint import load_trained, read_checkpoint
 from deeplab_edu.engine.losses import training_loss, upsampled_loss
-from deeplab_edu.engine.outputs import TrainingOutput, as_training_output, training_forward
+from deeplab_edu.datasets.transforms import rgb_from_normalized
+from deeplab_edu.engine.outputs import TrainingScores
+from deeplab_edu.models import TrainingOutput, build_from_config
 from deeplab_edu.train import TrainConfig, train
 
 CRF = {"w1": 4.0, "sigma_alpha": 5.0, "sigma_beta": 10.0, "w2": 3.0, "sigma_gamma": 1.0, "iterations": 2}
-
-
-@pytest.fixture(scope="module")
-def builtin(tmp_path_factory) -> Path:
-    return write_builtin(tmp_path_factory.mktemp("builtin"), train=4, val=2, size=48, progress=False)
 
 
 def config(builtin, out, **overrides) -> TrainConfig:
@@ -28,24 +23,26 @@ def config(builtin, out, **overrides) -> TrainConfig:
     return TrainConfig(**values)
 
 
-def test_model_outputs_are_read_as_logits_plus_auxiliary_logits():
-    out, aux = torch.zeros(1, 2, 3, 3), torch.ones(1, 2, 3, 3)
-    assert as_training_output(out).scores[0] is out and as_training_output(out).aux is None
-    for value in ({"out": out, "aux": aux}, (out, aux)):
-        read = as_training_output(value)
-        assert read.scores[0] is out and read.aux is aux
-    assert len(as_training_output(torch.zeros(3, 1, 2, 3, 3)).scores) == 3  # stacked MSC scales
-    with pytest.raises(TypeError, match="must return logits"):
-        as_training_output("scores")
+def test_the_engine_refuses_a_model_without_the_training_contract():
+    with pytest.raises(TypeError, match="training_outputs"):
+        TrainingScores(torch.nn.Conv2d(3, 2, 1))
+
+
+def test_msc_loss_sums_every_scale_and_the_fusion():
+    torch.manual_seed(0)
+    maps = [torch.randn(2, 3, 9, 9) for _ in range(3)]
+    labels = torch.randint(0, 3, (2, 9, 9))
+    total = training_loss(TrainingOutput(maps[-1], scales=maps[:-1]), labels, "upsampled")
+    assert total.item() == pytest.approx(sum(upsampled_loss(m, labels).item() for m in maps))
 
 
 def test_the_auxiliary_term_is_added_with_its_weight():
     torch.manual_seed(0)
     out, aux = torch.randn(2, 3, 9, 9), torch.randn(2, 3, 9, 9)
     labels = torch.randint(0, 3, (2, 9, 9))
-    total = training_loss(TrainingOutput([out], aux), labels, "upsampled", aux_weight=0.4)
+    total = training_loss(TrainingOutput(out, aux), labels, "upsampled", aux_weight=0.4)
     assert total.item() == pytest.approx(upsampled_loss(out, labels).item() + 0.4 * upsampled_loss(aux, labels).item())
-    assert training_loss(TrainingOutput([out], aux), labels, "upsampled").item() == pytest.approx(
+    assert training_loss(TrainingOutput(out, aux), labels, "upsampled").item() == pytest.approx(
         upsampled_loss(out, labels).item())
 
 
@@ -71,8 +68,13 @@ def test_v3_trains_its_auxiliary_head(builtin, tmp_path):
 def test_crf_as_rnn_trains_through_the_engine_and_resumes(builtin, tmp_path):
     stage1 = train(config(builtin, tmp_path / "stage1"))
     cfg = config(builtin, tmp_path / "crf", crf_rnn=CRF, init_from=str(stage1.checkpoint), iterations=3)
-    model = build_from_config(cfg.resolved().model_config(8))
-    assert type(training_forward(model, torch.zeros(1, 3, 33, 33))) is torch.Tensor  # the CRF's scores
+    model = build_from_config(cfg.resolved().model_config(8), rgb_from_normalized)
+    with torch.no_grad():
+        model.eval()
+        # the engine trains on the CRF's scores, not the network's
+        torch.testing.assert_close(TrainingScores(model)(torch.zeros(1, 3, 33, 33)).out, model(torch.zeros(1, 3, 33, 33)))
+    with pytest.raises(ValueError, match="to_rgb"):
+        build_from_config(cfg.resolved().model_config(8))
     straight = train(cfg)
     layer = straight.model.crf
     assert not torch.equal(layer.bilateral_ker_weights.detach(), CRF["w1"] * torch.eye(8))  # W1 learned

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deeplab_edu.checkpoint import build_from_config
+from deeplab_edu.models import build_from_config
 from deeplab_edu.models import LearnedUpsampling, build_model
 from deeplab_edu.models.learned_upsampling import bilinear_kernel
 from deeplab_edu.runtime import seed_everything

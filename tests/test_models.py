@@ -10,7 +10,7 @@ from _torchvision_reference import references, shapes
 from deeplab_edu import weights
 from deeplab_edu.models import MODELS, MultiScale, build_model
 from deeplab_edu.models.anatomy import flop_counts, layer_table, measure_receptive_field
-from deeplab_edu.receptive_field import FC6_VARIANTS
+from deeplab_edu.layouts import FC6_VARIANTS
 from deeplab_edu.runtime import seed_everything
 
 SMALL = {"deeplabv1": {}, "deeplabv2": {"blocks": (1, 1, 1, 1)}, "deeplabv3": {"blocks": (1, 1, 1, 1)},
@@ -285,19 +285,62 @@ def test_parameter_groups_split_backbone_and_head(name):
 
 
 def test_multiscale_fuses_by_the_maximum():
+    # v2 §3.2: f(x) = max_s resize(f_θ(resize(x, s))); each scale's map is computed here from the
+    # image resized by s, so a wrapper that never rescaled its input would fail.
     seed_everything(0)
-    model = build_model("deeplabv2", 5, width=0.125, blocks=(1, 1, 1, 1), scales=(1.0, 0.75, 0.5)).eval()
+    scales = (1.0, 0.75, 0.5)
+    model = build_model("deeplabv2", 5, width=0.125, blocks=(1, 1, 1, 1), scales=scales).eval()
     assert isinstance(model, MultiScale)
     x = torch.randn(1, 3, 65, 81)
     with torch.no_grad():
         *per_scale, fused = model.forward_all_scales(x)
-        reference = model.base.forward_scores(torch.nn.functional.interpolate(x, scale_factor=0.5, mode="bilinear"))
-    assert len(per_scale) == 3 and fused.shape == per_scale[0].shape
-    assert torch.equal(fused, torch.maximum(torch.maximum(per_scale[0], per_scale[1]), per_scale[2]))
-    assert per_scale[2].shape[-2:] == fused.shape[-2:] and reference.shape[-1] < fused.shape[-1]
+        first = model.base.forward_scores(x)
+        references = [first] + [F.interpolate(model.base.forward_scores(F.interpolate(x, scale_factor=s, mode="bilinear")),
+                                              size=first.shape[-2:], mode="bilinear") for s in scales[1:]]
+        trained = model.training_outputs(x)
+    assert len(per_scale) == 3
+    for mine, reference in zip(per_scale, references):
+        torch.testing.assert_close(mine, reference)
+    torch.testing.assert_close(fused, torch.stack(references).amax(0))
+    torch.testing.assert_close(trained.out, fused)
+    assert len(trained.scales) == 3 and trained.aux is None
     assert model(x).shape == (1, 5, 65, 81)
     with pytest.raises(ValueError, match="scales"):
         MultiScale(model.base, (1.0, 0.0))
+
+
+def _crf_rnn(model):
+    from deeplab_edu.crf import CRFParams
+    from deeplab_edu.crf.crf_rnn import CRFasRNN
+    from deeplab_edu.models import CRFRNNSegmenter
+
+    params = CRFParams(w1=4.0, sigma_alpha=5.0, sigma_beta=10.0, w2=3.0, sigma_gamma=1.0, iterations=1)
+    return CRFRNNSegmenter(model, CRFasRNN(5, params), to_rgb=lambda x: (x * 64 + 128).clamp(0, 255))
+
+
+@pytest.mark.parametrize("build", [
+    lambda: small("deeplabv1"), lambda: small("deeplabv2", scales=(1.0, 0.5)), lambda: small("deeplabv3", aux_loss=True),
+    lambda: small("deeplabv3plus"), lambda: small("deeplabv1", upsampling="deconvolution"),
+    lambda: _crf_rnn(small("deeplabv1"))], ids=["v1", "v2-msc", "v3-aux", "v3plus", "deconvolution", "crf-rnn"])
+def test_every_model_meets_the_training_contract(build):
+    # One contract (models.base): training_outputs gives a TrainingOutput whose ``out`` is what
+    # inference upsamples, ``aux`` v3's layer3 head only, ``scales`` MSC's per-scale maps only.
+    from deeplab_edu.models import TrainingOutput
+
+    seed_everything(0)
+    model = build().eval()
+    x = torch.randn(2, 3, 33, 41)
+    with torch.no_grad():
+        output, logits = model.training_outputs(x), model(x)
+    assert isinstance(output, TrainingOutput)
+    torch.testing.assert_close(F.interpolate(output.out, size=x.shape[-2:], mode="bilinear"), logits)
+    assert (output.aux is not None) == (getattr(model, "aux_classifier", None) is not None)
+    if output.aux is not None:
+        with torch.no_grad():
+            expected = model.aux_classifier(model.backbone(x)["aux"])
+        torch.testing.assert_close(output.aux, expected)
+    assert len(output.scales) == (2 if isinstance(model, MultiScale) else 0)
+    assert output.score_maps()[-1] is output.out
 
 
 def test_layer_table_adds_up_to_the_model():
@@ -376,11 +419,20 @@ def test_v3plus_decoder_is_the_papers_fusion_at_stride_4():
         low = features["low_level"]
         assert low.shape[-2:] == (25, 33) and encoded.shape[-2:] == (7, 9)  # strides 4 and 16
         upsampled = F.interpolate(encoded, size=(25, 33), mode="bilinear", align_corners=False)
-        reduced = F.relu(F.batch_norm(F.conv2d(low, decoder.reduce[0].weight), decoder.reduce[1].running_mean,
-                                      decoder.reduce[1].running_var, decoder.reduce[1].weight,
-                                      decoder.reduce[1].bias, eps=decoder.reduce[1].eps))
-        expected = decoder.classifier(decoder.fuse(torch.cat([upsampled, reduced], 1)))
+        reduced = F.relu(_bn(F.conv2d(low, decoder.reduce[0].weight), decoder.reduce[1]))
+        fused = torch.cat([upsampled, reduced], 1)
+        for block in decoder.fuse:  # written out with the functional ops, not the decoder's modules
+            separable, bn = block[0], block[1]
+            depthwise = separable.depthwise
+            fused = F.relu(_bn(F.conv2d(fused, depthwise.weight, depthwise.bias, padding=1,
+                                        groups=depthwise.groups), separable.depthwise_bn))
+            fused = F.relu(_bn(F.conv2d(fused, separable.pointwise.weight, separable.pointwise.bias), bn))
+        expected = F.conv2d(fused, decoder.classifier.weight, decoder.classifier.bias)
         torch.testing.assert_close(model.forward_scores(x), expected)
+
+
+def _bn(x, module):
+    return F.batch_norm(x, module.running_mean, module.running_var, module.weight, module.bias, eps=module.eps)
 
 
 def test_logits_are_the_scores_sampled_at_pixel_centres():

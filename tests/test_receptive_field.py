@@ -174,9 +174,9 @@ def test_fc6_table_against_the_paper():
 
 @pytest.mark.parametrize("output_stride", [32, 16, 8])
 def test_resnet101_output_strides_and_measured_field(output_stride):
-    layers = rf.resnet101(output_stride)
+    layers = rf.resnet101_layers(output_stride)
     convs = sum(layer.kind == "conv" for layer in layers)
-    assert convs == 1 + 3 * sum(rf.RESNET101_BLOCKS) == 101 - 1  # the 101st weight layer is the classifier
+    assert convs == 1 + 3 * (3 + 4 + 23 + 3) == 101 - 1  # the 101st weight layer is the classifier
     assert rf.output_stride(layers) == output_stride
     field = rf.receptive_field(layers)
     size = field + 4 * output_stride + 1
@@ -185,26 +185,31 @@ def test_resnet101_output_strides_and_measured_field(output_stride):
 
 def test_resnet101_atrous_keeps_the_field():
     # The dense network computes the sparse one's values at more positions: same field.
-    fields = {rf.receptive_field(rf.resnet101(os)) for os in (32, 16, 8)}
+    fields = {rf.receptive_field(rf.resnet101_layers(os)) for os in (32, 16, 8)}
     assert len(fields) == 1
 
 
 def test_resnet101_multi_grid_rates():
-    res5 = [l.dilation for l in rf.resnet101(16, multi_grid=(1, 2, 4)) if l.name.startswith("res5") and l.kernel == 3]
+    res5 = [l.dilation for l in rf.resnet101_layers(16, multi_grid=(1, 2, 4)) if l.name.startswith("res5") and l.kernel == 3]
     assert res5 == [2, 4, 8]  # DeepLab v3, Sec. 3.2: rates = 2 · (1, 2, 4) at output stride 16
-    res4 = [l.dilation for l in rf.resnet101(8) if l.name.startswith("res4") and l.kernel == 3]
+    res4 = [l.dilation for l in rf.resnet101_layers(8) if l.name.startswith("res4") and l.kernel == 3]
     assert res4 == [1] + [2] * 22  # the first block keeps the rate it had before the stride went
 
 
 @pytest.mark.parametrize("output_stride", [32, 16, 8])
-@pytest.mark.parametrize("grid", [(1, 1, 1), (1, 2, 4)])
-def test_resnet101_spec_has_the_backbones_geometry(output_stride, grid):
-    from deeplab_edu.backbones.resnet import stage_geometry
+@pytest.mark.parametrize("grid", [None, (1, 2, 4)])
+def test_resnet101_spec_is_the_geometry_the_backbone_runs(output_stride, grid):
+    # The lesson's spec and the module are built from one rule (layouts.stage_geometry); this
+    # holds the module's actual convolutions to the spec the chapter prints.
+    from deeplab_edu.backbones import ResNet
 
-    spec = [(l.stride, l.dilation) for l in rf.resnet101(output_stride, multi_grid=grid) if l.kernel == 3
-            and l.kind == "conv"]
-    model = [unit for stage in stage_geometry(output_stride, rf.RESNET101_BLOCKS, grid) for unit in stage]
-    assert spec == model
+    spec = [(l.stride, l.dilation) for l in rf.resnet101_layers(output_stride, multi_grid=grid)
+            if l.kernel == 3 and l.kind == "conv"]
+    with torch.device("meta"):
+        model = ResNet(101, output_stride, grid)
+    built = [(l.stride, l.dilation) for l in model.layer_specs() if l.kernel == 3 and l.kind == "conv"]
+    assert spec == built
+    assert rf.output_stride(model.layer_specs()) == output_stride
 
 
 def test_parameters_vs_field():
@@ -244,9 +249,9 @@ def test_bad_calls_raise():
     with pytest.raises(ValueError, match="output_index"):
         rf.input_support_1d(rf.stack(3, 1, 1, 1), 5, 6)
     with pytest.raises(ValueError, match="output_stride"):
-        rf.resnet101(4)
+        rf.resnet101_layers(4)
     with pytest.raises(ValueError, match="multi_grid"):
-        rf.resnet101(16, multi_grid=(1, 2))
+        rf.resnet101_layers(16, multi_grid=(1, 0))
     with pytest.raises(ValueError, match="channels"):
         _ = rf.conv("c").parameters
     with pytest.raises(ValueError, match="field"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from deeplab_edu.backbones.resnet import ResNet, resnet50, resnet101, stage_geometry
+from deeplab_edu.backbones.resnet import ResNet
 from deeplab_edu.backbones.vgg import VGG16
-from deeplab_edu.backbones.xception import Xception65, xception65
+from deeplab_edu.backbones.xception import Xception65
 
 BACKBONES = ("vgg16", "resnet50", "resnet101", "xception65")
 
@@ -31,5 +31,4 @@ def build_backbone(name: str, output_stride: int = 8, multi_grid=None, width: fl
     raise ValueError(f"unknown backbone {name!r}; choose one of {BACKBONES}")
 
 
-__all__ = ["BACKBONES", "ResNet", "VGG16", "Xception65", "build_backbone", "resnet50", "resnet101",
-           "stage_geometry", "xception65"]
+__all__ = ["BACKBONES", "ResNet", "VGG16", "Xception65", "build_backbone"]

@@ -32,22 +32,7 @@ import torch
 from torch import nn
 
 from deeplab_edu import receptive_field as rf
-
-DEPTHS: dict[int, tuple[int, int, int, int]] = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
-STAGE_PLANES = (64, 128, 256, 512)  # bottleneck (inner) channels; outputs are 4x these
-
-
-def scaled(channels: int, width: float) -> int:
-    """``channels × width``, rounded, never below 8: the "small version of the same" model."""
-    return max(8, int(round(channels * width)))
-
-
-def check_output_stride(output_stride: int, allowed: Sequence[int] = (8, 16, 32)) -> int:
-    """Raise a ValueError naming the allowed values unless ``output_stride`` is one of them."""
-    if isinstance(output_stride, bool) or not isinstance(output_stride, int) or output_stride not in allowed:
-        raise ValueError(f"output_stride must be one of {tuple(allowed)}, got {output_stride!r}")
-    return output_stride
-
+from deeplab_edu.layouts import RESNET_DEPTHS, RESNET_STAGE_PLANES, scaled, stage_geometry
 
 class Bottleneck(nn.Module):
     """1×1 reduce → 3×3 (stride s, rate r) → 1×1 expand, plus the identity (or projected) input.
@@ -88,51 +73,19 @@ class Bottleneck(nn.Module):
                 rf.conv(f"{prefix}.conv3", kernel=1, bias=False)]
 
 
-def stage_geometry(output_stride: int, blocks: Sequence[int],
-                   multi_grid: Sequence[int] | None = None) -> list[list[tuple[int, int]]]:
-    """(stride, rate) of every unit's 3×3 convolution, stage by stage: the hole algorithm.
-
-    A pure function so the rule can be read and tested apart from the layers.
-    """
-    check_output_stride(output_stride)
-    current_stride, rate = 4, 1  # after the stem: conv1 (stride 2) and the max-pool (stride 2)
-    geometry = []
-    for index, units in enumerate(blocks):
-        stride = 1 if index == 0 else 2
-        previous_rate = rate
-        if stride == 2 and current_stride * stride > output_stride:
-            rate *= stride  # drop the stride, dilate everything after it instead
-            stride = 1
-        current_stride *= stride
-        rates = [previous_rate] + [rate] * (units - 1)
-        if index == len(blocks) - 1 and multi_grid:
-            # One grid entry per unit; a stage with other than three units (the small models)
-            # cycles through the grid, as v3's extra cascaded blocks repeat it (§3.2).
-            rates = [rate * multi_grid[unit % len(multi_grid)] for unit in range(units)]
-        geometry.append([(stride if unit == 0 else 1, unit_rate) for unit, unit_rate in enumerate(rates)])
-    return geometry
-
-
 class ResNet(nn.Module):
-    """ResNet-50/101 returning ``{"low_level": stride-4, "aux": layer3, "out": layer4}`` features.
-
-    ``num_classes`` adds torchvision's average-pool + ``fc`` classifier, only so that an
-    ImageNet checkpoint's keys can be compared one for one; DeepLab never uses it.
-    """
+    """ResNet-50/101 returning ``{"low_level": stride-4, "aux": layer3, "out": layer4}`` features;
+    each unit's stride and rate from ``layouts.stage_geometry``."""
 
     def __init__(self, depth: int = 101, output_stride: int = 32, multi_grid: Sequence[int] | None = None,
-                 width: float = 1.0, blocks: Sequence[int] | None = None,
-                 num_classes: int | None = None) -> None:
+                 width: float = 1.0, blocks: Sequence[int] | None = None) -> None:
         super().__init__()
         if blocks is None:
-            if depth not in DEPTHS:
-                raise ValueError(f"depth must be one of {sorted(DEPTHS)}, got {depth!r}")
-            blocks = DEPTHS[depth]
+            if depth not in RESNET_DEPTHS:
+                raise ValueError(f"depth must be one of {sorted(RESNET_DEPTHS)}, got {depth!r}")
+            blocks = RESNET_DEPTHS[depth]
         if len(blocks) != 4 or any(not isinstance(b, int) or b < 1 for b in blocks):
             raise ValueError(f"blocks must be four positive unit counts, got {tuple(blocks)!r}")
-        if multi_grid is not None and (len(multi_grid) == 0 or any(
-                isinstance(g, bool) or not isinstance(g, int) or g < 1 for g in multi_grid)):
-            raise ValueError(f"multi_grid must be positive integer rates, got {tuple(multi_grid)!r}")
         if not width > 0:
             raise ValueError(f"width must be positive, got {width!r}")
         self.output_stride = output_stride
@@ -145,7 +98,7 @@ class ResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         in_channels = stem
-        for index, (planes, units) in enumerate(zip(STAGE_PLANES, geometry), start=1):
+        for index, (planes, units) in enumerate(zip(RESNET_STAGE_PLANES, geometry), start=1):
             planes = scaled(planes, width)
             layer = []
             for stride, rate in units:
@@ -160,9 +113,6 @@ class ResNet(nn.Module):
         self.low_level_channels = self.layer1[-1].conv3.out_channels
         self.aux_channels = self.layer3[-1].conv3.out_channels
         self.out_channels = in_channels
-        if num_classes is not None:
-            self.avgpool = nn.AdaptiveAvgPool2d(1)
-            self.fc = nn.Linear(in_channels, num_classes)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -180,12 +130,6 @@ class ResNet(nn.Module):
         aux = self.layer3(self.layer2(low_level))
         return {"low_level": low_level, "aux": aux, "out": self.layer4(aux)}
 
-    def classify(self, x: torch.Tensor) -> torch.Tensor:
-        """ImageNet logits (needs ``num_classes``): what the checkpoint was trained to do."""
-        if not hasattr(self, "fc"):
-            raise RuntimeError("this ResNet was built without a classifier; pass num_classes")
-        return self.fc(torch.flatten(self.avgpool(self.forward(x)["out"]), 1))
-
     def layer_specs(self) -> list[rf.Layer]:
         """The longest path (stem, then every unit's 1×1 → 3×3 → 1×1) for the calculator."""
         specs = [rf.conv("conv1", kernel=7, stride=2, bias=False), rf.pool("maxpool", 3, 2, padding=1)]
@@ -193,17 +137,3 @@ class ResNet(nn.Module):
             for unit, block in enumerate(getattr(self, f"layer{index}")):
                 specs += block.layer_specs(f"layer{index}.{unit}")
         return specs
-
-    def low_level_specs(self) -> list[rf.Layer]:
-        """The path up to the end of ``layer1`` (the v3+ decoder's stride-4 input)."""
-        return self.layer_specs()[: 2 + 3 * len(self.layer1)]
-
-
-def resnet50(**options) -> ResNet:
-    """ResNet-50 (3, 4, 6, 3 bottleneck units); ``options`` as for :class:`ResNet`."""
-    return ResNet(depth=50, **options)
-
-
-def resnet101(**options) -> ResNet:
-    """ResNet-101 (3, 4, 23, 3 bottleneck units); ``options`` as for :class:`ResNet`."""
-    return ResNet(depth=101, **options)

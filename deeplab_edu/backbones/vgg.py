@@ -13,7 +13,8 @@ All pools are 3×3, stride 2, padding 1 as in DeepLab's Caffe model (VGG's own a
 
 Dense here is an approximation, not an identity: the exact rewrite would also dilate pool5
 and give fc6 rate 4 in every variant; DeepLab keeps pool5 undilated and picks fc6's kernel
-and rate for speed (the v1 paper's Table 2, printed by chapter 06).
+and rate for speed (the v1 paper's Table 2, printed by chapter 06). The layout is
+``deeplab_edu.layouts``', which the receptive-field lesson reads too.
 
 The ``features`` indices are torchvision's ``vgg16`` indices (convolutions at 0, 2, 5 … 28), so
 an ImageNet ``vgg16`` checkpoint's ``features.*`` weights load unchanged; its classifier is
@@ -26,13 +27,7 @@ import torch
 from torch import nn
 
 from deeplab_edu import receptive_field as rf
-
-from deeplab_edu.backbones.resnet import scaled
-
-# (channels of each 3×3 conv, stride of the pool after them, rate of the convs)
-STAGES = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
-POOL_STRIDES = (2, 2, 2, 1, 1)
-CONV_RATES = (1, 1, 1, 1, 2)
+from deeplab_edu.layouts import DEEPLAB_CONV_RATES, DEEPLAB_POOL_STRIDES, VGG16_STAGES, scaled
 
 
 class VGG16(nn.Module):
@@ -46,7 +41,7 @@ class VGG16(nn.Module):
             raise ValueError(f"width must be positive, got {width!r}")
         layers: list[nn.Module] = []
         in_channels = 3
-        for channels, pool_stride, rate in zip(STAGES, POOL_STRIDES, CONV_RATES):
+        for channels, pool_stride, rate in zip(VGG16_STAGES, DEEPLAB_POOL_STRIDES, DEEPLAB_CONV_RATES):
             for out_channels in channels:
                 out_channels = scaled(out_channels, width)
                 layers += [nn.Conv2d(in_channels, out_channels, 3, padding=rate, dilation=rate),

@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from deeplab_edu import receptive_field as rf
-from deeplab_edu.backbones.resnet import check_output_stride, scaled
+from deeplab_edu.layouts import check_output_stride, scaled
 
 # (scope, depth list, shortcut, stride, units, activation inside the separable conv)
 XCEPTION65_BLOCKS: tuple[tuple[str, tuple[int, int, int], str, int, int, bool], ...] = (
@@ -115,7 +115,7 @@ def unit_plan(output_stride: int | None, multi_grid: Sequence[int] | None = None
               middle_units: int = 16) -> list[tuple[str, int, tuple[int, int, int]]]:
     """(name, stride, rates of the three depthwise convs) for every unit, by the TF code's rule."""
     if output_stride is not None:
-        output_stride = check_output_stride(output_stride, (8, 16, 32))
+        output_stride = check_output_stride(output_stride)
         target = output_stride // 2  # the stem's stride 2 comes first
     else:
         target = None
@@ -184,12 +184,3 @@ class Xception65(nn.Module):
                 specs.append(rf.conv(f"units.{index}.convs.{i}.depthwise", kernel=3,
                                      stride=stride if i == 2 else 1, dilation=rates[i], bias=False))
         return specs
-
-    def low_level_specs(self) -> list[rf.Layer]:
-        """The path up to the decoder's end point (entry_flow/block2's second separable conv)."""
-        return self.layer_specs()[: 2 + 3 + 2]
-
-
-def xception65(**options) -> Xception65:
-    """Aligned Xception-65; ``options`` as for :class:`Xception65`."""
-    return Xception65(**options)

@@ -71,14 +71,13 @@ def non_negative_float(text: str) -> float:
 
 
 def scale_value(text: str) -> float:
-    """One inference scale, inside ``engine.inference.SCALE_RANGE``."""
-    from deeplab_edu.engine.inference import SCALE_RANGE
+    """One inference scale, by the models' rule (``models.multiscale.check_scales``)."""
+    from deeplab_edu.models.multiscale import check_scales
 
-    value = _finite(text)
-    low, high = SCALE_RANGE
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"scale {text} is outside [{low:g}, {high:g}]")
-    return value
+    try:
+        return check_scales([_finite(text)])[0]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def rates(text: str):

@@ -28,9 +28,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train-like images never trained on, where the chapters cross-validate the CRF "
                              f"(default from the {profile.name} profile: %(default)s)")
     parser.add_argument("--seed", type=seed_value, default=0, help="dataset seed (default: %(default)s)")
-    parser.add_argument("--difficulty", default="standard", choices=("standard", "hard"),
-                        help="standard: the learnable design the chapters use; hard: the first design's scenes "
-                             "(default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -44,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     refuse_if_too_large(needed, what)
     with naming_memory(needed, what):
         root = generate_builtin(args.root, train=args.train, val=args.val, size=args.size, seed=args.seed,
-                                holdout=args.holdout, difficulty=args.difficulty, progress=not args.no_progress)
+                                holdout=args.holdout, progress=not args.no_progress)
     print(f"wrote {args.train} train + {args.val} val images of {args.size}x{args.size} "
           f"(seed {args.seed}) to {root}")
     return 0

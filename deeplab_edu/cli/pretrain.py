@@ -10,11 +10,11 @@ from deeplab_edu.cli import configure, positive_float, positive_int, seed_value
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from deeplab_edu.paths import REPO_ROOT
-    from deeplab_edu.pretrain import BACKBONES, DEFAULT_LR, SHIPPED_DIR, PretrainConfig
+    from deeplab_edu.pretrain import PRETRAIN_BACKBONES, DEFAULT_LR, SHIPPED_DIR, PretrainConfig
 
     defaults = PretrainConfig()
     configure(parser, "ImageNet pretraining in miniature: teach a small backbone to classify objects.")
-    parser.add_argument("--backbone", choices=BACKBONES, default=defaults.backbone, help="which backbone")
+    parser.add_argument("--backbone", choices=PRETRAIN_BACKBONES, default=defaults.backbone, help="which backbone")
     parser.add_argument("--width", type=positive_float, default=defaults.width, help="channel multiplier")
     parser.add_argument("--blocks", type=positive_int, nargs=4, default=defaults.blocks, metavar="N",
                         help="ResNet units per stage")

@@ -67,8 +67,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--log-every", type=positive_int, default=profile.log_every, help="write a log row every N steps")
     g.add_argument("--checkpoint-every", type=positive_int, default=None,
                    help="save every N steps (default: a quarter of --iterations; always at the end and on Ctrl-C)")
-    g.add_argument("--resume", action="store_true",
-                   help="accepted for old scripts: a run folder holding a checkpoint always resumes")
     g.add_argument("--overwrite", action="store_true", help="start over in OUT, replacing its checkpoint and log")
     add_device(g)
     g.add_argument("--no-progress", action="store_true", help="hide the progress bars (training and data generation)")

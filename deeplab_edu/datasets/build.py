@@ -85,7 +85,7 @@ def _generate(root: Path, train: int, val: int, size: int, progress: bool, holdo
 
 
 def generate_builtin(root: str | Path, train: int, val: int, size: int, seed: int = 0, holdout: int = 0,
-                     difficulty: str = "standard", progress: bool = True) -> Path:
+                     progress: bool = True) -> Path:
     """Write a built-in set to ``root`` (``make-data``): built beside it and swapped in whole.
 
     Only a folder this book generated (it holds ``builtin.json``), an empty one, or none is
@@ -97,7 +97,7 @@ def generate_builtin(root: str | Path, train: int, val: int, size: int, seed: in
     if root.is_dir() and any(root.iterdir()) and not (root / "builtin.json").is_file():
         raise ValueError(f"--root {root} holds files that make-data did not write (no builtin.json; a real "
                          "VOC tree?); refusing to replace them — choose a new or empty folder")
-    _generate(root, train, val, size, progress, holdout, seed=seed, difficulty=difficulty)
+    _generate(root, train, val, size, progress, holdout, seed=seed)
     return root
 
 

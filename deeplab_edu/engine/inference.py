@@ -15,21 +15,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-# The scales a user may ask for: the papers use 0.5 … 2; far outside, an image shrinks to a few
-# pixels or grows past any GPU's memory.
-SCALE_RANGE = (0.25, 4.0)
-
-
-def check_scales(scales: Sequence[float]) -> tuple[float, ...]:
-    """The scales as floats, each in ``SCALE_RANGE``; ``ValueError`` naming the bad one otherwise."""
-    try:
-        scales = tuple(float(s) for s in scales)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"scales must be numbers, got {scales!r}") from err
-    low, high = SCALE_RANGE
-    if not scales or any(not low <= s <= high for s in scales):
-        raise ValueError(f"scales must be a non-empty sequence of numbers in [{low:g}, {high:g}], got {scales!r}")
-    return scales
+from deeplab_edu.models.multiscale import check_scales
 
 
 def pad_to_stride(images: torch.Tensor, output_stride: int) -> torch.Tensor:

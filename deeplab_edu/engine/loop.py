@@ -7,7 +7,7 @@ What one iteration does (v1, ICLR 2015, §5; v2, TPAMI 2017, §4.1; v3, §4.1):
    drawn reproducibly (``sampling``);
 2. score them and take the pixel-wise cross-entropy, skipping label 255 (``losses``): v1/v2's
    downsampled labels or v3's upsampled scores, summed over MSC scales, plus v3's auxiliary
-   head; the model may be anything that returns logits (``outputs``), CRF-as-RNN included;
+   head; every model, CRF-as-RNN included, gives them by one contract (``outputs``);
 3. step SGD (momentum 0.9, weight decay) over the release's parameter groups: the head at
    ``head_lr_mult`` × the rate (v1, v2: 10× on fc8; v3, v3+: one rate for all), biases, BatchNorm
    and depthwise weights at their own multiples of rate and decay (``TrainConfig.optimizer_groups``),
@@ -32,18 +32,20 @@ from pathlib import Path
 import torch
 
 from deeplab_edu import distributed as ddp
-from deeplab_edu.checkpoint import build_from_config, read_checkpoint, save_checkpoint, load_checkpoint
+from deeplab_edu.checkpoint import read_checkpoint, save_checkpoint, load_checkpoint
 from deeplab_edu.datasets import TrainTransform, build_dataset
+from deeplab_edu.datasets.transforms import rgb_from_normalized
 from deeplab_edu.engine import log as run_log
 from deeplab_edu.engine.batchnorm import set_batchnorm_momentum
 from deeplab_edu.engine.config import TrainConfig
 from deeplab_edu.engine.losses import training_loss
-from deeplab_edu.engine.outputs import TrainingScores, as_training_output
+from deeplab_edu.engine.outputs import TrainingScores
 from deeplab_edu.engine.run_dir import check_fresh, check_resume, data_identity, extend_schedule
 from deeplab_edu.engine.run_lock import hold_run_folder
 from deeplab_edu.engine.sampling import DrawSampler, SeededAugmentation
 from deeplab_edu.engine.stop import StopRequest
 from deeplab_edu.errors import TrainingDiverged, TrainingInterrupted, UserError
+from deeplab_edu.models import build_from_config
 from deeplab_edu.runtime import resolve_device, seed_everything
 from deeplab_edu.schedules import make_optimizer, make_scheduler
 
@@ -89,7 +91,7 @@ def _set_train_mode(model: torch.nn.Module, batchnorm: str) -> None:
 def batch_loss(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, kind: str,
                aux_weight: float = 0.0) -> torch.Tensor:
     """Loss of one batch through ``net`` (a ``TrainingScores``, possibly DDP-wrapped)."""
-    return training_loss(as_training_output(net(images)), labels, kind, aux_weight)
+    return training_loss(net(images), labels, kind, aux_weight)
 
 
 def forward_backward(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, kind: str,
@@ -149,10 +151,10 @@ def _stop_agreed(request: StopRequest, env: ddp.DistEnv, device: torch.device) -
 def build_training_model(config: TrainConfig, num_classes: int, device: torch.device) -> tuple[torch.nn.Module, dict]:
     """The model ``config`` describes, with its starting weights (ImageNet and / or ``init_from``)."""
     model_config = config.model_config(num_classes)
-    model = build_from_config(model_config)
+    model = build_from_config(model_config, rgb_from_normalized)
     if config.bn_momentum is not None:  # TF's decay 0.9997 is momentum 0.0003 (v3 §4.1)
         set_batchnorm_momentum(model, config.bn_momentum)
-    inner = getattr(model, "model", model) if config.crf_rnn is not None else model
+    inner = model.model if config.crf_rnn is not None else model  # the network under CRF-as-RNN
     if config.pretrained:
         from deeplab_edu import weights
         weights.load_pretrained(inner, config.pretrained)

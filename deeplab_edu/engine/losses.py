@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from deeplab_edu.datasets.palette import IGNORE_INDEX
-from deeplab_edu.engine.outputs import TrainingOutput
+from deeplab_edu.models.base import TrainingOutput
 
 LOSSES = ("upsampled", "downsampled")
 
@@ -61,7 +61,7 @@ def training_loss(output: TrainingOutput, labels: torch.Tensor, kind: str, aux_w
     if kind not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {kind!r}")
     loss_fn = downsampled_loss if kind == "downsampled" else upsampled_loss
-    loss = sum(loss_fn(s, labels) for s in output.scores)
+    loss = sum(loss_fn(s, labels) for s in output.score_maps())
     if output.aux is not None and aux_weight:
         loss = loss + aux_weight * loss_fn(output.aux, labels)
     return loss

@@ -8,15 +8,24 @@ name               what                                     file
 ``deeplabv3``      ResNet + ASPP with image pooling          ``v3.py``
 ``deeplabv3plus``  v3 encoder + decoder, separable convs     ``v3plus.py``, ``backbones/xception.py``
 =================  =======================================  ===========================================
+
+Wrappers of any of them: ``MultiScale`` (v2's multi-scale inputs), ``LearnedUpsampling`` (FCN's
+deconvolution) and ``CRFRNNSegmenter`` (CRF-as-RNN on top). ``build_from_config`` builds what a
+training config or a checkpoint's ``model_config`` describes, wrappers included. Every model
+meets one training contract, ``training_outputs(x) -> TrainingOutput`` (``base.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+import torch
 
 from deeplab_edu.aspp import ASPP_L, ASPP_S
-from deeplab_edu.backbones.resnet import check_output_stride
-from deeplab_edu.models.base import SegmentationModel
+from deeplab_edu.crf.crf_rnn import CRFasRNN
+from deeplab_edu.crf.params import CRFParams
+from deeplab_edu.models.base import SegmentationModel, TrainingOutput, check_output_stride
+from deeplab_edu.models.crf_rnn import CRFRNNSegmenter
 from deeplab_edu.models.learned_upsampling import LearnedUpsampling
 from deeplab_edu.models.multiscale import MultiScale
 from deeplab_edu.models.v1 import DeepLabV1
@@ -28,6 +37,8 @@ MODELS = ("deeplabv1", "deeplabv2", "deeplabv3", "deeplabv3plus")
 DEFAULT_BACKBONES = {"deeplabv1": "vgg16", "deeplabv2": "resnet101", "deeplabv3": "resnet101",
                      "deeplabv3plus": "resnet101"}
 DEFAULT_OUTPUT_STRIDES = {"deeplabv1": 8, "deeplabv2": 8, "deeplabv3": 16, "deeplabv3plus": 16}
+# v3's Multi_Grid (§4.1) in ResNet's layer4; the TF code's plain rates in Xception's exit flow.
+DEFAULT_MULTI_GRID = {"resnet50": (1, 2, 4), "resnet101": (1, 2, 4), "xception65": None}
 ASPP_PRESETS = {"aspp-l": ASPP_L, "aspp-s": ASPP_S}
 UPSAMPLING = ("bilinear", "deconvolution")
 
@@ -44,11 +55,12 @@ def build_model(name: str, num_classes: int, output_stride: int | None = None, b
     * v1: ``fc6`` in ``"largefov"``, ``"7x7"``, ``"4x4"``, ``"4x4-rate8"``; ``dropout``.
     * v2: ``rates`` (a tuple, or ``"aspp-l"`` / ``"aspp-s"``), ``blocks``, ``scales`` (e.g.
       (1, 0.75, 0.5)) to wrap the model in multi-scale max fusion.
-    * v3 / v3+: ``multi_grid`` (default (1, 2, 4); None for torchvision's geometry), ``rates``,
+    * v3 / v3+: ``multi_grid`` (default ``DEFAULT_MULTI_GRID``; None for plain hole-algorithm
+      rates, torchvision's geometry), ``rates``,
       ``blocks``, ``image_pooling``; v3 ``aux_loss`` and ``head`` (``"paper"``, the default, or
       ``"torchvision"`` for its checkpoints: ``weights.TORCHVISION_DEEPLABV3``); v3+
       ``separable``, and ``backbone="xception65"`` (the paper's aligned Xception-65, with
-      ``middle_units`` instead of ``blocks``; its ``multi_grid`` defaults to (1, 1, 1)).
+      ``middle_units`` instead of ``blocks``).
     * any: ``upsampling="deconvolution"`` brings the scores to the input with FCN's learned
       transposed convolution (``learned_upsampling.py``) instead of fixed bilinear interpolation.
     """
@@ -82,8 +94,33 @@ def build_model(name: str, num_classes: int, output_stride: int | None = None, b
         model = DeepLabV2(num_classes, backbone, output_stride=output_stride, width=width, **options)
         return model if scales is None else MultiScale(model, scales)
     cls = DeepLabV3 if name == "deeplabv3" else DeepLabV3Plus
+    options.setdefault("multi_grid", DEFAULT_MULTI_GRID.get(backbone))
     return cls(num_classes, backbone, output_stride=output_stride, width=width, **options)
 
 
-__all__ = ["MODELS", "DeepLabV1", "DeepLabV2", "DeepLabV3", "DeepLabV3Plus", "LearnedUpsampling", "MultiScale",
-           "SegmentationModel", "build_model"]
+CRF_LAYER_OPTIONS = ("kernels", "learn_weights", "learn_compatibility", "convention", "test_iterations")
+
+
+def build_from_config(model_config: dict,
+                      to_rgb: Callable[[torch.Tensor], torch.Tensor] | None = None) -> SegmentationModel:
+    """The model a ``TrainConfig.model_config`` (or a checkpoint's) describes, freshly initialised.
+
+    With a ``crf_rnn`` entry (``CRFParams`` fields and ``CRF_LAYER_OPTIONS``) the model gets a
+    ``CRFasRNN`` layer on top; ``to_rgb`` then maps its normalised input back to colours 0–255
+    (the engine passes ``datasets.transforms.rgb_from_normalized``).
+    """
+    options = dict(model_config.get("options", {}))
+    model = build_model(model_config["model"], model_config["num_classes"],
+                        output_stride=model_config.get("output_stride"), backbone=model_config.get("backbone"),
+                        width=model_config.get("width", 1.0), **options)
+    if model_config.get("crf_rnn") is None:
+        return model
+    if to_rgb is None:
+        raise ValueError("a model_config with crf_rnn needs to_rgb: how the CRF gets colours from the input")
+    settings = dict(model_config["crf_rnn"])
+    layer = {key: settings.pop(key) for key in CRF_LAYER_OPTIONS if key in settings}
+    return CRFRNNSegmenter(model, CRFasRNN(model_config["num_classes"], CRFParams(**settings), **layer), to_rgb)
+
+
+__all__ = ["MODELS", "CRFRNNSegmenter", "DeepLabV1", "DeepLabV2", "DeepLabV3", "DeepLabV3Plus", "LearnedUpsampling",
+           "MultiScale", "SegmentationModel", "TrainingOutput", "build_from_config", "build_model"]

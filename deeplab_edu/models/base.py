@@ -5,6 +5,14 @@ upsamples them bilinearly (v1, ICLR 2015, §3.1: "we simply bilinearly interpola
 than learn a deconvolution"). ``forward_scores`` is the coarse map (what v1's loss compares
 with labels subsampled 8×); ``forward`` is the map at the input's size (what the metrics and
 the CRF use).
+
+**The training contract.** Every model and wrapper (v1, v2, v3, v3+, ``MultiScale``,
+``LearnedUpsampling``, ``CRFRNNSegmenter``) answers ``training_outputs(x)`` with one
+``TrainingOutput``: ``out``, the scores the loss compares with the labels; ``aux``, v3's
+auxiliary head's scores (torchvision's ``"aux"``) or None; ``scales``, v2's multi-scale
+inputs' per-scale scores besides their fusion ``out`` (v2 §4.1: the loss is summed over every
+scale and the fusion). The engine reads nothing else. ``model(x)`` stays the inference answer:
+logits at the input's size.
 """
 
 from __future__ import annotations
@@ -16,6 +24,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from deeplab_edu import receptive_field as rf
+from deeplab_edu.layouts import check_output_stride, scaled
+
+__all__ = ["SegmentationModel", "TrainingOutput", "check_images", "check_output_stride", "prefixed", "scaled",
+           "upsample"]
+
+
+@dataclasses.dataclass
+class TrainingOutput:
+    """What a model gives the training loss (see the module docstring)."""
+
+    out: torch.Tensor
+    aux: torch.Tensor | None = None
+    scales: list[torch.Tensor] = dataclasses.field(default_factory=list)
+
+    def score_maps(self) -> list[torch.Tensor]:
+        """The maps the loss is summed over: each scale's (MSC only), then ``out``."""
+        return [*self.scales, self.out]
 
 
 def check_images(x: torch.Tensor) -> None:
@@ -41,9 +66,10 @@ def prefixed(specs: list[rf.Layer], prefix: str) -> list[rf.Layer]:
 class SegmentationModel(nn.Module):
     """Base class: ``backbone`` + head. Subclasses define ``forward_scores`` and ``layer_specs``.
 
-    Attributes every model sets: ``output_stride`` (the encoder's, the papers' meaning),
-    ``score_stride`` (of ``forward_scores``: equal to it, except 4 for v3+'s decoder),
-    ``num_classes`` and ``global_context`` (True when image pooling sees the whole image).
+    The models build by ``check_output_stride`` and ``scaled``, imported here from
+    ``deeplab_edu.layouts`` (the backbones below the models read them there). Attributes every
+    model sets: ``output_stride`` (the encoder's, the papers' meaning), ``score_stride`` (of
+    ``forward_scores``: equal to it, except 4 for v3+'s decoder), ``num_classes`` and ``global_context`` (True when image pooling sees the whole image).
     """
 
     output_stride: int
@@ -57,6 +83,10 @@ class SegmentationModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x)
         return upsample(self.forward_scores(x), x.shape[-2:])
+
+    def training_outputs(self, x: torch.Tensor) -> TrainingOutput:
+        """The scores at ``score_stride`` for the loss; models with more to train override this."""
+        return TrainingOutput(self.forward_scores(x))
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Pretrained backbone vs freshly initialised head (DeepLab trains the head at 10× the LR)."""

@@ -7,8 +7,11 @@ taking, at every position and class, the **maximum** over scales:
     f(x) = max_s  resize( f_θ( resize(x, s) ) ).
 
 During training the paper applies the loss to every scale's output and to the fused one;
-``forward_all_scales`` returns them all for that. Kept apart from the models (as in
+``training_outputs`` returns them all for that. Kept apart from the models (as in
 kazuto1011/deeplab-pytorch) because it wraps any of them.
+
+``check_scales`` is the one rule for input scales, here and at inference (``engine.inference``,
+the command line's ``--scales``): numbers in ``SCALE_RANGE``.
 """
 
 from __future__ import annotations
@@ -19,9 +22,23 @@ import torch
 import torch.nn.functional as F
 
 from deeplab_edu import receptive_field as rf
-from deeplab_edu.models.base import SegmentationModel, upsample
+from deeplab_edu.models.base import SegmentationModel, TrainingOutput, upsample
 
 V2_SCALES = (1.0, 0.75, 0.5)
+# The papers use 0.5 … 2; far outside, an image shrinks to a few pixels or grows past any GPU's memory.
+SCALE_RANGE = (0.25, 4.0)
+
+
+def check_scales(scales: Sequence[float]) -> tuple[float, ...]:
+    """The scales as floats, each in ``SCALE_RANGE``; ``ValueError`` naming the bad one otherwise."""
+    try:
+        scales = tuple(float(s) for s in scales)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"scales must be numbers, got {scales!r}") from err
+    low, high = SCALE_RANGE
+    if not scales or any(not low <= s <= high for s in scales):
+        raise ValueError(f"scales must be a non-empty sequence of numbers in [{low:g}, {high:g}], got {scales!r}")
+    return scales
 
 
 class MultiScale(SegmentationModel):
@@ -29,11 +46,8 @@ class MultiScale(SegmentationModel):
 
     def __init__(self, model: SegmentationModel, scales: Sequence[float] = V2_SCALES) -> None:
         super().__init__()
-        scales = tuple(float(s) for s in scales)
-        if not scales or any(not s > 0 for s in scales):
-            raise ValueError(f"scales must be a non-empty sequence of positive numbers, got {scales!r}")
         self.base = model
-        self.scales = scales
+        self.scales = check_scales(scales)
         self.num_classes = model.num_classes
         self.output_stride, self.score_stride = model.output_stride, model.score_stride
         self.global_context = model.global_context
@@ -54,6 +68,11 @@ class MultiScale(SegmentationModel):
 
     def forward_scores(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_all_scales(x)[-1]
+
+    def training_outputs(self, x: torch.Tensor) -> TrainingOutput:
+        """The fusion as ``out``, every scale's scores as ``scales`` (v2 §4.1: the loss sums them all)."""
+        *per_scale, fused = self.forward_all_scales(x)
+        return TrainingOutput(fused, scales=per_scale)
 
     def layer_specs(self) -> list[rf.Layer]:
         return self.base.layer_specs()

@@ -3,7 +3,7 @@
 The backbone is ``deeplab_edu.backbones.VGG16`` (output stride 8). The head is VGG's fully
 connected layers rewritten as convolutions (§3.1): fc6 → ReLU → dropout → fc7 (1×1) → ReLU →
 dropout → fc8 (1×1, one channel per class). The paper tried several fc6 designs (Table 2),
-named here as in ``deeplab_edu.receptive_field.FC6_VARIANTS``:
+named here as in ``deeplab_edu.layouts.FC6_VARIANTS`` (which the receptive-field lesson reads too):
 
 =============  ======  ======  ========  ===========================================
 variant        kernel  rate r  channels  note
@@ -27,11 +27,9 @@ import torch
 from torch import nn
 
 from deeplab_edu import receptive_field as rf
-from deeplab_edu.backbones.resnet import scaled
 from deeplab_edu.backbones.vgg import VGG16
-from deeplab_edu.models.base import SegmentationModel, prefixed
-
-FC6_VARIANTS = rf.FC6_VARIANTS
+from deeplab_edu.layouts import FC6_VARIANTS
+from deeplab_edu.models.base import SegmentationModel, prefixed, scaled
 
 
 class DeepLabV1(SegmentationModel):

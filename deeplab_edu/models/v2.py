@@ -16,8 +16,7 @@ import torch
 from deeplab_edu import receptive_field as rf
 from deeplab_edu.aspp import ASPP_L, ASPPv2
 from deeplab_edu.backbones import build_backbone
-from deeplab_edu.backbones.resnet import scaled
-from deeplab_edu.models.base import SegmentationModel, prefixed
+from deeplab_edu.models.base import SegmentationModel, prefixed, scaled
 
 
 class DeepLabV2(SegmentationModel):

@@ -29,8 +29,8 @@ from torch import nn
 
 from deeplab_edu import receptive_field as rf
 from deeplab_edu.aspp import ASPP, v3_rates
-from deeplab_edu.backbones.resnet import ResNet, scaled
-from deeplab_edu.models.base import SegmentationModel, prefixed, upsample
+from deeplab_edu.backbones.resnet import ResNet
+from deeplab_edu.models.base import SegmentationModel, TrainingOutput, prefixed, scaled
 
 
 HEADS = ("paper", "torchvision")
@@ -99,13 +99,11 @@ class DeepLabV3(SegmentationModel):
     def forward_scores(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.backbone(x)["out"])
 
-    def forward_with_aux(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``{"out": logits, "aux": layer3 logits}`` at the input size (torchvision's output)."""
-        if self.aux_classifier is None:
-            raise RuntimeError("this model has no auxiliary head; build it with aux_loss=True")
+    def training_outputs(self, x: torch.Tensor) -> TrainingOutput:
+        """The scores, plus the ``layer3`` head's (torchvision's ``"aux"``) when it is built."""
         features = self.backbone(x)
-        return {"out": upsample(self.classifier(features["out"]), x.shape[-2:]),
-                "aux": upsample(self.aux_classifier(features["aux"]), x.shape[-2:])}
+        aux = None if self.aux_classifier is None else self.aux_classifier(features["aux"])
+        return TrainingOutput(self.classifier(features["out"]), aux)
 
     def layer_specs(self) -> list[rf.Layer]:
         return prefixed(self.backbone.layer_specs(), "backbone") + prefixed(self.classifier.layer_specs(),

@@ -21,9 +21,9 @@ from torch import nn
 
 from deeplab_edu import receptive_field as rf
 from deeplab_edu.aspp import ASPP, v3_rates
-from deeplab_edu.backbones.resnet import ResNet, scaled
+from deeplab_edu.backbones.resnet import ResNet
 from deeplab_edu.backbones.xception import Xception65
-from deeplab_edu.models.base import SegmentationModel, prefixed, upsample
+from deeplab_edu.models.base import SegmentationModel, prefixed, scaled, upsample
 from deeplab_edu.separable import conv_bn_relu
 
 
@@ -47,14 +47,16 @@ class DeepLabV3Plus(SegmentationModel):
     """ResNet or aligned Xception-65 + separable ASPP (encoder) + the decoder on stride-4 features.
 
     ``backbone="xception65"`` is the paper's (§3.2, ``deeplab_edu.backbones.xception``); its
-    ``multi_grid`` applies to exit_flow/block2 (default (1, 1, 1), the TF code's) and
-    ``middle_units`` sets the middle flow's length (16) for small models.
+    ``multi_grid`` applies to exit_flow/block2 and ``middle_units`` sets the middle flow's
+    length (16) for small models. ``multi_grid=None`` keeps the plain hole-algorithm rates (for
+    Xception the TF code's (1, 1, 1)); ``build_model`` passes each backbone's default
+    (``models.DEFAULT_MULTI_GRID``).
     """
 
     score_stride = 4
 
     def __init__(self, num_classes: int, backbone: str = "resnet101", output_stride: int = 16,
-                 multi_grid: Sequence[int] | None | str = "default", rates: Sequence[int] | None = None,
+                 multi_grid: Sequence[int] | None = None, rates: Sequence[int] | None = None,
                  width: float = 1.0, blocks: Sequence[int] | None = None, separable: bool = True,
                  image_pooling: bool = True, middle_units: int | None = None) -> None:
         super().__init__()
@@ -66,15 +68,11 @@ class DeepLabV3Plus(SegmentationModel):
             if blocks is not None:
                 raise ValueError("blocks sets ResNet units per stage; for xception65 pass middle_units "
                                  "(the middle flow's length, 16 in the paper)")
-            if multi_grid == "default":  # the TF code's: exit_flow/block2 at rates r · (1, 1, 1)
-                multi_grid = None
             self.backbone = Xception65(output_stride, multi_grid, width,
                                        16 if middle_units is None else middle_units)
         else:
             if middle_units is not None:
                 raise ValueError("middle_units applies to the xception65 backbone only")
-            if multi_grid == "default":  # v3's Multi_Grid (1, 2, 4) in layer4 (v3 §4.1)
-                multi_grid = (1, 2, 4)
             self.backbone = ResNet(int(backbone[6:]), output_stride, multi_grid, width, blocks)
         self.output_stride = output_stride
         self.global_context = image_pooling
