@@ -20,15 +20,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from deeplab_edu import paths, runtime
-from deeplab_edu.datasets import (VOC_CLASSES, VOC_PALETTE, EvalTransform, TrainTransform, build_dataset,
-                                  colorize, to_index)
-from deeplab_edu.datasets import synthetic, trainaug
-from deeplab_edu.datasets.voc import describe_label_file, read_label
-from deeplab_edu.metrics import ConfusionMatrix, trimap_band
-from deeplab_edu.viz import datasets as viz
+from deeplab_edu import book
+from deeplab_edu.book import (build_dataset, colorize, ConfusionMatrix, describe_label_file,
+                              EvalTransform, read_label, to_index, TrainTransform, trimap_band,
+                              VOC_CLASSES, VOC_PALETTE)
 
-_ = runtime.seed_everything(0)
+_ = book.seed_everything(0)
 
 # %% [markdown]
 # ## VOC 2012, SBD and "trainaug"
@@ -39,7 +36,7 @@ _ = runtime.seed_everything(0)
 # The published list sizes (`datasets.trainaug.PUBLISHED_SIZES`):
 
 # %%
-for name, count in trainaug.PUBLISHED_SIZES.items():
+for name, count in book.PUBLISHED_SIZES.items():
     print(f"{name:>15}: {count:>6,} images")
 
 # %% [markdown]
@@ -49,7 +46,7 @@ for name, count in trainaug.PUBLISHED_SIZES.items():
 # applies is plain set arithmetic, `trainaug_ids`:
 
 # %%
-print(trainaug.trainaug_ids(voc_train=["a", "b"], voc_val=["c", "d"], sbd_train=["b", "c", "e"], sbd_val=["f"]))
+print(book.trainaug_ids(voc_train=["a", "b"], voc_val=["c", "d"], sbd_train=["b", "c", "e"], sbd_val=["f"]))
 
 # %% [markdown]
 # ## What a label PNG really holds
@@ -70,7 +67,7 @@ sample_classes = sample.class_names
 richest = max(range(len(sample)), key=lambda i: len(np.unique(sample.load(i)[1])))
 label_path = sample.label_path(sample.ids[richest])
 info = describe_label_file(label_path)
-print("file:", label_path.relative_to(paths.sample_root()))
+print("file:", label_path.relative_to(book.sample_root()))
 print("PIL mode:", info["mode"], " size:", info["size"])
 print("first palette entries:", info["palette"][:4].tolist(), "...")
 for value, count in info["values"].items():
@@ -99,7 +96,7 @@ voc_like[trimap_band(label, 1)] = 255
 rows, cols = np.nonzero(voc_like == 255)
 middle = len(rows) // 2  # zoom on a piece of outline
 window = (int(np.clip(rows[middle] - 7, 0, label.shape[0] - 14)), int(np.clip(cols[middle] - 7, 0, label.shape[1] - 14)), 14)
-fig = viz.plot_label_anatomy(voc_like, window=window, class_names=sample_classes)
+fig = book.plot_label_anatomy(voc_like, window=window, class_names=sample_classes)
 plt.show()
 
 # %% [markdown]
@@ -145,43 +142,34 @@ with contextlib.chdir(scratch):  # a short relative path in the message
 #
 # | property | the lesson it serves |
 # |---|---|
-# | the class is the object's **shape**; its colour only narrows it to a pair (each hue family is shared by two classes), its fill texture comes from a pool shared by all | no pixel names its class by colour or texture: the network must see the object at its own scale, the **field of view** of LargeFOV and ASPP (ch. 07–08); the colour hint lets a laptop run learn in minutes |
+# | the class is the object's **shape**; its colour is drawn around its class's **hue family**, and its fill texture comes from a pool shared by all. Most families hold a pair of classes; one class has a family to itself (the cell below the table prints which) | within a pair, neither colour nor texture names the class: the network must see the object at its own scale, the **field of view** of LargeFOV and ASPP (ch. 07–08). The class alone in its family is the exception — its colour names it, which ch. 09 meets in its results. The colour hint lets a laptop run learn in minutes |
 # | objects span about 10–80 % of the frame | several scales in one image: **ASPP**, multi-scale inference (ch. 08–09) |
 # | fills are saturated and nearly flat on a pale or dark background | boundaries lie on **colour edges** while the network's coarse scores are blurred: the **CRF**'s job (ch. 07, 08, 11) |
 # | bars, star arms and ring walls at least 4 px wide (at 160 px) | **thin parts** that output stride 8 and the **decoder** can win and none that cannot be learnt (ch. 09–10) |
 # | concave outlines, holes, occlusion, a textured background | a blob is never the right answer; context matters |
-#
-# `difficulty="hard"` gives the book's first design instead: class-specific textures, two to
-# seven objects from a few pixels to most of the frame, one-pixel spikes and sticks. It is a
-# harder test for the `full` profile (`make-data --difficulty hard`); a laptop run does not learn
-# it in minutes.
 
 # %%
-for index, name in enumerate(synthetic.CLASSES):
-    print(f"{index}  {name}")
-print("objects per scene:", f"1 to {synthetic.MAX_STANDARD_OBJECTS} (standard),",
-      f"2 to {synthetic.MAX_OBJECTS} (hard)")
+for index, name in enumerate(book.CLASSES):
+    if index == 0:
+        print(f"{index}  {name:<10}  any hue, but pale or dark (low saturation)")
+        continue
+    partners = book.colour_family(name)  # the classes only its shape tells it from
+    print(f"{index}  {name:<10}  " + (f"hue family shared with {', '.join(partners)}" if partners
+                                      else "alone in its hue family: its colour names it"))
+print("objects per scene:", f"1 to {book.MAX_OBJECTS}")
 
 # %%
-pairs = [synthetic.make_scene(seed, 128) for seed in range(12)]
-fig = viz.plot_pairs(pairs, synthetic.CLASSES, titles=[f"seed {s}" for s in range(12)])
+pairs = [book.make_scene(seed, 128) for seed in range(12)]
+fig = book.plot_pairs(pairs, book.CLASSES, titles=[f"seed {s}" for s in range(12)])
 plt.show()
 
 # %% [markdown]
-# The same seeds, `difficulty="hard"`:
+# The statistics of 300 scenes:
 
 # %%
-hard = [synthetic.make_scene(seed, 128, "hard") for seed in range(6)]
-fig = viz.plot_pairs(hard, synthetic.CLASSES, titles=[f"seed {s}, hard" for s in range(6)])
-plt.show()
-
-# %% [markdown]
-# The statistics of 300 standard scenes:
-
-# %%
-stats = synthetic.scene_statistics(range(300), 128)
-fig = viz.plot_statistics(stats["pixel_fraction"], stats["region_area"], stats["region_class"],
-                          synthetic.CLASSES, 128)
+stats = book.scene_statistics(range(300), 128)
+fig = book.plot_statistics(stats["pixel_fraction"], stats["region_area"], stats["region_class"],
+                          book.CLASSES, 128)
 plt.show()
 area = stats["region_area"]
 print(f"object regions: {len(area)}, median {int(np.median(area))} px, largest {area.max()} px "
@@ -197,22 +185,22 @@ print(f"background: {stats['pixel_fraction'][0]:.0%} of all pixels")
 # %% tags=["nbval-ignore-output"]
 import timeit
 
-seconds = timeit.timeit(lambda: synthetic.make_scene(1, 160), number=50) / 50
+seconds = timeit.timeit(lambda: book.make_scene(1, 160), number=50) / 50
 print(f"make_scene(size=160): {seconds * 1000:.1f} ms per scene")
 
 # %% [markdown]
 # ### On disk, in VOC's layout
 #
 # `python -m deeplab_edu make-data` (sizes from the run profile; `--train`, `--val`, `--size`,
-# `--seed`, `--difficulty` override them) writes `JPEGImages/`, palette PNGs in `SegmentationClass/`, the
-# split lists in `ImageSets/Segmentation/`, and `builtin.json` with the class names, the design
-# and its format version. Besides `train` and `val` there is a small `holdout` split, drawn like
+# `--seed` override them) writes `JPEGImages/`, palette PNGs in `SegmentationClass/`, the
+# split lists in `ImageSets/Segmentation/`, and `builtin.json` with the class names and the
+# design's format version. Besides `train` and `val` there is a small `holdout` split, drawn like
 # `train` but never trained on: the training chapters cross-validate the CRF's parameters there,
 # never on the images they score. The same function, into a scratch folder:
 
 # %%
 folder = scratch / "builtin"
-synthetic.write_builtin(folder, train=4, val=2, size=64, seed=0, progress=False, holdout=1)
+book.write_builtin(folder, train=4, val=2, size=64, seed=0, progress=False, holdout=1)
 for path in sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file()):
     print(path)
 
@@ -246,10 +234,10 @@ print("label:", tuple(target.shape), target.dtype, "values", target.unique().tol
 # with a crop of 129, the cream areas are the ignored padding:
 
 # %%
-image, label = synthetic.make_scene(9, 128)
+image, label = book.make_scene(9, 128)
 transform = TrainTransform(129, scale=(0.5, 2.0), generator=torch.Generator().manual_seed(0))
 samples = [transform(image, label) for _ in range(6)]
-fig = viz.plot_augmentations(image, label, samples, synthetic.CLASSES)
+fig = book.plot_augmentations(image, label, samples, book.CLASSES)
 plt.show()
 
 # %% [markdown]
@@ -276,10 +264,10 @@ print("batch:", tuple(images.shape), tuple(labels.shape), " ignored pixels:", in
 # `data/README.md` for downloading, layout and `convert-sbd`.
 
 # %% tags=["nbval-ignore-output"]
-if (paths.voc_root() / "ImageSets" / "Segmentation" / "val.txt").is_file():
+if (book.voc_root() / "ImageSets" / "Segmentation" / "val.txt").is_file():
     voc = build_dataset("voc", "val")
     print(voc)
-    fig = viz.plot_pairs([voc.load(0)], VOC_CLASSES, titles=[voc.ids[0]], columns=1)
+    fig = book.plot_pairs([voc.load(0)], VOC_CLASSES, titles=[voc.ids[0]], columns=1)
     plt.show()
 else:
-    print(f"no VOC 2012 at {paths.voc_root()}: the book uses the built-in set")
+    print(f"no VOC 2012 at {book.voc_root()}: the book uses the built-in set")
