@@ -166,7 +166,7 @@ def vgg16_fc_to_conv(state_dict: Mapping[str, torch.Tensor], fc6: str = "largefo
     keep every other (4×4: taps 0, 2, 4, 6) or every third (3×3: taps 0, 3, 6) tap; LargeFOV also
     keeps every 4th of the 4096 channels in fc6 and fc7. Returns ``classifier.fc6/fc7.*`` keys.
     """
-    from deeplab_edu.receptive_field import FC6_VARIANTS
+    from deeplab_edu.layouts import FC6_VARIANTS
 
     if fc6 not in FC6_VARIANTS:
         raise ValueError(f"fc6 must be one of {sorted(FC6_VARIANTS)}, got {fc6!r}")
