@@ -162,3 +162,21 @@ def test_a_diverging_run_ends_with_one_line_naming_the_step_and_the_checkpoint(d
     line = diverged.stderr.strip().splitlines()[-1]
     assert ("the loss became nan at step" in line or "the weights are not finite after step" in line), line
     assert "--lr" in line
+
+
+def test_a_full_disk_while_logging_names_the_file_and_folder(tmp_path, monkeypatch):
+    import csv
+    import errno
+
+    from deeplab_edu.engine.log import append
+
+    class FullDisk:
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def writerow(self, row) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(csv, "DictWriter", FullDisk)
+    with pytest.raises(OSError, match=f"no space left on {tmp_path} while writing log.csv"):
+        append(tmp_path / "log.csv", {"step": 1})
