@@ -3,8 +3,9 @@
 The same code path trains and evaluates in every profile; only the sizes differ.
 
 - ``smoke``  — seconds on a 2-core CPU; what the test suite and CI use.
-- ``laptop`` — a few minutes on a CPU: the same runs at a size a laptop can finish. Its small
-  models start from the book's miniature-ImageNet backbones (``deeplab_edu.pretrain``), as
+- ``laptop`` — a CPU: the same runs at a size a laptop can finish (chapter 00 lists each chapter's
+  measured time, which the notebook executor records). Its small models start from the book's
+  miniature-ImageNet backbones (``deeplab_edu.pretrain``), as
   DeepLab starts from ImageNet (chapter 09 measures what that start buys against random weights).
 - ``gpu``    — one mid-range GPU (T4 / L4 class): the papers' full-size models (width 1, VGG-16 and
   ResNet-101 from ImageNet, the papers' heads and rates, v1/v2's 321-px crops), trained for as many
@@ -72,7 +73,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "laptop": Profile(
         name="laptop",
-        description="CPU: a few minutes per chapter, learning is visible",
+        description="CPU: learning is visible; chapter 00 lists each chapter's measured time",
         crop_size=129,
         batch_size=8,
         iterations=800,
