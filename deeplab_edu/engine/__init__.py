@@ -5,7 +5,7 @@
 ``pretrained``     which ImageNet weights a run starts from (``default_pretrained``)
 ``losses``         the v1/v2 downsampled and v3 upsampled cross-entropy, auxiliary and MSC terms
 ``sampling``       the reproducible draw of images and crops (``DrawSampler``)
-``outputs``        what a model returns in training: logits, MSC scales, an auxiliary head
+``outputs``        the engine's one call into a model in training: ``training_outputs``
 ``run_dir``        the run directory's rule: resume, refuse a different recipe, or overwrite
 ``log``            the CSV log (``LOG_FIELDS``), read back safely after a killed write
 ``stop``           SIGINT / SIGTERM: finish the step, save, say how to resume
