@@ -34,7 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "crf": ("deeplab_edu.cli.crf",
             "refine saved scores with the dense CRF (PyTorch lattice, GPU if any) and score before / after"),
     "gpu-check": ("deeplab_edu.gpu_check",
-                  "measure the GPU path in one run (<= 8 min): throughput vs torchvision, GPU CRF, training, DDP"),
+                  "measure the GPU path in one run (<= 9 min): throughput vs torchvision, GPU CRF, training, DDP, "
+                  "each chapter's time per run profile"),
 }
 
 # Exceptions that mean "the user asked for something that cannot be done", not "the code is wrong".
@@ -46,7 +47,7 @@ def build_parser(load_arguments: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m deeplab_edu",
         description="deeplab_edu: train, evaluate and explore the DeepLab family. "
-                    "The run profile is set by DEEPLAB_EDU_PROFILE (smoke, laptop, full).",
+                    "The run profile is set by DEEPLAB_EDU_PROFILE (smoke, laptop, gpu, full).",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help_text) in COMMANDS.items():

@@ -95,5 +95,5 @@ def test_the_estimate_names_the_profile_and_a_smaller_one():
 
 
 def test_durations_read_as_a_reader_weighs_them():
-    assert [estimate.format_duration(s) for s in (42, 720, 3.4 * 3600, 2.1 * 86400)] == [
-        "42 s", "12 min", "3.4 h", "2.1 days"]
+    assert [estimate.format_duration(s) for s in (0.02, 42, 720, 3.4 * 3600, 2.1 * 86400)] == [
+        "< 1 s", "42 s", "12 min", "3.4 h", "2.1 days"]

@@ -223,7 +223,9 @@ def estimate_time(configs: Sequence[TrainConfig], num_classes: int = 21, steps: 
 
 
 def format_duration(seconds: float) -> str:
-    """``42 s``, ``12 min``, ``3.4 h``, ``2.1 days``: a time a reader can weigh."""
+    """``< 1 s``, ``42 s``, ``12 min``, ``3.4 h``, ``2.1 days``: a time a reader can weigh."""
+    if seconds < 0.5:
+        return "< 1 s"
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 90 * 60:
