@@ -180,3 +180,21 @@ def test_a_full_disk_while_logging_names_the_file_and_folder(tmp_path, monkeypat
     monkeypatch.setattr(csv, "DictWriter", FullDisk)
     with pytest.raises(OSError, match=f"no space left on {tmp_path} while writing log.csv"):
         append(tmp_path / "log.csv", {"step": 1})
+
+
+def test_without_flock_the_file_itself_is_the_lock(tmp_path, monkeypatch):
+    from deeplab_edu.engine import run_lock
+
+    def refused(*args):
+        raise run_lock._NoFlock
+
+    monkeypatch.setattr(run_lock, "_acquire_flock", refused)
+    with hold_run_folder(tmp_path) as lock:
+        with pytest.raises(RunFolderBusy, match=f"PID {os.getpid()} on {socket.gethostname()}"):
+            hold_run_folder(tmp_path).__enter__()
+    assert not lock.exists()
+    pid = dead_pid()
+    lock.write_text(f'{{"pid": {pid}, "host": "{socket.gethostname()}"}}')
+    with pytest.warns(UserWarning, match=f"stale lock of PID {pid}"):
+        with hold_run_folder(tmp_path):
+            assert str(os.getpid()) in lock.read_text()

@@ -6,8 +6,9 @@ run killed by SIGKILL or a power cut leaves only a *stale* file: the next run fi
 unlocked, says whose it was, and takes it over. A second ``train`` into a folder in use stops
 before touching anything, naming the PID and host of the running one.
 
-Where ``fcntl`` does not exist (Windows) the file itself is the lock, created with
-``O_CREAT | O_EXCL`` (atomic); a file whose PID no longer runs on this host is stale.
+Where ``fcntl`` does not exist (Windows) or the file system refuses it (some network mounts),
+the file itself is the lock, created with ``O_CREAT | O_EXCL`` (atomic); a file whose PID no
+longer runs on this host is stale.
 
 ``process_alive`` is also what keeps a writer's temporary files safe: a ``.tmp`` file is
 removed as stale only when the process that named itself in it is gone.
@@ -31,6 +32,10 @@ LOCK_NAME = "run.lock"
 
 class RunFolderBusy(UserError):
     """Another live process holds the run folder."""
+
+
+class _NoFlock(Exception):
+    """The file system refuses ``flock``."""
 
 
 def process_alive(pid: int, host: str | None = None) -> bool:
@@ -87,9 +92,12 @@ def _acquire_flock(folder: Path, path: Path) -> int:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             os.close(fd)
             raise _busy(folder, path, _read(path)) from None
+        except OSError:  # a file system without flock (some network mounts): the file is the lock
+            os.close(fd)
+            raise _NoFlock from None
         try:
             current = os.stat(path)
         except FileNotFoundError:
@@ -139,7 +147,7 @@ def hold_run_folder(folder: str | Path, writer: bool = True) -> Iterator[Path | 
     try:
         import fcntl  # noqa: F401
         fd = _acquire_flock(folder, path)
-    except ImportError:
+    except (ImportError, _NoFlock):
         fd = _acquire_exclusive(folder, path)
     try:
         yield path
