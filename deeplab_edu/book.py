@@ -65,7 +65,7 @@ TEACHES: dict[str, dict[str, tuple[str, ...]]] = {
     "05 · Datasets": {
         "datasets": ("EvalTransform", "TrainTransform", "VOC_CLASSES", "VOC_PALETTE", "build_dataset", "colorize",
                      "default_training_data", "to_index"),
-        "datasets.synthetic": ("CLASSES", "MAX_OBJECTS", "MAX_STANDARD_OBJECTS", "colour_family",
+        "datasets.synthetic": ("CLASSES", "MAX_OBJECTS", "colour_family",
                                "make_object_image", "make_scene", "scene_statistics", "write_builtin"),
         "datasets.trainaug": ("PUBLISHED_SIZES", "trainaug_ids"),
         "datasets.voc": ("describe_label_file", "read_label"),
@@ -94,6 +94,8 @@ TEACHES: dict[str, dict[str, tuple[str, ...]]] = {
         "viz.training": ("plot_training_curves",),
     },
     "08 · Training DeepLab v2": {
+        "conclusions": ("Why", "conclusions", "label"),
+        "published": ("paper_difference",),
         "schedules": ("poly_lr",),
     },
     "09 · Training DeepLab v3": {

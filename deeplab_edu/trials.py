@@ -17,7 +17,6 @@ val mIoU points its engine recorded (``TrainConfig.validate_every``).
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 
 from deeplab_edu.crf import CRFParams, dense_crf
-from deeplab_edu.crf.search import CRFScore, CRFSearch, coarse_to_fine, evaluate_crf
+from deeplab_edu.crf.search import CRFScore, CRFSearch, coarse_to_fine, score_crf
 from deeplab_edu.evaluate import EvalResult, crf_evaluate, evaluate, predict_probs
 from deeplab_edu.experiments import Effect, Spread
 from deeplab_edu.train import TrainConfig, TrainResult, train
@@ -125,7 +124,7 @@ def results_report(trials: Sequence[Trial], effects: Sequence[Effect], trimap_wi
                    parameters: bool = True) -> str:
     """A chapter's results: one row per trial (mean ± half the seed range; parameters of the
     first run), the effects' table, and each effect's verdict in a sentence."""
-    from deeplab_edu.evaluate import format_table
+    from deeplab_edu.evaluate import format_results_table
 
     rows = []
     for t in trials:
@@ -133,15 +132,15 @@ def results_report(trials: Sequence[Trial], effects: Sequence[Effect], trimap_wi
         if parameters:
             row["parameters"] = f"{sum(p.numel() for p in t.runs[0].model.parameters()):,}"
         rows.append(row)
-    parts = [format_table(rows), format_table([e.row() for e in effects])]
+    parts = [format_results_table(rows), format_results_table([e.row() for e in effects])]
     return "\n\n".join(parts) + "\n\n" + "\n".join(e.sentence() for e in effects)
 
 
 def per_class_report(trials: Sequence[Trial], crf: bool = False) -> str:
     """IoU per class of each trial, the mean over its seeds."""
-    from deeplab_edu.evaluate import format_table
+    from deeplab_edu.evaluate import format_results_table
 
-    return format_table([{"run": t.name, **{k: round(v, 3) for k, v in t.per_class(crf).items()}} for t in trials])
+    return format_results_table([{"run": t.name, **{k: round(v, 3) for k, v in t.per_class(crf).items()}} for t in trials])
 
 
 def training_curves(trials: Sequence[Trial], seeds: Sequence[int] | None = None
@@ -230,7 +229,7 @@ def tune_crf(model: torch.nn.Module, holdout_set, grid: dict[str, Sequence[float
     search = coarse_to_fine(images, probs, labels, holdout_set.num_classes, grid["w1"], grid["sigma_alpha"],
                             grid["sigma_beta"], base=base, refinements=refinements, max_extensions=max_extensions,
                             widths=(4,), device=device, progress=False)
-    alone = evaluate_crf(images, probs, labels, holdout_set.num_classes, None, widths=(4,))
+    alone = score_crf(images, probs, labels, holdout_set.num_classes, None, widths=(4,))
     return TunedCRF(search.best.params, search, alone, images=len(images))
 
 
@@ -254,11 +253,6 @@ def example_predictions(model: torch.nn.Module, dataset, indices: Sequence[int],
                 refined = dense_crf(image, p.numpy(), crf_params, method="lattice")
                 out["network + CRF"].append(np.asarray(refined).argmax(0))
     return out
-
-
-def scratch_dir(prefix: str = "deeplab_edu-") -> Path:
-    """A temporary folder for throw-away scores (removed when the process exits)."""
-    return Path(tempfile.mkdtemp(prefix=prefix))
 
 
 def holdout_split(dataset_name: str, root: str | None, count: int = 100):

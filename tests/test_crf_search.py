@@ -3,7 +3,7 @@
 import pytest
 
 from deeplab_edu.crf import CRFParams, dense_crf
-from deeplab_edu.crf.search import evaluate_crf, grid_search
+from deeplab_edu.crf.search import score_crf, grid_search
 from deeplab_edu.metrics import ConfusionMatrix
 
 from crf_cases import disc_scene
@@ -13,7 +13,7 @@ IMAGES, LABELS, PROBS = (list(x) for x in zip(*SCENES))
 
 
 def test_no_crf_scores_the_network_alone_over_the_whole_set():
-    score = evaluate_crf(IMAGES, PROBS, LABELS, 3, None, widths=[2])
+    score = score_crf(IMAGES, PROBS, LABELS, 3, None, widths=[2])
     matrix = ConfusionMatrix(3)
     for p, label in zip(PROBS, LABELS):
         matrix.update(p.argmax(0), label)
@@ -37,13 +37,13 @@ def test_grid_is_sorted_and_each_entry_is_its_own_evaluation():
 
 def test_mismatched_sets_are_refused():
     with pytest.raises(ValueError, match="equally long"):
-        evaluate_crf(IMAGES, PROBS[:2], LABELS, 3, CRFParams())
+        score_crf(IMAGES, PROBS[:2], LABELS, 3, CRFParams())
 
 
 def test_tensors_on_a_device_score_like_numpy():
     params = CRFParams(w1=5, sigma_alpha=10, sigma_beta=5, iterations=5)
-    on_device = evaluate_crf(IMAGES, PROBS, LABELS, 3, params, widths=[2], device="cpu")
-    as_numpy = evaluate_crf(IMAGES, PROBS, LABELS, 3, params, widths=[2])
+    on_device = score_crf(IMAGES, PROBS, LABELS, 3, params, widths=[2], device="cpu")
+    as_numpy = score_crf(IMAGES, PROBS, LABELS, 3, params, widths=[2])
     assert on_device == as_numpy
 
 
@@ -69,7 +69,7 @@ def test_grouped_scores_equal_one_evaluation_per_setting():
     results = grid_search(IMAGES, PROBS, LABELS, 3, w1=[1, 5], sigma_alpha=[10, 30], sigma_beta=[5],
                           widths=[2])
     for r in results:
-        alone = evaluate_crf(IMAGES, PROBS, LABELS, 3, r.params, widths=[2])
+        alone = score_crf(IMAGES, PROBS, LABELS, 3, r.params, widths=[2])
         assert r.miou == pytest.approx(alone.miou)
 
 

@@ -89,6 +89,7 @@ def test_evaluate_accumulates_one_confusion_matrix_over_whole_images(val_set, tm
 
 
 @pytest.mark.parametrize("method", ["lattice", "pydensecrf"])
+@pytest.mark.slow
 def test_crf_on_saved_scores_is_independent_of_workers_and_zero_iterations_changes_nothing(
         val_set, tmp_path, method):
     evaluate(tiny("deeplabv1"), val_set, trimap_widths=(), scores_dir=tmp_path, progress=False)
@@ -137,14 +138,14 @@ def test_missing_or_corrupt_scores_are_named(tmp_path):
 def test_results_table_reports_before_and_after(val_set, tmp_path):
     import math
 
-    from deeplab_edu.evaluate import format_table, results_row
+    from deeplab_edu.evaluate import format_results_table, results_row
 
     before = evaluate(tiny("deeplabv1"), val_set, trimap_widths=(2, 4), scores_dir=tmp_path, progress=False)
     _, after = crf_evaluate(val_set, tmp_path, CRFParams(iterations=1), trimap_widths=(2, 4), progress=False)
     row = results_row("v1", before, after, seconds=1.5, device="cpu", trimap_width=4)
     assert row["mIoU"] == before.confusion.miou() and row["trimap acc"] == before.trimap.accuracy()[4]
     assert row["trimap acc +CRF"] == after.trimap.accuracy()[4]
-    table = format_table([row, results_row("no crf", before)])
+    table = format_results_table([row, results_row("no crf", before)])
     lines = table.splitlines()
     assert lines[0].startswith("| run | mIoU |") and len(lines) == 4
     assert f"{row['mIoU']:.3f}" in lines[2] and "| 1.5 | cpu |" in lines[2]
@@ -152,14 +153,14 @@ def test_results_table_reports_before_and_after(val_set, tmp_path):
 
 
 def test_per_class_table_has_one_column_per_class(val_set):
-    from deeplab_edu.evaluate import format_table, per_class_row
+    from deeplab_edu.evaluate import format_results_table, per_class_row
 
     result = evaluate(tiny("deeplabv3"), val_set, progress=False)
     row = per_class_row("v3", result)
     assert list(row) == ["run", *val_set.class_names]
     np.testing.assert_array_equal([row[name] for name in val_set.class_names],
                                   result.confusion.per_class_iou())  # nan (class absent) == nan
-    header = format_table([row]).splitlines()[0]
+    header = format_results_table([row]).splitlines()[0]
     assert header == "| run | " + " | ".join(val_set.class_names) + " |"
 
 

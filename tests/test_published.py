@@ -238,7 +238,7 @@ def test_format_published_and_errors():
     assert " 2.9\n" in text  # v1's speeds print as before (chapter 06's output); mean IoU keeps two decimals
     policy = format_published(get_table("v2_learning_policy"))
     assert "64.90" in policy and policy.splitlines()[1].startswith("policy/batch/iterations")
-    assert not hasattr(published, "format_table")  # the name belongs to receptive_field and engine.tables
+    assert not hasattr(published, "format_table")  # a table of results is format_results_table, of fields format_field_table
     with pytest.raises(KeyError, match="no published table"):
         get_table("v9")
     with pytest.raises(ValueError, match="cells"):

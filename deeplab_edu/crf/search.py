@@ -15,7 +15,7 @@ iterations, by a **coarse-to-fine** scheme. The papers' initial ranges, kept in 
 setting so far; when the best lies on the edge of the grid the grid is moved outwards first,
 so the optimum it returns lies *inside* what was searched (``CRFSearch.on_edge`` says when it
 does not — the search ran out of extensions). The caller chooses the fitting images; score the
-chosen setting on *other* images (``evaluate_crf``), never on those it was fitted on.
+chosen setting on *other* images (``score_crf``), never on those it was fitted on.
 
 Scores come from one confusion matrix over the whole held-out set (``metrics.ConfusionMatrix``),
 and the trimap accuracy shows where the gain is: at boundaries.
@@ -79,10 +79,14 @@ class CRFSearch:
         return self.scores[0]
 
 
-def evaluate_crf(images: Sequence[np.ndarray], probs: Sequence[np.ndarray], labels: Sequence[np.ndarray],
-                 num_classes: int, params: CRFParams | None, widths: Iterable[int] = (2, 4, 8),
-                 method: str = "lattice", device: str | torch.device | None = None) -> CRFScore:
-    """Score argmax(CRF(P)) — or argmax(P) when ``params`` is None — over the whole set."""
+def score_crf(images: Sequence[np.ndarray], probs: Sequence[np.ndarray], labels: Sequence[np.ndarray],
+              num_classes: int, params: CRFParams | None, widths: Iterable[int] = (2, 4, 8),
+              method: str = "lattice", device: str | torch.device | None = None) -> CRFScore:
+    """Score argmax(CRF(P)) — or argmax(P) when ``params`` is None — over the whole set.
+
+    In memory, on arrays; ``deeplab_edu.evaluate.crf_evaluate`` does the same for a dataset's
+    saved score files.
+    """
     _check_sets(images, probs, labels)
     widths = list(widths)
     if params is None:
@@ -264,5 +268,5 @@ def _refine(image: np.ndarray, probs: np.ndarray, params: CRFParams, method: str
     return refined.cpu().numpy()
 
 
-__all__ = ["CRFScore", "CRFSearch", "PAPER_RANGES", "coarse_to_fine", "evaluate_crf", "grid_search",
-           "on_edge"]
+__all__ = ["CRFScore", "CRFSearch", "PAPER_RANGES", "coarse_to_fine", "grid_search",
+           "on_edge", "score_crf"]

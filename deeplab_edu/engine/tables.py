@@ -29,7 +29,7 @@ def per_class_row(name: str, result: EvalResult) -> dict[str, object]:
     return {"run": name, **result.per_class()}
 
 
-def format_table(rows: list[dict[str, object]]) -> str:
+def format_results_table(rows: list[dict[str, object]]) -> str:
     """The rows as a Markdown table; floats with 3 decimals (times with 1)."""
     columns = list(dict.fromkeys(k for row in rows for k in row))
 
