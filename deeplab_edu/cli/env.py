@@ -11,7 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     configure(parser, "Check the environment: versions, GPU, pydensecrf, run profile, data paths.")
 
 
-def run(args: argparse.Namespace) -> int:  # noqa: ARG001
+def run(args: argparse.Namespace) -> int:
     from deeplab_edu.environment import environment_checks, format_report
 
     checks = environment_checks()
