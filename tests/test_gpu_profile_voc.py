@@ -91,3 +91,23 @@ def test_the_gpu_profile_trains_and_scores_end_to_end_at_a_tiny_size(voc, tmp_pa
     assert main(["evaluate", str(result.checkpoint), "--no-progress", "--trimap", "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     assert "dataset 'voc': the one" in printed and f"on voc/val ({len(VAL)} images)" in printed
+
+
+def test_evaluate_reads_the_dataset_and_folder_from_the_checkpoints_config(voc, tmp_path):
+    import json
+
+    import torch
+
+    from deeplab_edu.checkpoint import FORMAT
+    from deeplab_edu.cli.evaluate import trained_on
+
+    def saved(config: dict | None) -> str:
+        path = tmp_path / f"ckpt{len(list(tmp_path.glob('*.pt')))}.pt"
+        extra = {} if config is None else {"config": json.dumps(config)}
+        torch.save({"format": FORMAT, "extra": extra}, path)
+        return str(path)
+
+    assert trained_on(saved({"dataset": "voc", "data_root": str(voc)})) == ("voc", str(voc))
+    # a folder that is gone (another machine's path) falls back to the dataset's default folder
+    assert trained_on(saved({"dataset": "voc_aug", "data_root": str(tmp_path / "gone")})) == ("voc_aug", None)
+    assert trained_on(saved(None)) == ("builtin", None)
