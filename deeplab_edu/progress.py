@@ -13,7 +13,7 @@ try:
 except ImportError:
     AVAILABLE = False
 
-    class tqdm:  # noqa: N801 -- the name the package's modules call, as tqdm spells it
+    class tqdm:  # lower case: the name the package's modules call, as tqdm spells it
         """A progress bar that draws nothing: iterates, counts and accepts tqdm's keywords."""
 
         def __init__(self, iterable=None, total=None, **kwargs) -> None:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from deeplab_edu.engine.estimate import count_flops
 from deeplab_edu.gpu_check.markdown import fmt
-from deeplab_edu.gpu_check.sizes import Sizes
+from deeplab_edu.gpu_check.sizes import COMPILE_SECONDS, Sizes
 from deeplab_edu.gpu_check.stage import Context, StageResult, free, random_batch, short_error, sync
 
 
