@@ -18,12 +18,10 @@
 # %matplotlib inline
 import matplotlib.pyplot as plt
 
-from deeplab_edu import receptive_field as rf
-from deeplab_edu import runtime
-from deeplab_edu.viz import receptive_field as viz
-from deeplab_edu.widgets.receptive_field import field_explorer
+from deeplab_edu import book
+from deeplab_edu.book import field_explorer
 
-_ = runtime.seed_everything(0)
+_ = book.seed_everything(0)
 
 # %% [markdown]
 # ## The recurrence
@@ -43,27 +41,17 @@ _ = runtime.seed_everything(0)
 # %% [markdown]
 # ## The study notes' example
 #
-# A pooling layer followed by a kernel-2 convolution. With pooling stride 2, the first output of
-# the convolution sees inputs {1, 2, 3, 4}. Make the pooling stride 1 to get a denser map, and the
-# same convolution sees only {1, 2, 3}: denser, but a smaller field. Put a hole in the kernel
-# (rate 2, the *hole algorithm*) and the field is back to four inputs, at full density. The cell
-# computes each field with the recurrence and lists, 1-based, the inputs the first output reads —
-# found by following the kernel taps with explicit loops.
+# Chapter 01 drew it as dependency trees (a pooling, then a 2-tap convolution: removing the
+# pooling's stride shrinks the field, a hole in the kernel restores it); here the recurrence
+# gives each field, and the loops list, 1-based, the inputs the first output reads:
 
 # %%
-for name, layers in rf.seed_example().items():
-    last = rf.field_table(layers)[-1]
-    inputs = [i + 1 for i in rf.input_support_1d(layers, output_index=0, input_length=8)]
-    outputs = rf.output_sizes(layers, 8)[-1]
+for name, layers in book.seed_example().items():
+    last = book.field_table(layers)[-1]
+    inputs = [i + 1 for i in book.input_support_1d(layers, output_index=0, input_length=8)]
+    outputs = book.output_sizes(layers, 8)[-1]
     print(f"{name:<32} RF {last.receptive_field}, output stride {last.output_stride}, "
           f"reads {inputs}, {outputs} outputs from 8 inputs")
-
-# %%
-figure, axes = plt.subplots(1, 3, figsize=(13, 2.6), sharey=False)
-for ax, (name, layers) in zip(axes, rf.seed_example().items()):
-    viz.plot_dependency_tree(layers, input_length=8, output_index=0, ax=ax, title=name)
-figure.tight_layout()
-plt.show()
 
 # %% [markdown]
 # ## Three ways to the same field
@@ -75,14 +63,14 @@ plt.show()
 # For a stack of three 3×3 convolutions at rate 2:
 
 # %%
-layers = rf.stack(kernel=3, stride=1, rate=2, depth=3)
-print(rf.format_table(rf.field_table(layers)))
-looped = rf.input_support_1d(layers, output_index=2, input_length=17)
-measured = rf.measure_support(layers, 17, output_index=2, dims=1).nonzero().flatten().tolist()
+layers = book.stack(kernel=3, stride=1, rate=2, depth=3)
+print(book.format_field_table(book.field_table(layers)))
+looped = book.input_support_1d(layers, output_index=2, input_length=17)
+measured = book.measure_support(layers, 17, output_index=2, dims=1).nonzero().flatten().tolist()
 print("loops read   ", looped)
 print("gradient sees", measured)
 print("equal:", looped == measured, "| span", looped[-1] - looped[0] + 1,
-      "| recurrence RF", rf.receptive_field(layers))
+      "| recurrence RF", book.receptive_field(layers))
 
 # %% [markdown]
 # The three agree (the test suite checks it on random stacks of convolutions and poolings).
@@ -91,7 +79,7 @@ print("equal:", looped == measured, "| span", looped[-1] - looped[0] + 1,
 # work worry about. In two dimensions the holes form a grid:
 
 # %%
-viz.plot_explorer(layers)
+book.plot_explorer(layers)
 plt.show()
 
 # %% [markdown]
@@ -102,7 +90,7 @@ plt.show()
 # every 32×32 block of pixels — the coarse "32s" maps of FCN.
 
 # %%
-print(rf.format_table(rf.field_table(rf.vgg16())))
+print(book.format_field_table(book.field_table(book.vgg16())))
 
 # %% [markdown]
 # ## DeepLab v1: output stride 8 with the hole algorithm
@@ -114,10 +102,10 @@ print(rf.format_table(rf.field_table(rf.vgg16())))
 # with the table above:
 
 # %%
-v1 = rf.deeplab_v1("4x4")
-print(rf.format_table(rf.field_table(v1)))
-vgg_rows = {row.layer.name: row for row in rf.field_table(rf.vgg16())}
-v1_rows = {row.layer.name: row for row in rf.field_table(v1)}
+v1 = book.deeplab_v1("4x4")
+print(book.format_field_table(book.field_table(v1)))
+vgg_rows = {row.layer.name: row for row in book.field_table(book.vgg16())}
+v1_rows = {row.layer.name: row for row in book.field_table(v1)}
 for name in ("conv5_1", "fc6"):
     print(f"{name}: tap spacing VGG-16 {vgg_rows[name].tap_spacing} px, "
           f"DeepLab v1 {v1_rows[name].tap_spacing} px; jump VGG-16 {vgg_rows[name].jump}, "
@@ -128,13 +116,13 @@ for name in ("conv5_1", "fc6"):
 # of the notes. A 321×321 crop (output stride · 40 + 1) gives a score map of
 
 # %%
-print(rf.output_sizes(rf.deeplab_v1_largefov(), 321)[-1], "x",
-      rf.output_sizes(rf.deeplab_v1_largefov(), 321)[-1], "scores for a 321 x 321 crop")
+print(book.output_sizes(book.deeplab_v1_largefov(), 321)[-1], "x",
+      book.output_sizes(book.deeplab_v1_largefov(), 321)[-1], "scores for a 321 x 321 crop")
 
 # %%
-viz.plot_field_growth({"VGG-16 (FCN-32s)": rf.vgg16(),
-                       "DeepLab v1 (fc6 4x4, rate 4)": rf.deeplab_v1("4x4"),
-                       "DeepLab-LargeFOV (fc6 3x3, rate 12)": rf.deeplab_v1_largefov()})
+book.plot_field_growth({"VGG-16 (FCN-32s)": book.vgg16(),
+                       "DeepLab v1 (fc6 4x4, rate 4)": book.deeplab_v1("4x4"),
+                       "DeepLab-LargeFOV (fc6 3x3, rate 12)": book.deeplab_v1_largefov()})
 plt.show()
 
 # %% [markdown]
@@ -148,7 +136,7 @@ plt.show()
 # %%
 print(f"{'model':<22} {'k':>2} {'r':>3} {'k_e':>4} {'fc6 params':>11} {'net params':>11} "
       f"{'paper':>6} {'RF (ours)':>10} {'fc6 span':>9} {'paper RF':>9} {'paper - span':>13}")
-for row in rf.fc6_table():
+for row in book.fc6_table():
     v = row.variant
     print(f"{v.model:<22} {v.kernel:>2} {v.rate:>3} {row.effective_kernel:>4} {row.fc6_parameters:>11,} "
           f"{row.network_parameters / 1e6:>10.1f}M {v.paper_parameters_millions:>5}M "
@@ -170,11 +158,11 @@ for row in rf.fc6_table():
 # The measurement agrees with our column. The gradient of one LargeFOV score, in two dimensions:
 
 # %%
-largefov = rf.deeplab_v1_largefov()
-field = rf.receptive_field(largefov)
-mask = rf.measure_support(largefov, field + 2 * 8 + 1, dims=2)
-print("analytic RF", field, "| measured extent (rows, columns)", rf.support_extent(mask))
-viz.plot_support_2d(mask, field)
+largefov = book.deeplab_v1_largefov()
+field = book.receptive_field(largefov)
+mask = book.measure_support(largefov, field + 2 * 8 + 1, dims=2)
+print("analytic RF", field, "| measured extent (rows, columns)", book.support_extent(mask))
+book.plot_support_2d(mask, field)
 plt.show()
 
 # %% [markdown]
@@ -189,11 +177,11 @@ plt.show()
 
 # %%
 for output_stride, grid in [(32, None), (16, None), (8, None), (16, (1, 2, 4))]:
-    layers = rf.resnet101(output_stride, multi_grid=grid)
-    field = rf.receptive_field(layers)
-    measured = rf.support_extent(rf.measure_support(layers, field + 4 * output_stride + 1, dims=1))
+    layers = book.resnet101_layers(output_stride, multi_grid=grid)
+    field = book.receptive_field(layers)
+    measured = book.support_extent(book.measure_support(layers, field + 4 * output_stride + 1, dims=1))
     res5 = [layer.dilation for layer in layers if layer.name.startswith("res5") and layer.kernel == 3]
-    print(f"output stride {rf.output_stride(layers):>2}, multi-grid {grid or 'none'}: res5 rates {res5}, "
+    print(f"output stride {book.output_stride(layers):>2}, multi-grid {grid or 'none'}: res5 rates {res5}, "
           f"RF {field} (measured {measured[0]})")
 
 # %% [markdown]
@@ -211,12 +199,12 @@ for output_stride, grid in [(32, None), (16, None), (8, None), (16, (1, 2, 4))]:
 
 # %%
 for field in (3, 5, 9, 13, 25):
-    counts = rf.parameters_for_field(field)
+    counts = book.parameters_for_field(field)
     print(f"field {field:>2}: dense {counts['dense kernel']:>3} weights, "
           f"3x3 at rate {counts['rate']:>2}: {counts['3x3 atrous']} weights")
 
 # %%
-viz.plot_parameters_vs_field([3, 5, 9, 13, 17, 25])
+book.plot_parameters_vs_field([3, 5, 9, 13, 17, 25])
 plt.show()
 
 # %% [markdown]
@@ -248,7 +236,7 @@ print("RF", explorer.result.receptive_field, "| output stride", explorer.result.
 # error that names the argument:
 
 # %% tags=["raises-exception"]
-rf.conv("fc6", 512, 1024, kernel=3, dilation=1.5)
+book.conv("fc6", 512, 1024, kernel=3, dilation=1.5)
 
 # %% [markdown]
 # ## What to remember

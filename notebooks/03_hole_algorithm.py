@@ -27,15 +27,10 @@ import torch.nn.functional as F
 from matplotlib import cbook
 from PIL import Image
 
-from deeplab_edu import hole, receptive_field
-from deeplab_edu.atrous import dilate_kernel
-from deeplab_edu.datasets.synthetic import CLASSES, make_object_image
-from deeplab_edu.localisation import shift_study
-from deeplab_edu.pretrain import SHIPPED_DIR, PretrainConfig, load_classifier, normalize_batch, weights_name
-from deeplab_edu.runtime import seed_everything
-from deeplab_edu.viz import atrous as viz
-from deeplab_edu.viz import receptive_field as rf_viz
-from deeplab_edu.viz.localisation import plot_shift_study
+from deeplab_edu import book
+from deeplab_edu.book import (CLASSES, dilate_kernel, load_classifier, make_object_image,
+                              normalize_batch, plot_shift_study, PretrainConfig, seed_everything,
+                              shift_study, SHIPPED_DIR, weights_name)
 
 seed_everything(0)
 
@@ -66,7 +61,7 @@ weight, rate, padding = sobel[None, None], 4, 4
 # it is the atrous convolution. Easy to write, but the multiplications by zero are wasted work:
 
 # %%
-viz.plot_dilated_kernel(sobel, rate)
+book.plot_dilated_kernel(sobel, rate)
 plt.show()
 holed = dilate_kernel(sobel, rate)
 print(f"filter {tuple(sobel.shape)} -> {tuple(holed.shape)}: {holed.numel()} multiplications per "
@@ -85,9 +80,9 @@ print(f"filter {tuple(sobel.shape)} -> {tuple(holed.shape)}: {holed.numel()} mul
 # %%
 padded = F.pad(image, (padding,) * 4)
 padded = F.pad(padded, (0, -padded.shape[-1] % rate, 0, -padded.shape[-2] % rate))
-phases = hole.space_to_batch(padded, rate)
+phases = book.space_to_batch(padded, rate)
 print("padded input", tuple(padded.shape), "-> phases", tuple(phases.shape))
-viz.plot_phases(phases[:, 0].numpy(), rate)
+book.plot_phases(phases[:, 0].numpy(), rate)
 plt.show()
 
 # %% [markdown]
@@ -109,7 +104,7 @@ print(f"phase ({a}, {b}) of the output == conv2d(phase ({a}, {b}) of the input, 
 # inputs are r apart. PyTorch exposes the same gather as `F.unfold(..., dilation=r)`.
 
 # %%
-columns = hole.im2col(image, (3, 3), rate, padding)
+columns = book.im2col(image, (3, 3), rate, padding)
 print("column matrix (N, C·K·K, positions):", tuple(columns.shape))
 print("equal to F.unfold(dilation=r):",
       torch.equal(columns, F.unfold(image, 3, dilation=rate, padding=padding)))
@@ -122,9 +117,9 @@ print("equal to F.unfold(dilation=r):",
 # sizes, channels, kernels, rates and paddings.
 
 # %%
-outputs = {name: hole.hole_conv2d(image, weight, rate, padding, method=name)[0, 0].numpy()
-           for name in hole.METHODS}
-viz.plot_hole_methods(grey, outputs)
+outputs = {name: book.hole_conv2d(image, weight, rate, padding, method=name)[0, 0].numpy()
+           for name in book.METHODS}
+book.plot_hole_methods(grey, outputs)
 plt.show()
 for name, out in outputs.items():
     print(f"{name:>15}: output {out.shape}, equal to native: {np.allclose(out, outputs['native'])}")
@@ -145,8 +140,8 @@ for name, out in outputs.items():
 # (what the sparse path reads); the two response maps share the colour bar.
 
 # %%
-result = hole.sparse_vs_dense(grey, sobel.numpy(), factor=2)
-viz.plot_sparse_dense(result)
+result = book.sparse_vs_dense(grey, sobel.numpy(), factor=2)
+book.plot_sparse_dense(result)
 plt.show()
 print(f"sparse: responses at {result.computed.mean():.2%} of the positions; dense at 100%")
 print("dense at the sparse positions equals sparse:",
@@ -158,7 +153,7 @@ print("dense at the sparse positions equals sparse:",
 # at each of the other three.
 
 # %%
-viz.plot_sparse_dense(result, crop=32)
+book.plot_sparse_dense(result, crop=32)
 plt.show()
 
 # %% [markdown]
@@ -172,8 +167,8 @@ plt.show()
 
 # %%
 stacks = {"3 layers at r = 2": [2, 2, 2], "3 layers at r = 4": [4, 4, 4], "r = 1, 2, 3": [1, 2, 3]}
-footprints = {name: hole.gridding_footprint(rates) for name, rates in stacks.items()}
-viz.plot_gridding(footprints)
+footprints = {name: book.gridding_footprint(rates) for name, rates in stacks.items()}
+book.plot_gridding(footprints)
 plt.show()
 for name, footprint in footprints.items():
     print(f"{name:<18} field {footprint.shape[0]}x{footprint.shape[1]}: "
@@ -192,51 +187,41 @@ for name, footprint in footprints.items():
 side = (513 - 1) // 8 + 1  # output stride·k + 1 crops keep corners aligned: k + 1 features
 print(f"feature map of a 513 x 513 crop at output stride 8: {side} x {side}")
 rates = list(range(1, side + 6))
-fractions = [hole.valid_tap_fraction(side, r) for r in rates]
-viz.plot_valid_taps(side, rates, fractions)
+fractions = [book.valid_tap_fraction(side, r) for r in rates]
+book.plot_valid_taps(side, rates, fractions)
 plt.show()
 for r in (1, 6, 12, 18, 24, 36, side):
-    print(f"r = {r:>2}: {hole.valid_tap_fraction(side, r):.3f} of the 3x3 taps are inside the map")
+    print(f"r = {r:>2}: {book.valid_tap_fraction(side, r):.3f} of the 3x3 taps are inside the map")
 
 # %% [markdown]
 # ## How DeepLab turns FCN's 32s into 8s
 #
-# VGG-16 as FCN uses it has five stride-2 poolings: output stride 32. DeepLab v1 sets the
-# stride of pool4 and pool5 to 1, and compensates the filters after them with the hole
-# algorithm: conv5 at the rate of pool4's lost stride, and fc6 at a larger rate still (the
-# tables below print the rates `r` of DeepLab-LargeFOV, whose fc6 is 3 × 3). The tables come from
-# `deeplab_edu.receptive_field` (chapter 02 prints them in full). `tap spacing` is how many
-# input pixels apart a layer's taps land: compare conv5_1 in the two tables — removing a stride
-# and raising the rate by the same factor keeps it, while the output stride (`jump=OS`) stops
-# growing.
+# Chapter 02 printed the layer-by-layer field tables of VGG-16 as FCN uses it (five stride-2
+# poolings: output stride 32) and of DeepLab v1, and drew how their fields grow. DeepLab v1 sets
+# the stride of pool4 and pool5 to 1 and compensates the filters after them with the hole
+# algorithm: conv5 at the rate of pool4's lost stride, fc6 at a larger rate still. Removing a
+# stride and raising the rate by the same factor keeps a layer's **tap spacing** (how many input
+# pixels apart its taps land) while the output stride stops growing. For DeepLab-LargeFOV:
 
 # %%
-fcn = receptive_field.vgg16()
-deeplab = receptive_field.deeplab_v1_largefov()
-shown = {"pool3", "conv4_3", "pool4", "conv5_1", "conv5_3", "pool5", "fc6", "fc8"}
+fcn = book.vgg16()
+deeplab = book.deeplab_v1_largefov()
 for name, layers in [("FCN-32s (VGG-16)", fcn), ("DeepLab-LargeFOV", deeplab)]:
-    rows = [row for row in receptive_field.field_table(layers) if row.layer.name in shown]
-    print(name)
-    print(receptive_field.format_table(rows), end="\n\n")
-print(f"output stride: FCN {receptive_field.output_stride(fcn)}, DeepLab {receptive_field.output_stride(deeplab)}")
-print(f"receptive field of fc8: FCN {receptive_field.receptive_field(fcn)}, "
-      f"DeepLab-LargeFOV {receptive_field.receptive_field(deeplab)}")
-
-# %%
-rf_viz.plot_field_growth({"FCN-32s (VGG-16)": fcn, "DeepLab-LargeFOV": deeplab})
-plt.show()
+    conv5_1 = next(row for row in book.field_table(layers) if row.layer.name == "conv5_1")
+    print(f"{name:<17} conv5_1: rate {conv5_1.layer.dilation}, taps {conv5_1.tap_spacing} px apart; "
+          f"output stride {book.output_stride(layers)}, receptive field of fc8 {book.receptive_field(layers)}")
 
 # %% [markdown]
 # The same network without the hole algorithm — pool4 and pool5 at stride 1 but every rate 1 —
 # is just as dense, but its field collapses; the cell prints it next to the two above.
 
 # %%
-no_holes = [receptive_field.Layer(layer.name, layer.kernel, layer.stride, 1,
+no_holes = [book.Layer(layer.name, layer.kernel, layer.stride, 1,
                                   layer.padding if layer.dilation == 1 else layer.kernel // 2,
                                   layer.kind, layer.in_channels, layer.out_channels)
             for layer in deeplab]
-print(f"stride-1 pool4/pool5, no holes: output stride {receptive_field.output_stride(no_holes)}, "
-      f"receptive field {receptive_field.receptive_field(no_holes)}")
+print(f"stride-1 pool4/pool5, no holes: output stride {book.output_stride(no_holes)}, "
+      f"receptive field {book.receptive_field(no_holes)}")
 
 # %% [markdown]
 # ## Why output stride 8: what a trained classifier knows about *where*

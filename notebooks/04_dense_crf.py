@@ -25,19 +25,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from deeplab_edu import runtime
-from deeplab_edu.crf import (CRFParams, coarse_scores, dense_crf, gibbs_energy, kernel_matrix,
-                             mean_field_steps, mean_field_torch)
-from deeplab_edu.crf.search import coarse_to_fine, evaluate_crf
-from deeplab_edu.datasets import synthetic
-from deeplab_edu.metrics import ConfusionMatrix, trimap_accuracy
-from deeplab_edu.viz import crf as viz
-from deeplab_edu.widgets.crf import crf_explorer
+from deeplab_edu import book
+from deeplab_edu.book import (coarse_scores, coarse_to_fine, ConfusionMatrix, crf_explorer,
+                              CRFParams, dense_crf, gibbs_energy, kernel_matrix, mean_field_steps,
+                              mean_field_torch, score_crf, trimap_accuracy)
 
-_ = runtime.seed_everything(0)
-device = runtime.default_device()  # where the PyTorch lattice runs: the GPU if there is one
+_ = book.seed_everything(0)
+device = book.default_device()  # where the PyTorch lattice runs: the GPU if there is one
 SIZE = 96  # every image in this chapter is 96 × 96, whatever the profile: the lesson is the same
-NUM_CLASSES = len(synthetic.CLASSES)
+NUM_CLASSES = len(book.CLASSES)
 
 # %% [markdown]
 # ## Coarse, network-like scores
@@ -49,9 +45,9 @@ NUM_CLASSES = len(synthetic.CLASSES)
 # isolates what the CRF does from how good a network is; chapter 07 applies it to real scores.
 
 # %%
-image, label = synthetic.make_scene(seed=7, size=SIZE)
+image, label = book.make_scene(seed=7, size=SIZE)
 probs = coarse_scores(label, NUM_CLASSES, seed=7)
-viz.plot_refinement(image, label, probs, class_names=synthetic.CLASSES)  # no CRF yet: that comes below
+book.plot_refinement(image, label, probs, class_names=book.CLASSES)  # no CRF yet: that comes below
 plt.show()
 
 # %% [markdown]
@@ -86,7 +82,7 @@ print(f"whole image:               accuracy {overall:.3f}")
 # %%
 params = CRFParams(w1=5, sigma_alpha=30, sigma_beta=10, w2=3, sigma_gamma=3, iterations=10)
 pixel = (SIZE // 2, SIZE // 2)
-viz.plot_kernels(image, params, pixel)
+book.plot_kernels(image, params, pixel)
 plt.show()
 
 # %% [markdown]
@@ -123,7 +119,7 @@ steps = list(mean_field_steps(small_image, small_probs, params))
 for t, q, objective in steps:
     print(f"step {t:>2}: F(Q) = {objective:10.2f}   labels changed from the network's: "
           f"{(q.argmax(0) != small_probs.argmax(0)).mean():.3f}")
-viz.plot_mean_field(steps, show=[0, 1, 3, 10], image=small_image, class_names=synthetic.CLASSES)
+book.plot_mean_field(steps, show=[0, 1, 3, 10], image=small_image, class_names=book.CLASSES)
 plt.show()
 
 # %% [markdown]
@@ -197,14 +193,14 @@ print(f"lattice    vs pydensecrf: max |ΔQ| below 1e-2: {np.abs(ours - reference
 # network gives, the fourth what the CRF makes of it; the legend names the classes:
 
 # %%
-scenes = [synthetic.make_scene(seed=seed, size=SIZE) for seed in (7, 11, 12)]
+scenes = [book.make_scene(seed=seed, size=SIZE) for seed in (7, 11, 12)]
 refined_scenes = []
 fig, axes = plt.subplots(len(scenes), 4, figsize=(12.5, 2.9 * len(scenes)))
 for row, (img, lab) in zip(axes, scenes):
     p = coarse_scores(lab, NUM_CLASSES, seed=1)
     q = dense_crf(img, p, params)
     refined_scenes.append((img, lab, p))
-    viz.plot_refinement(img, lab, p, q, axes=row, class_names=synthetic.CLASSES)
+    book.plot_refinement(img, lab, p, q, axes=row, class_names=book.CLASSES)
 fig.tight_layout()
 plt.show()
 
@@ -223,7 +219,7 @@ def object_recall(setting):
         network = ConfusionMatrix(NUM_CLASSES).update(p.argmax(0), lab).per_class_accuracy()
         crf = ConfusionMatrix(NUM_CLASSES).update(q.argmax(0), lab).per_class_accuracy()
         for c in np.unique(lab)[1:]:  # the objects, not the background
-            rows.append((k, synthetic.CLASSES[c], int((lab == c).sum()), network[c], crf[c], p[c][lab == c].mean()))
+            rows.append((k, book.CLASSES[c], int((lab == c).sum()), network[c], crf[c], p[c][lab == c].mean()))
     return rows
 
 
@@ -259,25 +255,8 @@ refined = dense_crf(image, probs, params)
 after = trimap_accuracy(refined.argmax(0), label, widths, num_classes=NUM_CLASSES)
 for width in widths:
     print(f"band {width:>2} px: {before[width]:.3f} -> {after[width]:.3f}")
-viz.plot_trimap(label, widths, {"coarse scores": before, "after the CRF": after})
+book.plot_trimap(label, widths, {"coarse scores": before, "after the CRF": after})
 plt.show()
-
-# %% [markdown]
-# ## Why *fully* connected?
-#
-# Earlier segmentation CRFs connected each pixel to its few neighbours only; such a short-range
-# CRF smooths, but cannot carry evidence across an object to where the scores are wrong. The
-# dense CRF's appearance kernel reaches as far as σα says. Same weights, three ranges, the trimap
-# accuracy (2 px band) and the whole-image accuracy after each:
-
-# %%
-for sigma_alpha in (2, 10, 80):
-    setting = params.replace(sigma_alpha=sigma_alpha)
-    refined_labels = dense_crf(image, probs, setting).argmax(0)
-    band = trimap_accuracy(refined_labels, label, [2], num_classes=NUM_CLASSES)[2]
-    whole = ConfusionMatrix(NUM_CLASSES).update(refined_labels, label).pixel_accuracy()
-    print(f"σα = {sigma_alpha:>2} px: band 2 px {before[2]:.3f} -> {band:.3f}, "
-          f"whole image {overall:.3f} -> {whole:.3f}")
 
 # %% [markdown]
 # ## Explore the parameters
@@ -310,7 +289,7 @@ explorer
 def make_set(seeds):
     images, labels, probs_ = [], [], []
     for seed in seeds:
-        img, lab = synthetic.make_scene(seed=seed, size=SIZE)
+        img, lab = book.make_scene(seed=seed, size=SIZE)
         images.append(img)
         labels.append(lab)
         probs_.append(coarse_scores(lab, NUM_CLASSES, seed=seed))
@@ -340,7 +319,7 @@ for r in results[:5]:
 # %%
 best = results[0].params
 for name, setting in [("network alone", None), ("with the CRF", best)]:
-    score = evaluate_crf(*test_set, NUM_CLASSES, setting, widths=[2, 8], method="lattice", device=device)
+    score = score_crf(*test_set, NUM_CLASSES, setting, widths=[2, 8], method="lattice", device=device)
     print(f"{name:<14} test mIoU {score.miou:.4f}, accuracy {score.pixel_accuracy:.4f}, "
           f"trimap accuracy (2 px) {score.trimap_accuracy[2]:.4f}, (8 px) {score.trimap_accuracy[8]:.4f}")
 
@@ -356,16 +335,17 @@ print_recall(object_recall(best))
 # ## Why *fully connected*: the same CRF cut to a short range
 #
 # Before DeepLab, CRFs in segmentation were mostly *short-range*: each pixel tied to its few
-# neighbours, which smooths a noisy classifier. DeepLab v1 (§4) argues that a DCNN's score maps
-# are already smooth, so a short-range CRF can only smooth them further, while the task is to
-# recover detail; the fully connected CRF's long-range appearance kernel pulls each pixel
-# towards far-away pixels of its colour instead. The cell takes the cross-validated setting and
+# neighbours, which smooths a noisy classifier but cannot carry evidence across an object to
+# where the scores are wrong. DeepLab v1 (§4) argues that a DCNN's score maps are already
+# smooth, so a short-range CRF can only smooth them further, while the task is to recover
+# detail; the fully connected CRF's long-range appearance kernel, reaching as far as σα says,
+# pulls each pixel towards far-away pixels of its colour instead. The cell takes the cross-validated setting and
 # shrinks only the appearance kernel's spatial reach σα to 2 pixels — a contrast-sensitive CRF
 # over about a pixel's 8 neighbours — and scores both on the same test scenes:
 
 # %%
 short_range = best.replace(sigma_alpha=2)
-scores = {name: evaluate_crf(*test_set, NUM_CLASSES, setting, widths=[2, 8], method="lattice", device=device)
+scores = {name: score_crf(*test_set, NUM_CLASSES, setting, widths=[2, 8], method="lattice", device=device)
           for name, setting in [("network alone", None), ("short-range (σα = 2 px)", short_range),
                                 (f"fully connected (σα = {best.sigma_alpha:g} px)", best)]}
 for name, score in scores.items():

@@ -20,18 +20,14 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib import cbook
 
-from deeplab_edu import profiles, runtime, weights
-from deeplab_edu.aspp import ASPP, ASPP_L, ASPP_S, v3_rates
-from deeplab_edu.backbones import ResNet, stage_geometry
-from deeplab_edu.models import build_model
-from deeplab_edu.models.anatomy import format_layer_table, layer_table, measure_receptive_field
-from deeplab_edu.published import NOT_INCLUDED, format_published, get_table
-from deeplab_edu.receptive_field import FC6_VARIANTS
-from deeplab_edu.separable import SeparableConv2d
-from deeplab_edu.viz.models import plot_aspp_footprints, plot_forward
+from deeplab_edu import book
+from deeplab_edu.book import (ASPP, ASPP_L, ASPP_S, build_model, FC6_VARIANTS, format_layer_table,
+                              format_published, get_table, layer_table, measure_receptive_field,
+                              NOT_INCLUDED, plot_aspp_footprints, plot_forward, ResNet,
+                              SeparableConv2d, stage_geometry, v3_rates)
 
-runtime.seed_everything(0)
-profile = profiles.get_profile()
+book.seed_everything(0)
+profile = book.get_profile()
 
 # %% [markdown]
 # ## One factory
@@ -286,7 +282,7 @@ print("computed:", small_v1.receptive_field(), "  measured (height, width):", me
 with cbook.get_sample_data("grace_hopper.jpg") as file:
     image = plt.imread(file)
 x = torch.tensor(image).permute(2, 0, 1)[None].float() / 255  # untrained: no normalisation needed
-runtime.seed_everything(0)  # the same random weights whatever the cells above drew
+book.seed_everything(0)  # the same random weights whatever the cells above drew
 model = build_model("deeplabv3plus", 21, width=0.25, blocks=(1, 1, 1, 1)).eval()
 with torch.no_grad():
     scores, logits = model.forward_scores(x), model(x)
@@ -333,7 +329,7 @@ tv_model = build_model("deeplabv3", 21, output_stride=8, multi_grid=None, aux_lo
 print(f"{sum(p.numel() for p in tv_model.parameters()):,} parameters, {len(tv_model.state_dict())} tensors")
 checkpoint = os.environ.get("DEEPLAB_EDU_DEEPLABV3_WEIGHTS", "")
 if checkpoint:
-    weights.load_torchvision_deeplabv3(tv_model, checkpoint)
+    book.load_torchvision_deeplabv3(tv_model, checkpoint)
     print("loaded", checkpoint)
 else:
     print("DEEPLAB_EDU_DEEPLABV3_WEIGHTS is not set: random weights")
@@ -342,7 +338,7 @@ else:
 # A checkpoint of another architecture is refused with the keys that differ, not loaded halfway:
 
 # %% tags=["raises-exception"]
-weights.load_weights(build_model("deeplabv3", 21, width=0.125, blocks=(1, 1, 1, 1)),
+book.load_weights(build_model("deeplabv3", 21, width=0.125, blocks=(1, 1, 1, 1)),
                      build_model("deeplabv3plus", 21, width=0.125, blocks=(1, 1, 1, 1)).state_dict())
 
 # %% [markdown]
