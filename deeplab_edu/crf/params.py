@@ -18,10 +18,11 @@ be read, and it conflicts with v2's text (w2 = 3, σγ = 3 held fixed), so it is
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 import torch
+
+from deeplab_edu import validate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +33,7 @@ class CRFParams:
     (w1 = 4, σα = 49, σβ = 5, w2 = 3, σγ = 3, 10 iterations): the one read in the authors' own
     script, and one the v1 protocol that chapter 04 repeats produces (w2 = 3, σγ = 3 held, w1,
     σα, σβ cross-validated on held-out images, v1 §5 "Training"). ``PUBLISHED`` lists the other
-    releases; ``legacy-121`` is this book's former default, of unknown origin.
+    releases, and ``legacy-121``: a long-range setting (σα = 121) that no DeepLab release holds.
     """
 
     w1: float = 4.0
@@ -43,25 +44,15 @@ class CRFParams:
     iterations: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("w1", "w2"):
-            value = getattr(self, name)
-            if not _is_real(value) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} is a kernel weight and must be a finite number >= 0, got {value!r}")
-        for name in ("sigma_alpha", "sigma_beta", "sigma_gamma"):
-            value = getattr(self, name)
-            if not _is_real(value) or not math.isfinite(value) or value <= 0:
-                raise ValueError(f"{name} is a kernel width and must be a finite number > 0, got {value!r}")
-        its = self.iterations
-        if isinstance(its, bool) or not isinstance(its, (int, np.integer)) or its < 0:
-            raise ValueError(f"iterations must be a non-negative integer, got {its!r}")
+        for name in ("w1", "w2"):  # kernel weights
+            validate.number(getattr(self, name), name, minimum=0)
+        for name in ("sigma_alpha", "sigma_beta", "sigma_gamma"):  # kernel widths
+            validate.number(getattr(self, name), name, positive=True)
+        validate.integer(self.iterations, "iterations", minimum=0)
 
     def replace(self, **changes) -> "CRFParams":
         """A copy with some fields changed (and validated again)."""
         return dataclasses.replace(self, **changes)
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def check_inputs(image, probs) -> None:
@@ -127,10 +118,10 @@ PUBLISHED: dict[str, PublishedCRF] = {
         "POS_XY_STD 1, BI_W 4, BI_XY_STD 67, BI_RGB_STD 3), used to reproduce the release's "
         "numbers", "read"),
     "legacy-121": PublishedCRF(
-        "legacy-121", "this book's former default (credited to v2 ResNet-101, wrongly)",
+        "legacy-121", "no DeepLab model: a long-range setting (σα = 121) of unknown origin",
         CRFParams(w1=4, sigma_alpha=121, sigma_beta=5, w2=3, sigma_gamma=3, iterations=10),
         "no DeepLab release found with σα = 121; it appears as commented defaults "
         "('bi_xy_std=121  # 121, 140') in weakly-supervised segmentation code", "unread",
-        "Kept so that older results can be reproduced; not a published DeepLab setting."),
+        "Not a published DeepLab setting (v2's ResNet-101 release reads σα = 67, above)."),
 }
 DEFAULT_SETTING = "v1-largefov"
