@@ -65,6 +65,36 @@ for profile in profiles.PROFILES.values():
 profiles.get_profile("lapotp")
 
 # %% [markdown]
+# ## How long each chapter takes
+#
+# Measured, not guessed: whenever a chapter is executed and recorded
+# (`python -m tools.execute_notebooks notebooks/NN_topic.py`, or `make notebooks`), its
+# `.ipynb` keeps the wall time, the run profile and the machine under the notebook metadata key
+# `deeplab_edu.execution`. The cell reads them from the committed notebooks. This chapter's own
+# row is its previous recorded run, and a chapter recorded on another machine or in another
+# profile shows that in its row: expect other times on yours.
+
+# %% tags=["nbval-ignore-output"]
+import json
+
+runs = {}
+for notebook in sorted((paths.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    runs[notebook.stem] = json.loads(notebook.read_text())["metadata"].get("deeplab_edu", {}).get("execution")
+machines = sorted({run["machine"] for run in runs.values() if run})
+for chapter, run in runs.items():
+    if run is None:
+        print(f"{chapter:<26} not recorded")
+    else:
+        print(f"{chapter:<26} {run['wall_s'] / 60:5.1f} min  {run['profile']:<7} "
+              f"machine {machines.index(run['machine']) + 1}")
+training = [run for chapter, run in runs.items() if "_train_" in chapter]
+if training and all(training) and len({run["profile"] for run in training}) == 1:
+    print(f"the {len(training)} training chapters together: {sum(run['wall_s'] for run in training) / 60:.0f} min "
+          f"({training[0]['profile']} profile)")
+for number, machine in enumerate(machines, 1):
+    print(f"machine {number}: {machine}")
+
+# %% [markdown]
 # ## Check your environment
 #
 # The first cell worth running on a new machine. It lists the versions the book depends on,
