@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from deeplab_edu.engine.losses import upsampled_loss
 from deeplab_edu.engine.loop import batch_loss
+from deeplab_edu.engine.outputs import TrainingScores
 from deeplab_edu.metrics import ConfusionMatrix
 from deeplab_edu.schedules import make_optimizer
 
@@ -49,7 +50,7 @@ def overfit_one_batch(model: torch.nn.Module, images: torch.Tensor, labels: torc
     losses = []
     for _ in range(steps):
         optimizer.zero_grad(set_to_none=True)
-        value = batch_loss(model, images, labels, loss)
+        value = batch_loss(TrainingScores(model), images, labels, loss)
         value.backward()
         optimizer.step()
         losses.append(value.item())
@@ -61,7 +62,7 @@ def gradient_norm(model: torch.nn.Module, images: torch.Tensor, labels: torch.Te
     """The L2 norm of one batch's loss gradient, per group of ``model.parameter_groups()``
     (backbone, head and, for CRF-as-RNN, crf) and over all parameters (``"all"``), in train mode."""
     model = copy.deepcopy(model).train()
-    batch_loss(model, images, labels, loss).backward()
+    batch_loss(TrainingScores(model), images, labels, loss).backward()
     groups = model.parameter_groups() if hasattr(model, "parameter_groups") else {"all": list(model.parameters())}
     norms = {name: math.sqrt(sum(float(p.grad.pow(2).sum()) for p in params if p.grad is not None))
              for name, params in groups.items()}
@@ -133,7 +134,7 @@ def lr_range_test(model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, 
         for group in optimizer.param_groups:
             group["lr"] = lr * (head_lr_mult if group["name"] == "head" else 1.0)
         optimizer.zero_grad(set_to_none=True)
-        value = batch_loss(model, images, labels, loss)
+        value = batch_loss(TrainingScores(model), images, labels, loss)
         if not torch.isfinite(value):
             break
         value.backward()
