@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from deeplab_edu import validate
 from deeplab_edu.backbones.resnet import ResNet
 from deeplab_edu.backbones.vgg import VGG16
 from deeplab_edu.checkpoint import atomic_save
@@ -86,9 +87,7 @@ class PretrainConfig:
         if self.backbone not in PRETRAIN_BACKBONES:
             raise ValueError(f"backbone must be one of {PRETRAIN_BACKBONES}, got {self.backbone!r}")
         for name in ("train_images", "val_images", "batch_size", "iterations"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            validate.integer(getattr(self, name), name, minimum=1)
         if not self.width > 0 or (self.lr is not None and not self.lr > 0):
             raise ValueError(f"width and lr must be positive, got {self.width!r} and {self.lr!r}")
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import validate
 from ..metrics import IGNORE_INDEX
 
 
@@ -35,8 +36,7 @@ def coarse_scores(label: np.ndarray, num_classes: int, factor: int = 8, blur: fl
         raise ValueError(f"label must be an integer (H, W) map, got {label.dtype} {label.shape}")
     if num_classes < 2:
         raise ValueError(f"num_classes must be at least 2, got {num_classes}")
-    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
-        raise ValueError(f"factor (the output stride) must be a positive integer, got {factor!r}")
+    validate.integer(factor, "factor (the output stride)", minimum=1)
     label = np.where(label == IGNORE_INDEX, 0, label)
     if label.min() < 0 or label.max() >= num_classes:
         raise ValueError(f"label holds values outside 0..{num_classes - 1}")

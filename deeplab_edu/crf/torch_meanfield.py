@@ -23,6 +23,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from deeplab_edu import validate
+
 from .checks import check_finite_output
 from .energy import CONVENTIONS
 from .params import CRFParams, check_inputs
@@ -114,10 +116,8 @@ def mean_field_torch(image: torch.Tensor, probs: torch.Tensor, params: CRFParams
     pydensecrf does and DeepLab's weights assume) or ``"paper"`` (Krähenbühl & Koltun as printed).
     """
     check_inputs(image, probs)
-    if convention not in CONVENTIONS:
-        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
-    if isinstance(source_stride, bool) or not isinstance(source_stride, int) or source_stride < 1:
-        raise ValueError(f"source_stride must be a positive integer, got {source_stride!r}")
+    validate.choice(convention, "convention", CONVENTIONS)
+    validate.integer(source_stride, "source_stride", minimum=1)
     check_torch_size(tuple(probs.shape[1:]), source_stride)
     image = torch.as_tensor(image).to(probs.device)
     c, h, w = probs.shape

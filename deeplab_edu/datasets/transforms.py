@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from deeplab_edu import validate
+
 from .palette import IGNORE_INDEX
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -83,8 +85,7 @@ class TrainTransform:
 
     def __init__(self, crop_size: int, scale: tuple[float, float] = (0.5, 2.0), flip: bool = True,
                  ignore_index: int = IGNORE_INDEX, generator: torch.Generator | None = None):
-        if isinstance(crop_size, bool) or not isinstance(crop_size, int) or crop_size < 1:
-            raise ValueError(f"crop_size must be a positive integer, got {crop_size!r}")
+        validate.integer(crop_size, "crop_size", minimum=1)
         lo, hi = scale
         if not 0 < lo <= hi:
             raise ValueError(f"scale must be (low, high) with 0 < low <= high, got {scale!r}")
