@@ -109,9 +109,10 @@ class Effect:
 
     def sentence(self) -> str:
         """The comparison in words, every number from the results."""
+        paper = "" if self.paper is None else f" (paper: {self.paper} points)"
         return (f"{self.metric}: {self.a} {self.spread_a}, {self.b} {self.spread_b}; "
                 f"difference {self.delta:+.3f} against {self._noise_words()} "
-                f"({self.seeds} seeds each) — {self.verdict}")
+                f"({self.seeds} seeds each) — {self.verdict}{paper}")
 
     def _noise_words(self) -> str:
         if self.seed_spread >= MIN_NOISE:

@@ -565,10 +565,12 @@ def differences(config, recipe: Recipe | str | None = None) -> list[str]:
 _MARK = {SECONDARY: "secondary", UNREAD: "UNREAD"}
 
 
-def format_comparison(config, recipe: Recipe | str | None = None, sources: bool = False) -> str:
+def format_comparison(config, recipe: Recipe | str | None = None, sources: bool = False,
+                      departures_only: bool = False) -> str:
     """A plain-text "paper | this run" table; ``≠`` marks a departure, and the last column each
-    paper number not read in its source (``secondary``, ``UNREAD``). ``sources`` adds them."""
-    rows = comparison_rows(config, recipe)
+    paper number not read in its source (``secondary``, ``UNREAD``). ``sources`` adds them;
+    ``departures_only`` keeps only the ``≠`` rows (a reader who has seen one whole table)."""
+    rows = [r for r in comparison_rows(config, recipe) if r["differs"] or not departures_only]
     head = ["", "paper", "this run", "", "paper's number"] + (["source"] if sources else [])
     body = [[r["label"], _show(r["paper"]), _show(r["run"]), "≠" if r["differs"] else "",
              _MARK.get(r["checked"], "")] + ([r["source"]] if sources else []) for r in rows]

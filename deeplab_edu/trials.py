@@ -123,7 +123,8 @@ def estimate_runs(configs: Sequence[TrainConfig], seeds: int = 1, device: torch.
 def results_report(trials: Sequence[Trial], effects: Sequence[Effect], trimap_width: int | None = 2,
                    parameters: bool = True) -> str:
     """A chapter's results: one row per trial (mean ± half the seed range; parameters of the
-    first run), the effects' table, and each effect's verdict in a sentence."""
+    first run), then the effects' table (B − A here and in the paper, the verdict): each number
+    once, in a table; ``conclusions.conclusions`` says the same in words, grouped by verdict."""
     from deeplab_edu.evaluate import format_results_table
 
     rows = []
@@ -133,7 +134,7 @@ def results_report(trials: Sequence[Trial], effects: Sequence[Effect], trimap_wi
             row["parameters"] = f"{sum(p.numel() for p in t.runs[0].model.parameters()):,}"
         rows.append(row)
     parts = [format_results_table(rows), format_results_table([e.row() for e in effects])]
-    return "\n\n".join(parts) + "\n\n" + "\n".join(e.sentence() for e in effects)
+    return "\n\n".join(parts)
 
 
 def per_class_report(trials: Sequence[Trial], crf: bool = False) -> str:

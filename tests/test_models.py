@@ -80,6 +80,18 @@ def test_v1_parameter_counts_match_the_papers_fc6_table(fc6):
     assert round(count(model) / 1e6, 1) == pytest.approx(FC6_VARIANTS[fc6].paper_parameters_millions, abs=0.051)
 
 
+def test_v1_fc6_rate_replaces_the_variants_rate_and_keeps_the_size():
+    # A rate scaled to a smaller score map: same kernel, same channels, another dilation.
+    for fc6, rate in (("largefov", 5), ("4x4", 2)):
+        model = build_model("deeplabv1", 3, width=0.125, fc6=fc6, fc6_rate=rate, dropout=0.0).eval()
+        conv = model.classifier.fc6
+        assert conv.dilation == (rate, rate) and conv.kernel_size[0] == FC6_VARIANTS[fc6].kernel
+        with torch.no_grad():
+            assert model(torch.randn(1, 3, 65, 65)).shape[-2:] == (65, 65)
+    with pytest.raises(ValueError, match="fc6_rate"):
+        build_model("deeplabv1", 3, width=0.125, fc6="4x4", fc6_rate=3)  # 3·(4 − 1) is odd
+
+
 def test_v1_dropout_drops_activations_one_by_one_in_training_only():
     # DeepLab's prototxt uses Caffe's Dropout after fc6 and fc7: element-wise, p = 0.5.
     seed_everything(0)

@@ -345,3 +345,10 @@ def test_a_rule_matching_nothing_is_an_error():
 def test_group_and_momentum_fields_are_validated_by_name(field, value):
     with pytest.raises(ValueError, match=field):
         TrainConfig(**{field: value}).validate()
+
+
+def test_departures_only_keeps_exactly_the_rows_that_differ():
+    config = TrainConfig.from_profile("deeplabv3", LAPTOP)
+    full = format_comparison(config).splitlines()[2:]
+    short = format_comparison(config, departures_only=True).splitlines()[2:]
+    assert short == [line for line in full if "≠" in line] and 0 < len(short) < len(full)

@@ -11,7 +11,7 @@ from deeplab_edu.datasets.synthetic import write_builtin
 from deeplab_edu.train import TrainConfig
 from deeplab_edu.trials import example_predictions, holdout_split, run_trial, training_curves, tune_crf
 from deeplab_edu.viz.predictions import plot_predictions
-from deeplab_edu.viz.training import plot_training_curves, smooth
+from deeplab_edu.viz.training import plot_training_curves, read_log, smooth
 
 
 
@@ -110,7 +110,10 @@ def test_smoothing_is_unbiased_at_the_start_and_curves_take_validation_points(tr
         smooth(np.array([1.0]), 1.0)
     log = Path(trial.runs[0].checkpoint).parent / "log.csv"
     figure = plot_training_curves({"seed 0": log}, validation={"seed 0": ([1, 2], [0.1, 0.2])})
-    assert len(figure.axes) == 3  # loss, its validation twin, the schedule
+    assert len(figure.axes) == 2  # loss and its validation twin: one run has one schedule
+    other = {key: np.asarray(values) * (0.5 if key == "lr_backbone" else 1) for key, values in read_log(log).items()}
+    figure = plot_training_curves({"seed 0": log, "half the rate": other})
+    assert len(figure.axes) == 2 and len(figure.axes[1].lines) == 2  # schedules differ: their own panel
 
 
 def test_training_curves_name_each_runs_log_and_its_validation_points(trial):
@@ -132,6 +135,7 @@ def test_reports_print_each_trial_and_each_effect(trial):
 
     effect = compare("mIoU", "v3", trial.values(), "v3 + CRF", trial.values(crf=True))
     text = results_report([trial], [effect])
-    assert "v3" in text and "parameters" in text and effect.sentence() in text
+    assert "v3" in text and "parameters" in text and effect.here() in text and effect.verdict in text
+    assert effect.sentence() not in text  # each number once: the table, not the table and a sentence
     assert f"{sum(p.numel() for p in trial.runs[0].model.parameters()):,}" in text
     assert "crescent" in per_class_report([trial])

@@ -33,10 +33,11 @@ from deeplab_edu.models.base import SegmentationModel, prefixed, scaled
 
 
 class DeepLabV1(SegmentationModel):
-    """DeepLab v1 with the chosen fc6 variant (LargeFOV by default)."""
+    """DeepLab v1 with the chosen fc6 variant (LargeFOV by default); ``fc6_rate`` replaces the
+    variant's rate r (e.g. scaled to a smaller score map than the paper's 41 × 41)."""
 
     def __init__(self, num_classes: int, fc6: str = "largefov", width: float = 1.0,
-                 dropout: float = 0.5) -> None:
+                 dropout: float = 0.5, fc6_rate: int | None = None) -> None:
         super().__init__()
         if fc6 not in FC6_VARIANTS:
             raise ValueError(f"fc6 must be one of {sorted(FC6_VARIANTS)}, got {fc6!r}")
@@ -45,7 +46,10 @@ class DeepLabV1(SegmentationModel):
         self.num_classes = num_classes
         self.output_stride = self.score_stride = VGG16.output_stride
         self.backbone = VGG16(width=width)
-        k, r, channels = variant.kernel, variant.rate, scaled(variant.channels, width)
+        k, r, channels = variant.kernel, variant.rate if fc6_rate is None else fc6_rate, scaled(variant.channels, width)
+        if isinstance(r, bool) or not isinstance(r, int) or r < 1 or r * (k - 1) % 2:
+            raise ValueError(f"fc6_rate must be an integer >= 1 with r·(k − 1) even for the {k}×{k} fc6 "
+                             f"(so that padding r(k−1)/2 keeps the size), got {fc6_rate!r}")
         # padding r(k-1)/2 keeps the size; r(k-1) is even for every variant, 4×4 included.
         # Dropout as Caffe's "Dropout" layer in DeepLab's prototxt: each activation on its own,
         # not whole channels (Dropout2d would silence half of a 256-channel head at a time).

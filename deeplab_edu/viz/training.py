@@ -42,20 +42,28 @@ def smooth(values: np.ndarray, weight: float = 0.9) -> np.ndarray:
 def plot_training_curves(logs: dict[str, dict[str, np.ndarray] | str | Path], title: str = "",
                          validation: dict[str, tuple[Sequence[int], Sequence[float]]] | None = None,
                          smoothing: float = 0.8) -> plt.Figure:
-    """Loss (left: smoothed, the raw curve faint behind it) and the backbone's learning rate
-    (right) against the step, one colour per run; ``validation`` adds each run's val mIoU at
-    a few steps (``{name: (steps, mious)}``) on the loss panel's right axis. The runs' colours
-    are named in the schedule panel, the line styles in the loss panel."""
+    """Loss (smoothed, the raw curve faint behind it) against the step, one colour per run;
+    ``validation`` adds each run's val mIoU at a few steps (``{name: (steps, mious)}``) on a right
+    axis. The backbone's learning rate gets a panel of its own only where the runs' schedules
+    differ: one shared schedule is a line of text, not a figure."""
     from matplotlib.lines import Line2D
 
-    figure, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(10.5, 3.6))
+    logs = {name: read_log(log) if isinstance(log, (str, Path)) else log for name, log in logs.items()}
+    schedules = [(np.asarray(log["step"]), np.asarray(log["lr_backbone"])) for log in logs.values()]
+    shared = all(len(s) == len(schedules[0][0]) and np.array_equal(s, schedules[0][0])
+                 and np.allclose(lr, schedules[0][1]) for s, lr in schedules)
+    if shared:
+        figure, ax_loss = plt.subplots(1, 1, figsize=(7.5, 3.6))
+        ax_lr = None
+    else:
+        figure, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(10.5, 3.6))
     ax_val = ax_loss.twinx() if validation else None
     for k, (name, log) in enumerate(logs.items()):
-        log = read_log(log) if isinstance(log, (str, Path)) else log
         colour = f"C{k}"
         ax_loss.plot(log["step"], log["loss"], color=colour, alpha=0.25, linewidth=0.8)
         ax_loss.plot(log["step"], smooth(log["loss"], smoothing), color=colour)
-        ax_lr.plot(log["step"], log["lr_backbone"], color=colour, label=name)
+        if ax_lr is not None:
+            ax_lr.plot(log["step"], log["lr_backbone"], color=colour, label=name)
         if ax_val is not None and name in validation:
             steps, mious = validation[name]
             ax_val.plot(steps, mious, color=colour, marker="o", linestyle="--")
@@ -66,11 +74,16 @@ def plot_training_curves(logs: dict[str, dict[str, np.ndarray] | str | Path], ti
     if ax_val is not None:
         ax_val.set(ylabel="validation mIoU", ylim=(0, 1))
         styles.append(Line2D([], [], color="grey", marker="o", linestyle="--", label="validation mIoU"))
+    if ax_lr is None:  # the runs' colours join the styles in the one legend
+        styles += [Line2D([], [], color=f"C{k}", label=name) for k, name in enumerate(logs)]
+        ax_loss.set_title("loss (faint: raw); every run on the same schedule")
     ax_loss.legend(handles=styles, fontsize=8, loc="upper right")
-    ax_lr.set(xlabel="iteration", ylabel="learning rate (backbone)", title="schedule; colours name the runs")
-    ax_lr.legend(fontsize=8)
+    if ax_lr is not None:
+        ax_lr.set(xlabel="iteration", ylabel="learning rate (backbone)", title="schedule; colours name the runs")
+        ax_lr.legend(fontsize=8)
     for ax in (ax_loss, ax_lr):
-        ax.grid(alpha=0.3)
+        if ax is not None:
+            ax.grid(alpha=0.3)
     figure.suptitle(title)
     figure.tight_layout()
     return figure
