@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deeplab_edu import validate
 from deeplab_edu.backbones.resnet import ResNet
 from deeplab_edu.layouts import RESNET_STAGE_PLANES
 
@@ -118,11 +119,8 @@ def shift_study(backbone: ResNet, fc: nn.Linear, image: np.ndarray, class_index:
     layer and ``class_index`` the row of ``fc`` to follow (the object's class). ``prepare`` turns
     a uint8 (N, 3, H, W) batch into the network's input (e.g. ``pretrain.normalize_batch``).
     """
-    shifts_ = np.asarray(list(shifts), dtype=np.int64)
-    if shifts_.size == 0:
-        raise ValueError("shifts must name at least one shift")
-    if not 0 <= class_index < fc.out_features:
-        raise ValueError(f"class_index must be in [0, {fc.out_features - 1}], got {class_index}")
+    shifts_ = np.asarray(validate.integers(list(shifts), "shifts"), dtype=np.int64)
+    validate.integer(class_index, "class_index", minimum=0, maximum=fc.out_features - 1)
     batch = np.stack([place_object(image, canvas, int(s)) for s in shifts_])
     x = prepare(torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous())
     maps, peaks = {}, {}
