@@ -37,6 +37,7 @@ def test_vgg16_features_equal_torchvision_features():
         assert shapes(ours) == reference, source
 
 
+@pytest.mark.slow
 def test_imagenet_resnet_checkpoint_loads_into_the_dilated_backbone(tmp_path):
     from deeplab_edu import weights
 

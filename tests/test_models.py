@@ -167,6 +167,7 @@ def _random_checkpoint(path, reference):
     return state
 
 
+@pytest.mark.slow
 def test_a_torchvision_deeplabv3_checkpoint_loads_strictly(tmp_path):
     seed_everything(0)
     reference = references()[0][1]["deeplabv3_resnet101_aux"]["state_dict"]
@@ -195,6 +196,7 @@ def test_checkpoint_of_another_architecture_names_the_mismatch():
         weights.load_weights(model, wrong_classes)
 
 
+@pytest.mark.slow
 def test_vgg16_checkpoint_initialises_v1_by_decimation():
     seed_everything(0)
     reference = references()[0][1]["vgg16"]["state_dict"]
@@ -240,6 +242,7 @@ def test_urls_download_and_offline_is_a_message(tmp_path):
     ("deeplabv2", {"backbone": "vgg16", "rates": "aspp-s", "blocks": None}, 481),
     ("deeplabv3", {"rates": (2, 3), "image_pooling": False}, 289),
     ("deeplabv3", {"rates": (1, 2), "image_pooling": False, "output_stride": 8, "multi_grid": None}, 257)])
+@pytest.mark.slow
 def test_reported_receptive_field_is_the_measured_one(name, options, size):
     model = small(name, **options)
     assert model.receptive_field() + model.output_stride < size  # the field fits in the probe
@@ -355,6 +358,7 @@ def test_every_model_meets_the_training_contract(build):
     assert output.score_maps()[-1] is output.out
 
 
+@pytest.mark.slow
 def test_layer_table_adds_up_to_the_model():
     with torch.device("meta"):
         model = build_model("deeplabv3", 21)

@@ -113,6 +113,7 @@ def test_fold_batchnorm_matches_the_formula():
     assert torch.allclose(conv.weight, want_w) and torch.allclose(conv.bias, want_b)
 
 
+@pytest.mark.slow
 def test_pretraining_learns_its_training_images():
     # 40 steps on 32 images: the classifier must come to name most of them (chance is 1/7).
     # How well it generalises is the shipped weights' test below.
@@ -131,6 +132,7 @@ def test_bad_pretrain_configs_are_refused(changes, message):
         pretrain(tiny(**changes))
 
 
+@pytest.mark.slow
 def test_pretrain_command(tmp_path, capsys):
     out = tmp_path / "r.pt"
     assert main(["pretrain", "--width", "0.125", "--iterations", "2", "--train-images", "16",
@@ -145,6 +147,7 @@ def test_pretrain_command(tmp_path, capsys):
 # ----------------------------------------------------------------------------- shipped weights
 
 @pytest.mark.parametrize("backbone", sorted(SHIPPED))
+@pytest.mark.slow
 def test_shipped_weights_name_held_out_objects(backbone):
     config = SHIPPED[backbone]
     path = SHIPPED_DIR / weights_name(backbone, config.width, config.blocks if backbone == "resnet" else None)
