@@ -41,6 +41,7 @@ def cpu_run(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_cpu_mode_runs_every_stage_with_only_torch_numpy_pillow(cpu_run):
     out, done = cpu_run
     assert done.returncode == 0, done.stdout + done.stderr
@@ -57,6 +58,7 @@ def test_cpu_mode_runs_every_stage_with_only_torch_numpy_pillow(cpu_run):
         assert f"[{i}/{len(STAGES)}] {name}: ok in" in done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.slow
 def test_cpu_report_says_gpu_figures_are_unmeasured_and_shows_each_stage(cpu_run):
     out, _ = cpu_run
@@ -93,6 +95,7 @@ def _args(out: Path, stages: str) -> argparse.Namespace:
     return parser.parse_args(["--out", str(out), "--stages", stages, "--device", "cpu"])
 
 
+@pytest.mark.slow
 @pytest.mark.slow
 def test_a_failing_stage_is_reported_and_the_others_still_run(tmp_path, monkeypatch, capsys):
     def broken(ctx, result):
@@ -171,6 +174,7 @@ def test_no_module_of_gpu_check_patches_sys_modules():
         assert "sys.modules[" not in path.read_text(), path.name
 
 
+@pytest.mark.slow
 @pytest.mark.slow
 def test_the_gpu_size_generates_the_builtin_set_in_the_background(tmp_path):
     import dataclasses
@@ -253,6 +257,7 @@ class _DictOutput(torch.nn.Module):
         return {"out": self.model(x)}
 
 
+@pytest.mark.slow
 @pytest.mark.slow
 def test_throughput_stage_measures_the_torchvision_loop_beside_the_engine(tmp_path, monkeypatch):
     sizes = SIZES["tiny"]
