@@ -108,14 +108,17 @@ def run_trial(name: str, config: TrainConfig, seeds: Sequence[int], val_set, crf
     return Trial(name, list(seeds), runs, network, with_crf)
 
 
-def estimate_runs(configs: Sequence[TrainConfig], seeds: int = 1, device: torch.device | str | None = None) -> str:
-    """Print, before a chapter's first run, how long all its runs (each config once per seed) will
-    take on this device: a few timed steps of the first, every run scaled by its FLOPs
-    (``engine.estimate``), with the run profile and how to choose a smaller one. Returns the text."""
+def estimate_runs(configs: Sequence[TrainConfig], seeds: Sequence[int] = (0,),
+                  device: torch.device | str | None = None) -> str:
+    """Print, before a chapter's first run, how long its runs (each config once per seed, in the
+    folders ``run_trial`` gives them) will take on this device: a few timed steps, every run scaled
+    by its FLOPs (``engine.estimate``); runs already trained in their folders count as loaded.
+    Names the run profile and how to choose a smaller one. Returns the text."""
     from deeplab_edu.engine.estimate import estimate_time
     from deeplab_edu.profiles import get_profile
 
-    text = estimate_time([c for c in configs for _ in range(seeds)], device=device).describe(get_profile().name)
+    runs = [dataclasses.replace(c, seed=s, out_dir=str(Path(c.out_dir) / f"seed{s}")) for c in configs for s in seeds]
+    text = estimate_time(runs, device=device).describe(get_profile().name)
     print(text)
     return text
 

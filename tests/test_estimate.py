@@ -97,3 +97,20 @@ def test_the_estimate_names_the_profile_and_a_smaller_one():
 def test_durations_read_as_a_reader_weighs_them():
     assert [estimate.format_duration(s) for s in (0.02, 42, 720, 3.4 * 3600, 2.1 * 86400)] == [
         "< 1 s", "42 s", "12 min", "3.4 h", "2.1 days"]
+
+
+def test_runs_already_trained_in_their_folders_are_not_counted(tmp_path, capsys):
+    from deeplab_edu.trials import estimate_runs
+
+    config = _smoke(out_dir=str(tmp_path / "v3"))
+    finished, half = tmp_path / "v3" / "seed0", tmp_path / "v3" / "seed1"
+    for folder, step in ((finished, config.iterations), (half, config.iterations // 2)):
+        folder.mkdir(parents=True)
+        (folder / "checkpoint.pt").write_bytes(b"")
+        (folder / "log.csv").write_text("step,loss,lr_backbone,lr_head,images_per_s,elapsed_s\n"
+                                        f"{step},1.0,0.01,0.1,10.0,1.0\n")
+    seeded = [dataclasses.replace(config, seed=s, out_dir=str(tmp_path / "v3" / f"seed{s}")) for s in (0, 1, 2)]
+    assert [estimate.remaining_iterations(c) for c in seeded] == [0, config.iterations // 2, config.iterations]
+    text = estimate_runs([config], seeds=(0, 1, 2), device="cpu")
+    assert "estimated time of 2 training runs (1 more trained already" in text and text in capsys.readouterr().out
+    assert estimate_runs([config], seeds=(0,), device="cpu").startswith("nothing to train: all 1 runs")

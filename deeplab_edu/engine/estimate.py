@@ -22,6 +22,7 @@ import functools
 import json
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 
@@ -111,6 +112,18 @@ def run_flops(config: TrainConfig, num_classes: int = 21) -> float:
     return step_flops(config, num_classes) * config.iterations
 
 
+def remaining_iterations(config: TrainConfig) -> int:
+    """The iterations a run still has to train: all of them, or, when its folder holds a checkpoint,
+    those after its log's last step (a finished run is loaded, not trained again; ``run_dir``)."""
+    from deeplab_edu.engine import log as run_log
+
+    out = Path(config.out_dir)
+    if config.overwrite or not (out / "checkpoint.pt").is_file() or not (out / "log.csv").is_file():
+        return config.iterations
+    rows = run_log.read_rows(out / "log.csv")
+    return max(config.iterations - (int(rows[-1]["step"]) if rows else 0), 0)
+
+
 def projected_seconds(flops: float, peak_tflops: float, share: float = REFERENCE_SHARE) -> float:
     """Seconds ``flops`` take on a GPU of dense peak ``peak_tflops`` reaching ``share`` of it."""
     if not peak_tflops > 0 or not 0 < share <= 1:
@@ -181,12 +194,17 @@ class Estimate:
     timed: str  # which recipe was timed, and how
     seconds_per_step: float
     achieved_tflops: float  # what the timed steps reached
+    trained: int = 0  # runs already trained in their folders: loaded, not counted
 
     def describe(self, profile: str | None = None) -> str:
         """One paragraph for a chapter or the command line: the time, its basis, the way out."""
         from deeplab_edu.profiles import smaller_profile
 
-        line = (f"estimated time of {self.runs} training run{'s' if self.runs != 1 else ''} on "
+        if self.runs == 0:
+            return (f"nothing to train: all {self.trained} runs are trained in their folders already and are "
+                    "loaded, not trained again")
+        done = f" ({self.trained} more trained already, loaded from their folders)" if self.trained else ""
+        line = (f"estimated time of {self.runs} training run{'s' if self.runs != 1 else ''}{done} on "
                 f"{self.device}: {format_duration(self.seconds)} ({self.flops / 1e15:.3g} PFLOP; "
                 f"{self.timed}: {self.seconds_per_step:.3g} s/step, {self.achieved_tflops:.3g} TFLOP/s, "
                 "the other recipes scaled by their FLOPs)")
@@ -202,21 +220,27 @@ class Estimate:
 def estimate_time(configs: Sequence[TrainConfig], num_classes: int = 21, steps: int = 3,
                   device: torch.device | str | None = None) -> Estimate:
     """The time ``configs`` (one entry per run) will take on ``device``: ``steps`` timed steps of
-    the first, its seconds per FLOP applied to every run's ``run_flops``."""
+    the first run still to train, its seconds per FLOP applied to every run's FLOPs over the
+    iterations it has left (``remaining_iterations``: none for a run its folder holds finished)."""
     if not configs:
         raise ValueError("configs is empty: nothing to estimate")
     from deeplab_edu.runtime import describe_device, resolve_device
 
     device = resolve_device(device if device is not None else configs[0].device)
-    first = configs[0]
+    left = [(c, remaining_iterations(c)) for c in configs]
+    todo = [(c, n) for c, n in left if n > 0]
+    if not todo:
+        return Estimate(runs=0, flops=0.0, seconds=0.0, device=describe_device(device), timed="nothing timed",
+                        seconds_per_step=0.0, achieved_tflops=0.0, trained=len(configs))
+    first = todo[0][0]
     seconds_per_step = time_steps(first, steps, num_classes, device)
     per_step = step_flops(first, num_classes)
-    seconds_per_flop = seconds_per_step / per_step
-    total = sum(run_flops(c, num_classes) for c in configs)
-    return Estimate(runs=len(configs), flops=total, seconds=total * seconds_per_flop,
+    total = sum(step_flops(c, num_classes) * n for c, n in todo)
+    return Estimate(runs=len(todo), flops=total, seconds=total * seconds_per_step / per_step,
                     device=describe_device(device),
                     timed=f"{steps} timed steps of {first.model} at {first.crop_size} px, batch {first.batch_size}",
-                    seconds_per_step=seconds_per_step, achieved_tflops=per_step / seconds_per_step / 1e12)
+                    seconds_per_step=seconds_per_step, achieved_tflops=per_step / seconds_per_step / 1e12,
+                    trained=len(configs) - len(todo))
 
 
 def format_duration(seconds: float) -> str:
