@@ -195,6 +195,7 @@ def _train(config: TrainConfig) -> TrainResult:
         check_resume(ckpt_path, resume_state, config)
     elif not config.overwrite:
         check_fresh(out)
+    ddp.barrier(env)  # every process has looked at the folder before rank 0 writes to it
 
     transform = TrainTransform(config.crop_size, scale=tuple(config.scale))
     dataset = open_dataset(config, "train", transform)
