@@ -276,3 +276,23 @@ def test_throughput_stage_measures_the_torchvision_loop_beside_the_engine(tmp_pa
     assert f["train_reference"] == "torchvision fp32" and f["train_speedup"] > 0
     assert f["infer_reference"] == "torchvision bf16+CL infer" and f["train_target_met"] is None
     assert "torchvision's best" in result.summary
+
+
+@pytest.mark.slow
+def test_on_a_gpu_the_projection_times_each_chapter_and_measures_the_share(tmp_path, monkeypatch):
+    from deeplab_edu import chapter_runs
+    from deeplab_edu.engine import estimate
+    from deeplab_edu.gpu_check.projection import stage_projection
+
+    monkeypatch.setattr(chapter_runs, "CHAPTERS", {"09 v3": chapter_runs.chapter_09})
+    # a GPU that reaches 100 TFLOP/s on every recipe, without a GPU: the timing is the stand-in
+    monkeypatch.setattr(estimate, "time_steps", lambda config, steps, device: estimate.step_flops(config) / 100e12)
+    ctx = stage.Context(out=tmp_path, work=tmp_path, sizes=SIZES["gpu"], device=torch.device("cuda"),
+                        budget=stage.Budget(300), shared={"peak": 989.0})
+    result = stage.StageResult("projection", "Each chapter's training time per run profile")
+    stage_projection(ctx, result)
+    assert result.figures["measured_tflops"] == {"09 v3": 100.0}
+    assert result.figures["measured_share"] == pytest.approx(100 / 989)
+    rows = {r["profile"]: r for r in result.rows}
+    assert rows["gpu"]["this_gpu_s"] == pytest.approx(rows["gpu"]["pflop"] * 1e15 / 100e12)
+    assert "measured here: 0.101 of the bf16 peak" in result.summary
