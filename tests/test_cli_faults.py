@@ -291,3 +291,14 @@ def test_gpu_check_options_are_checked_before_anything_runs(capsys, tmp_path, op
     assert exit_info.value.code == 2
     one_line(capsys, needle)
     assert not (tmp_path / "report").exists()
+
+
+def test_make_data_refuses_a_generated_set_with_someone_elses_files_beside_it(capsys, tmp_path):
+    root = tmp_path / "builtin"
+    assert main(["make-data", "--root", str(root), "--train", "1", "--val", "1", "--size", "32",
+                 "--no-progress"]) == 0
+    (root / "notes.txt").write_text("mine")
+    assert main(["make-data", "--root", str(root), "--train", "1", "--val", "1", "--size", "32",
+                 "--no-progress"]) == 2
+    one_line(capsys, f"--root {root} holds notes.txt beside the built-in set, which make-data did not write")
+    assert (root / "notes.txt").read_text() == "mine"

@@ -28,6 +28,8 @@ from .palette import VOC_CLASSES
 from .voc import Transform, VOCSegmentation
 
 DATASETS = ("builtin", "sample", "voc", "voc_aug")
+# What ``synthetic.write_builtin`` puts in a folder: regenerating it replaces exactly these.
+GENERATED = frozenset({"JPEGImages", "SegmentationClass", "ImageSets", "builtin.json"})
 
 
 def _builtin_classes(root: Path) -> tuple[str, ...]:
@@ -97,6 +99,11 @@ def generate_builtin(root: str | Path, train: int, val: int, size: int, seed: in
     if root.is_dir() and any(root.iterdir()) and not (root / "builtin.json").is_file():
         raise ValueError(f"--root {root} holds files that make-data did not write (no builtin.json; a real "
                          "VOC tree?); refusing to replace them — choose a new or empty folder")
+    foreign = sorted(p.name for p in root.iterdir() if p.name not in GENERATED) if root.is_dir() else []
+    if foreign:
+        raise ValueError(f"--root {root} holds {', '.join(foreign[:5])}{' …' if len(foreign) > 5 else ''} beside the "
+                         "built-in set, which make-data did not write and would replace with the folder; move "
+                         "them out or choose another folder")
     _generate(root, train, val, size, progress, holdout, seed=seed)
     return root
 
