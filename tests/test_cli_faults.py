@@ -302,3 +302,15 @@ def test_make_data_refuses_a_generated_set_with_someone_elses_files_beside_it(ca
                  "--no-progress"]) == 2
     one_line(capsys, f"--root {root} holds notes.txt beside the built-in set, which make-data did not write")
     assert (root / "notes.txt").read_text() == "mine"
+
+
+def test_dataset_folders_of_the_wrong_kind_are_said_so(capsys, tmp_path, data):
+    (tmp_path / "file").write_text("")
+    assert main(["convert-sbd", "--voc", str(tmp_path / "file"), "--sbd", str(tmp_path), "--no-progress"]) == 2
+    one_line(capsys, f"--voc {tmp_path / 'file'} is a file; expected a folder")
+    assert main(["convert-sbd", "--voc", str(data), "--sbd", str(tmp_path / "none"), "--no-progress"]) == 2
+    one_line(capsys, f"--sbd {tmp_path / 'none'} does not exist")
+    from deeplab_edu.datasets.voc import VOCSegmentation
+
+    with pytest.raises(NotADirectoryError, match="is a file; expected a folder in the VOC layout"):
+        VOCSegmentation(tmp_path / "file", "train")

@@ -22,8 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from deeplab_edu.cli import existing_folder
     from deeplab_edu.datasets.trainaug import AUG_LABEL_DIR, SPLIT_NAME, build_trainaug
 
+    existing_folder(args.voc, "--voc", " (VOCdevkit/VOC2012; see data/README.md)")
+    existing_folder(args.sbd, "--sbd", " (SBD's benchmark_RELEASE/dataset; see data/README.md)")
     ids = build_trainaug(args.voc, args.sbd, force=args.force, progress=not args.no_progress)
     print(f"trainaug: {len(ids)} images; labels in {args.voc / AUG_LABEL_DIR}, "
           f"split in {args.voc / 'ImageSets' / 'Segmentation' / (SPLIT_NAME + '.txt')}")

@@ -151,6 +151,9 @@ class VOCSegmentation(torch.utils.data.Dataset):
                  image_dir: str = "JPEGImages", image_ext: str = ".jpg",
                  ignore_index: int = IGNORE_INDEX):
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise NotADirectoryError(f"dataset folder {self.root} is a file; expected a folder in the VOC layout "
+                                     "(JPEGImages, SegmentationClass, ImageSets/Segmentation)")
         if not self.root.is_dir():
             raise FileNotFoundError(f"dataset folder {self.root} does not exist; expected the "
                                     "VOC layout (JPEGImages, SegmentationClass, ImageSets/Segmentation)")
