@@ -13,8 +13,9 @@ allows; a busy neighbour only ever slows a round down), with the median beside i
 ratio to float32 eager measured in the same run.
 
 bf16 is fast only where the CPU computes it natively (AVX-512 BF16 or AMX); elsewhere autocast
-emulates it and is slower. The script says which this CPU has, and that is the rule
-``TrainConfig.amp="auto"`` follows (``runtime.native_bf16``).
+emulates it and is slower. The script says which this CPU has (``runtime.native_bf16``), and
+that is the rule the ``laptop`` profile follows: bf16 + channels-last where bf16 is native,
+float32 elsewhere (``TrainConfig.from_profile``).
 
 Part 2 (the engine's overhead) trains the same model for ``--engine-steps`` steps through
 ``deeplab_edu.train.train`` and through a bare PyTorch loop (the same data loader, model,

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 
 from deeplab_edu.experiments import Effect
 
-__all__ = ["Why", "label", "conclusions"]
+__all__ = ["Why", "conclusions", "effect_label"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,14 +43,14 @@ class Why:
                 f"(paper {self.test.paper or '—'}); {outcome}")
 
 
-def label(effect: Effect) -> str:
+def effect_label(effect: Effect) -> str:
     """The name a chapter uses for an effect: ``"<B> vs <A> (<metric>)"``."""
     return f"{effect.b} vs {effect.a} ({effect.metric})"
 
 
 def _line(effect: Effect) -> str:
     paper = f"; paper {effect.paper}" if effect.paper is not None else ""
-    return f"{label(effect)}: {effect.here()} points here{paper}"
+    return f"{effect_label(effect)}: {effect.here()} points here{paper}"
 
 
 def conclusions(effects: Sequence[Effect], why: Mapping[str, Why] | None = None) -> str:
@@ -59,10 +59,10 @@ def conclusions(effects: Sequence[Effect], why: Mapping[str, Why] | None = None)
     ``why`` (keyed by :func:`label`), marked tested or hypothesis. An effect that did not hold
     and has no reason is said to have none yet."""
     why = dict(why or {})
-    unknown = set(why) - {label(e) for e in effects}
+    unknown = set(why) - {effect_label(e) for e in effects}
     if unknown:
         raise KeyError(f"why names effects that are not among the effects: {sorted(unknown)}; "
-                       f"the labels are {[label(e) for e in effects]}")
+                       f"the labels are {[effect_label(e) for e in effects]}")
     groups = {"held here": [], "inside the noise": [], "went against the paper": [], "one seed only": []}
     for e in effects:
         verdict = e.verdict
@@ -82,6 +82,6 @@ def conclusions(effects: Sequence[Effect], why: Mapping[str, Why] | None = None)
         for e in members:
             lines.append(f"  - {_line(e)}")
             if title != "held here":
-                reason = why.get(label(e))
+                reason = why.get(effect_label(e))
                 lines.append(f"      why: {reason.describe() if reason else 'no reason tested or offered yet'}")
     return "\n".join(lines)

@@ -24,6 +24,20 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX), read from ``/proc/cpuinfo``.
+
+    Where it does not, bf16 autocast is emulated and slower than float32, so ``amp="auto"``
+    keeps float32 there (``benchmarks/bench_speed.py`` measures both). Off Linux: ``False``.
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def default_device() -> torch.device:
     """The device runs use unless told otherwise: the first CUDA GPU, else Apple's MPS, else CPU.
 

@@ -1,6 +1,6 @@
 import pytest
 
-from deeplab_edu.conclusions import Why, conclusions, label
+from deeplab_edu.conclusions import Why, conclusions, effect_label
 from deeplab_edu.experiments import compare
 
 
@@ -36,12 +36,12 @@ def test_a_reason_is_tested_by_an_arm_or_called_a_hypothesis():
     restored = compare("mIoU", "LargeFOV, rates scaled", [0.50, 0.51], "ASPP-L, rates scaled", [0.56, 0.57])
     not_restored = compare("mIoU", "random", [0.55, 0.56], "pretrained on scenes", [0.55, 0.555])
     text = conclusions([held, noise, reversed_], {
-        label(noise): Why("the rates fall outside the score map", restored),
-        label(reversed_): Why("the pretraining images do not look like the scenes", not_restored)})
+        effect_label(noise): Why("the rates fall outside the score map", restored),
+        effect_label(reversed_): Why("the pretraining images do not look like the scenes", not_restored)})
     assert "tested: the rates fall outside the score map" in text
     assert "which supports the reason" in text
     assert "that arm's comparison is inside the noise, so the reason is not shown" in text
-    hypothesis = conclusions([reversed_], {label(reversed_): Why("the stick is alone in its colour family")})
+    hypothesis = conclusions([reversed_], {effect_label(reversed_): Why("the stick is alone in its colour family")})
     assert "hypothesis (no arm here tests it): the stick is alone" in hypothesis
 
 

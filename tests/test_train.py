@@ -221,3 +221,15 @@ def test_from_profile_uses_the_profiles_sizes():
         smoke.crop_size, smoke.batch_size, smoke.iterations, smoke.width, 0.1)
     assert c.model_options == {"blocks": (1, 1, 1, 1)}
     assert TrainConfig.from_profile("deeplabv3", PROFILES["full"]).model_options == {}
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_laptop_profile_uses_bf16_and_channels_last_only_where_the_cpu_has_native_bf16(monkeypatch, native):
+    import deeplab_edu.engine.config as engine_config
+    from deeplab_edu.profiles import PROFILES
+
+    monkeypatch.setattr(engine_config, "native_bf16", lambda: native)
+    laptop = TrainConfig.from_profile("deeplabv3", PROFILES["laptop"])
+    assert (laptop.amp, laptop.channels_last) == (("bf16", True) if native else ("auto", None))
+    smoke = TrainConfig.from_profile("deeplabv3", PROFILES["smoke"])  # tests stay in float32 everywhere
+    assert (smoke.amp, smoke.channels_last) == ("auto", None)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from deeplab_edu.engine.losses import LOSSES
 from deeplab_edu.profiles import Profile, get_profile
+from deeplab_edu.runtime import native_bf16
 from deeplab_edu.schedules import SCHEDULES
 
 BATCHNORM = ("train", "frozen", "sync")
@@ -48,7 +49,7 @@ SMALL_PROFILE_GROUPS = ("bias_lr_mult", "bias_decay_mult", "norm_decay_mult", "d
 BN_START_LEFT = 0.05
 
 # Fields a resumed session may change; every other field is the recipe.
-EXECUTION_FIELDS = ("iterations", "out_dir", "log_every", "validate_every", "checkpoint_every", "resume", "overwrite",
+EXECUTION_FIELDS = ("iterations", "out_dir", "log_every", "validate_every", "checkpoint_every", "overwrite",
                     "stop_at", "progress", "device", "num_workers", "compile", "amp", "channels_last",
                     "pretrained", "init_from")
 
@@ -115,8 +116,7 @@ class TrainConfig:
     # draws no random numbers the training uses, so the run's weights do not depend on it.
     validate_every: int | None = None
     checkpoint_every: int | None = None  # None: a quarter of ``iterations`` (a short run still saves)
-    resume: bool = True  # kept for old callers: a run directory with a checkpoint always resumes …
-    overwrite: bool = False  # … unless this is set: then the run starts over and replaces it
+    overwrite: bool = False  # a run directory with a checkpoint resumes, unless this is set: then it starts over
     stop_at: int | None = None  # end early at this iteration, as a killed run would (tests, demos)
     progress: bool = True
 
@@ -125,8 +125,6 @@ class TrainConfig:
         """The paper's recipe for ``model`` (``deeplab_edu.recipes``) at the profile's size.
 
         ``full`` is the published recipe exactly (crop, batch, iterations, rate, schedule, scale).
-        ``gpu`` is the same recipe with the profile's crop, batch and iterations (v1's step
-        schedule keeps its three steps over the shorter run).
         ``gpu`` is the same recipe with the profile's crop, batch and iterations (v1's step
         schedule keeps its three steps over the shorter run).
         Smaller profiles keep its shape and change what a CPU run needs (``LAPTOP_DEPARTURES``):
@@ -176,6 +174,10 @@ class TrainConfig:
             values.pop("head_layers", None)
             for name in SMALL_PROFILE_GROUPS:
                 values.pop(name, None)
+            if p.name == "laptop" and native_bf16():
+                # benchmarks/bench_speed.py: bf16 autocast with channels-last memory is the fastest
+                # CPU step where the CPU computes bf16 natively; elsewhere it is emulated and slower.
+                values.update(amp="bf16", channels_last=True)
         values.update(overrides)
         momentum = values.get("bn_momentum")
         if "bn_momentum" not in overrides and momentum is not None \
