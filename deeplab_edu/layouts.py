@@ -32,6 +32,7 @@ DEEPLAB_CONV_RATES = (1, 1, 1, 1, 2)
 RESNET_DEPTHS: dict[int, tuple[int, int, int, int]] = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 RESNET_STAGE_PLANES = (64, 128, 256, 512)  # bottleneck (inner) channels; outputs are 4× these
 OUTPUT_STRIDES = (8, 16, 32)
+V3_MULTI_GRID = (1, 2, 4)  # v3 §4.1: Multi_Grid = (1, 2, 4) in block4
 
 
 def check_output_stride(output_stride: int) -> int:

@@ -359,6 +359,28 @@ def test_every_model_meets_the_training_contract(build):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("scales", [(1.0, 0.1), (1.0, 5.0), (), ("a",)])
+def test_input_scales_follow_one_rule_everywhere(scales):
+    # models.multiscale.check_scales is the one rule: MSC training, inference and --scales agree.
+    import argparse
+
+    from deeplab_edu.cli import scale_value
+    from deeplab_edu.engine.inference import predict_probs
+    from deeplab_edu.models.multiscale import check_scales
+
+    with pytest.raises(ValueError) as rule:
+        check_scales(scales)
+    base = small("deeplabv1").eval()
+    for call in (lambda: MultiScale(base, scales), lambda: predict_probs(base, torch.zeros(1, 3, 17, 17), scales)):
+        with pytest.raises(ValueError) as raised:
+            call()
+        assert str(raised.value) == str(rule.value)
+    if len(scales) == 2:
+        with pytest.raises(argparse.ArgumentTypeError, match=r"\[0\.25, 4\]"):
+            scale_value(str(scales[1]))
+    assert check_scales((0.25, 4)) == (0.25, 4.0)
+
+
 def test_layer_table_adds_up_to_the_model():
     with torch.device("meta"):
         model = build_model("deeplabv3", 21)

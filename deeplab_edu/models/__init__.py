@@ -24,6 +24,7 @@ import torch
 from deeplab_edu.aspp import ASPP_L, ASPP_S
 from deeplab_edu.crf.crf_rnn import CRFasRNN
 from deeplab_edu.crf.params import CRFParams
+from deeplab_edu.layouts import V3_MULTI_GRID
 from deeplab_edu.models.base import SegmentationModel, TrainingOutput, check_output_stride
 from deeplab_edu.models.crf_rnn import CRFRNNSegmenter
 from deeplab_edu.models.learned_upsampling import LearnedUpsampling
@@ -38,7 +39,7 @@ DEFAULT_BACKBONES = {"deeplabv1": "vgg16", "deeplabv2": "resnet101", "deeplabv3"
                      "deeplabv3plus": "resnet101"}
 DEFAULT_OUTPUT_STRIDES = {"deeplabv1": 8, "deeplabv2": 8, "deeplabv3": 16, "deeplabv3plus": 16}
 # v3's Multi_Grid (§4.1) in ResNet's layer4; the TF code's plain rates in Xception's exit flow.
-DEFAULT_MULTI_GRID = {"resnet50": (1, 2, 4), "resnet101": (1, 2, 4), "xception65": None}
+DEFAULT_MULTI_GRID = {"resnet50": V3_MULTI_GRID, "resnet101": V3_MULTI_GRID, "xception65": None}
 ASPP_PRESETS = {"aspp-l": ASPP_L, "aspp-s": ASPP_S}
 UPSAMPLING = ("bilinear", "deconvolution")
 

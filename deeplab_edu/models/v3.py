@@ -30,6 +30,7 @@ from torch import nn
 from deeplab_edu import receptive_field as rf
 from deeplab_edu.aspp import ASPP, v3_rates
 from deeplab_edu.backbones.resnet import ResNet
+from deeplab_edu.layouts import V3_MULTI_GRID
 from deeplab_edu.models.base import SegmentationModel, TrainingOutput, prefixed, scaled
 
 
@@ -76,7 +77,7 @@ class DeepLabV3(SegmentationModel):
     """ResNet (output stride 16 or 8, multi-grid) + v3 ASPP with image pooling."""
 
     def __init__(self, num_classes: int, backbone: str = "resnet101", output_stride: int = 16,
-                 multi_grid: Sequence[int] | None = (1, 2, 4), rates: Sequence[int] | None = None,
+                 multi_grid: Sequence[int] | None = V3_MULTI_GRID, rates: Sequence[int] | None = None,
                  width: float = 1.0, blocks: Sequence[int] | None = None, aux_loss: bool = False,
                  image_pooling: bool = True, head: str = "paper") -> None:
         super().__init__()
