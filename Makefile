@@ -62,7 +62,7 @@ test:
 ## test-fast: the unit tests not marked slow (under a minute): the loop to run while working.
 test-fast:
 	$(MAKE) --no-print-directory $(TEST_STAMP) CONSTRAINT=$(TEST_TORCH_CONSTRAINT)
-	DEEPLAB_EDU_PROFILE=smoke $(BIN)/python -m pytest -m "not slow" -q tests
+	DEEPLAB_EDU_PROFILE=smoke $(BIN)/python -m pytest -n $(JOBS) -m "not slow" -q tests
 
 ## lint: ruff with the rules in pyproject.toml (pyflakes, pycodestyle errors, stale noqa).
 lint:

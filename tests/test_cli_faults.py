@@ -140,6 +140,7 @@ def test_memory_that_cannot_fit_is_refused_naming_the_flag(capsys, tmp_path, arg
     assert not (tmp_path / "d").exists()
 
 
+@pytest.mark.slow
 def test_an_allocation_that_fails_anyway_is_one_line_naming_the_flag(tmp_path):
     # RLIMIT_AS makes the allocation fail at once, as on a machine without the memory.
     code = ("import resource, sys\n"
@@ -242,6 +243,7 @@ def test_save_classifier_refuses_a_json_path(tmp_path):
         save_classifier(None, None, tmp_path / "w.json")
 
 
+@pytest.mark.slow
 def test_a_diverging_pretraining_is_one_line(capsys, tmp_path):
     assert main(["pretrain", "--width", "0.125", "--iterations", "3", "--train-images", "16", "--batch-size", "4",
                  "--lr", "1e30", "--out", str(tmp_path / "w.pt"), "--no-progress"]) == 2
@@ -264,6 +266,7 @@ def test_an_image_too_small_for_the_scales_is_refused_with_the_smallest_size_tha
     assert predict_label(model, np.zeros((4, 5, 3), dtype=np.uint8), (0.25, 1.0)).shape == (4, 5)
 
 
+@pytest.mark.slow
 def test_the_torch_crf_refuses_a_large_image_naming_the_lattice():
     from deeplab_edu.crf import CRFParams, dense_crf
 

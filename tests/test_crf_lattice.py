@@ -201,6 +201,7 @@ def test_lattice_meanfield_agrees_with_pydensecrf(params):
 
 @pytest.mark.parametrize("convention, params", [("densecrf", DEEPLAB_V2), ("densecrf", MODERATE),
                                                 ("paper", MODERATE)])
+@pytest.mark.slow
 def test_lattice_meanfield_agrees_with_the_exact_meanfield(convention, params):
     image, _, probs = disc_scene(40, 48, seed=3)
     exact = mean_field_exact(image, probs, params, convention)
@@ -307,6 +308,7 @@ def test_paper_messages_drop_exactly_one_self_pair_per_kernel():
 @pytest.mark.parametrize("convention, params, tolerance", [
     ("densecrf", DEEPLAB_V2, 0.003), ("densecrf", MODERATE, 0.002), ("paper", MODERATE, 0.0006)])
 @pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.slow
 def test_lattice_meanfield_probabilities_are_close_to_the_exact_ones(convention, params, tolerance, seed):
     # Mean |ΔQ| over pixels and labels, measured on these scenes: densecrf DeepLab-v2 ≤ 0.0011,
     # densecrf moderate ≤ 0.0005, paper ≤ 0.0002; the tolerances are about 3× those. Dropping

@@ -84,6 +84,7 @@ def test_a_timed_warm_up_leaves_the_random_streams_as_they_were():
     assert seconds > 0 and torch.equal(torch.rand(4), expected)
 
 
+@pytest.mark.slow
 def test_the_estimate_names_the_profile_and_a_smaller_one():
     configs = [_smoke(), _smoke("deeplabv1")]
     result = estimate.estimate_time(configs, steps=1, device="cpu")

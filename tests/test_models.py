@@ -29,6 +29,7 @@ def count(model):
 
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("size", [(321, 321), (513, 513), (500, 375), (97, 131)])
+@pytest.mark.slow
 def test_logits_have_the_input_size(name, size):
     seed_everything(0)
     model = small(name).eval()
@@ -381,6 +382,7 @@ def test_input_scales_follow_one_rule_everywhere(scales):
     assert check_scales((0.25, 4)) == (0.25, 4.0)
 
 
+@pytest.mark.slow
 def test_layer_table_adds_up_to_the_model():
     with torch.device("meta"):
         model = build_model("deeplabv3", 21)

@@ -86,6 +86,7 @@ def test_temporaries_of_a_live_writer_are_never_removed_as_stale(tmp_path):
     assert live.exists() and elsewhere.exists()
 
 
+@pytest.mark.slow
 def test_two_trains_into_one_folder_the_second_names_the_first(data, tmp_path):
     out = tmp_path / "run"
     first = subprocess.Popen(train_args(data, out, "--iterations", "100000", "--checkpoint-every", "100000"),
@@ -108,6 +109,7 @@ def test_two_trains_into_one_folder_the_second_names_the_first(data, tmp_path):
     assert steps == list(range(1, len(steps) + 1))  # one run's rows only
 
 
+@pytest.mark.slow
 def test_logs_without_a_checkpoint_are_not_replaced_and_files_follow_the_umask(data, tmp_path):
     out = tmp_path / "run"
     done = run(train_args(data, out, "--iterations", "1"), preexec=lambda: os.umask(0o022))
@@ -130,6 +132,7 @@ def _limit_file_size(limit: int):
     return apply
 
 
+@pytest.mark.slow
 def test_a_full_disk_at_a_save_names_the_folder_and_keeps_the_last_good_checkpoint(data, tmp_path):
     out = tmp_path / "run"
     assert run(train_args(data, out, "--iterations", "1")).returncode == 0
@@ -153,6 +156,7 @@ def test_a_full_disk_at_the_first_save_says_nothing_was_written_yet(tmp_path, mo
         atomic_save({"a": torch.ones(3)}, tmp_path / "c.pt")
 
 
+@pytest.mark.slow
 def test_a_diverging_run_ends_with_one_line_naming_the_step_and_the_checkpoint(data, tmp_path):
     out = tmp_path / "run"
     diverged = run(train_args(data, out, "--iterations", "6", "--checkpoint-every", "1", "--lr", "1e30",
@@ -198,3 +202,20 @@ def test_without_flock_the_file_itself_is_the_lock(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match=f"stale lock of PID {pid}"):
         with hold_run_folder(tmp_path):
             assert str(os.getpid()) in lock.read_text()
+
+
+def test_a_killed_run_leaves_a_stale_lock_the_next_run_names_and_takes_over(data, tmp_path):
+    out = tmp_path / "run"
+    killed = subprocess.Popen(train_args(data, out, "--iterations", "100000", "--checkpoint-every", "100000"),
+                              cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while not (out / "log.csv").is_file():
+        assert killed.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    killed.kill()  # SIGKILL: no handler runs, the lock file stays behind
+    killed.wait()
+    assert f'"pid": {killed.pid}' in (out / LOCK_NAME).read_text()
+    again = run(train_args(data, out, "--iterations", "1", "--overwrite"))
+    assert again.returncode == 0, again.stderr
+    assert f"stale lock of PID {killed.pid} on {socket.gethostname()}" in again.stderr
+    assert not (out / LOCK_NAME).exists()

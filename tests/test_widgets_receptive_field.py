@@ -31,6 +31,7 @@ def test_explorer_starts_with_the_closed_form_field():
     ("rate", 4, (rf.stack_field(3, 1, 4, 3), 1)),
     ("depth", 5, (rf.stack_field(3, 1, 1, 5), 1)),
 ])
+@pytest.mark.slow
 def test_moving_a_slider_redraws_field_and_output_stride(name, value, expected):
     explorer = field_explorer(kernel=3, stride=1, rate=1, depth=3)
     before = _pixels(plt.figure(plt.get_fignums()[-1]))
