@@ -35,19 +35,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from deeplab_edu import validate
 from deeplab_edu.atrous import effective_kernel_size
 from deeplab_edu.layouts import (DEEPLAB_CONV_RATES, DEEPLAB_POOL_STRIDES, FC6_VARIANTS, RESNET_DEPTHS, VGG16_STAGES,
                                  Fc6Variant, stage_geometry)
 
 KINDS = ("conv", "maxpool", "avgpool")
-
-
-def _check_int(name: str, value: object, minimum: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer {what}, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer {what}, got {value}")
-    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,10 +62,10 @@ class Layer:
     bias: bool = True
 
     def __post_init__(self) -> None:
-        _check_int(f"{self.name}: kernel", self.kernel, 1, "≥ 1")
-        _check_int(f"{self.name}: stride", self.stride, 1, "≥ 1")
-        _check_int(f"{self.name}: dilation (the rate r)", self.dilation, 1, "≥ 1")
-        _check_int(f"{self.name}: padding", self.padding, 0, "≥ 0")
+        validate.integer(self.kernel, f"{self.name}: kernel", minimum=1)
+        validate.integer(self.stride, f"{self.name}: stride", minimum=1)
+        validate.integer(self.dilation, f"{self.name}: dilation (the rate r)", minimum=1)
+        validate.integer(self.padding, f"{self.name}: padding", minimum=0)
         if self.kind not in KINDS:
             raise ValueError(f"{self.name}: kind must be one of {KINDS}, got {self.kind!r}")
         if self.kind != "conv" and self.dilation != 1:
@@ -84,7 +77,7 @@ class Layer:
         for label in ("in_channels", "out_channels"):
             value = getattr(self, label)
             if value is not None:
-                _check_int(f"{self.name}: {label}", value, 1, "≥ 1 (or None)")
+                validate.integer(value, f"{self.name}: {label}", minimum=1)
 
     @property
     def effective_kernel(self) -> int:
@@ -178,7 +171,7 @@ def total_parameters(layers: Sequence[Layer]) -> int:
 
 def output_sizes(layers: Sequence[Layer], input_size: int) -> list[int]:
     """Output length of every layer: n_l = ⌊(n_{l-1} + 2p - k_e) / s⌋ + 1 (PyTorch's floor mode)."""
-    size = _check_int("input_size", input_size, 1, "≥ 1")
+    size = validate.integer(input_size, "input_size", minimum=1)
     sizes = []
     for layer in _check_layers(layers):
         padded = size + 2 * layer.padding
@@ -210,8 +203,8 @@ def dependency_tree_1d(layers: Sequence[Layer], output_index: int, input_length:
     output itself. Holes between the taps survive: this is the true support, not just its span.
     """
     layers = _check_layers(layers)
-    sizes = [_check_int("input_length", input_length, 1, "≥ 1"), *output_sizes(layers, input_length)]
-    _check_int("output_index", output_index, 0, "≥ 0")
+    sizes = [validate.integer(input_length, "input_length", minimum=1), *output_sizes(layers, input_length)]
+    validate.integer(output_index, "output_index", minimum=0)
     if output_index >= sizes[-1]:
         raise ValueError(f"output_index must be < {sizes[-1]} (the last layer's length "
                          f"for input_length {input_length}), got {output_index}")
@@ -270,7 +263,7 @@ def measure_support(layers: Sequence[Layer], input_size: int, output_index: int 
     """
     sizes = output_sizes(layers, input_size)
     index = sizes[-1] // 2 if output_index is None else output_index
-    _check_int("output_index", index, 0, "≥ 0")
+    validate.integer(index, "output_index", minimum=0)
     if index >= sizes[-1]:
         raise ValueError(f"output_index must be < {sizes[-1]}, got {index}")
     network = build_network(layers, dims, seed)
@@ -399,7 +392,7 @@ def seed_example() -> dict[str, list[Layer]]:
 
 def stack(kernel: int, stride: int, rate: int, depth: int) -> list[Layer]:
     """``depth`` identical convolutions (kernel, stride, rate): what the chapter's explorer draws."""
-    _check_int("depth", depth, 1, "≥ 1")
+    validate.integer(depth, "depth", minimum=1)
     return [conv(f"conv{i}", kernel=kernel, stride=stride, dilation=rate, padding=0)
             for i in range(1, depth + 1)]
 
@@ -416,8 +409,8 @@ def stack_field(kernel: int, stride: int, rate: int, depth: int) -> int:
 
 def rate_for_field(field: int, kernel: int = 3) -> int:
     """The rate r that gives one k×k layer a span of ``field`` pixels: (field - 1)/(k - 1)."""
-    _check_int("field", field, 1, "≥ 1")
-    _check_int("kernel", kernel, 2, "≥ 2")
+    validate.integer(field, "field", minimum=1)
+    validate.integer(kernel, "kernel", minimum=2)
     if (field - 1) % (kernel - 1):
         raise ValueError(f"field must be 1 + (kernel - 1)·r for an integer r; {field} is not for kernel {kernel}")
     return (field - 1) // (kernel - 1)
