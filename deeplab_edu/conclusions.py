@@ -80,8 +80,9 @@ def conclusions(effects: Sequence[Effect], why: Mapping[str, Why] | None = None)
             continue
         lines.append(f"{title} ({len(members)} of {len(effects)}):")
         for e in members:
-            lines.append(f"  - {_line(e)}")
-            if title != "held here":
-                reason = why.get(effect_label(e))
-                lines.append(f"      why: {reason.describe() if reason else 'no reason tested or offered yet'}")
+            reason = why.get(effect_label(e)) if title != "held here" else None
+            unexplained = title != "held here" and reason is None
+            lines.append(f"  - {_line(e)}" + (" (no reason tested or offered yet)" if unexplained else ""))
+            if reason is not None:
+                lines.append(f"      why: {reason.describe()}")
     return "\n".join(lines)

@@ -108,6 +108,39 @@ def run_trial(name: str, config: TrainConfig, seeds: Sequence[int], val_set, crf
     return Trial(name, list(seeds), runs, network, with_crf)
 
 
+@dataclasses.dataclass(frozen=True)
+class ChapterSetup:
+    """What every training chapter starts from: the run profile, the device, the dataset (VOC +
+    SBD if on disk, else the built-in set), the seeds (two where runs are cheap, one in ``full``),
+    the chapter's runs folder and the validation images."""
+
+    profile: object
+    device: torch.device
+    dataset: str
+    data_root: str | None
+    seeds: tuple[int, ...]
+    runs: Path
+    val_set: object
+
+
+def setup_chapter(name: str) -> ChapterSetup:
+    """Seed everything, pick the profile and device, open the validation set, and print one line
+    saying so; ``name`` is the chapter's folder under ``runs/`` (e.g. ``"07_v1"``)."""
+    from deeplab_edu.datasets import build_dataset, default_training_data
+    from deeplab_edu.paths import REPO_ROOT
+    from deeplab_edu.profiles import get_profile
+    from deeplab_edu.runtime import default_device, seed_everything
+
+    seed_everything(0)
+    profile = get_profile()
+    dataset, root = default_training_data(profile.name)
+    seeds = (0,) if profile.name in ("full", "gpu") else (0, 1)
+    val_set = build_dataset(dataset, "val", root=root)
+    print(f"profile {profile.name}, dataset {dataset}, {len(val_set)} validation images, seeds {seeds}")
+    return ChapterSetup(profile, default_device(), dataset, root, seeds, REPO_ROOT / "runs" / name / profile.name,
+                        val_set)
+
+
 def estimate_runs(configs: Sequence[TrainConfig], seeds: Sequence[int] = (0,),
                   device: torch.device | str | None = None) -> str:
     """Print, before a chapter's first run, how long its runs (each config once per seed, in the
