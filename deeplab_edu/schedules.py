@@ -24,20 +24,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deeplab_edu import validate
+
 SCHEDULES = ("poly", "step")
-
-
-def _check_iteration(iteration: int, name: str = "iteration") -> None:
-    if isinstance(iteration, bool) or not isinstance(iteration, int) or iteration < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {iteration!r}")
 
 
 def poly_lr(base_lr: float, iteration: int, max_iterations: int, power: float = 0.9) -> float:
     """The poly rate base_lr · (1 − it/max_iter)^power (v2 §4.1); 0 from ``max_iterations`` on."""
-    _check_iteration(iteration)
-    _check_iteration(max_iterations, "max_iterations")
-    if max_iterations < 1:
-        raise ValueError(f"max_iterations must be at least 1, got {max_iterations}")
+    validate.integer(iteration, "iteration", minimum=0)
+    validate.integer(max_iterations, "max_iterations", minimum=1)
     if power < 0:
         raise ValueError(f"power must be >= 0, got {power!r}")
     return base_lr * (1.0 - min(iteration, max_iterations) / max_iterations) ** power
@@ -45,9 +40,8 @@ def poly_lr(base_lr: float, iteration: int, max_iterations: int, power: float = 
 
 def step_lr(base_lr: float, iteration: int, step: int = 2000, gamma: float = 0.1) -> float:
     """v1's step rate base_lr · γ^⌊it/step⌋ (×0.1 every 2000 iterations, v1 §5)."""
-    _check_iteration(iteration)
-    if isinstance(step, bool) or not isinstance(step, int) or step < 1:
-        raise ValueError(f"step must be a positive integer number of iterations, got {step!r}")
+    validate.integer(iteration, "iteration", minimum=0)
+    validate.integer(step, "step", minimum=1, unit="(iterations)")
     return base_lr * gamma ** (iteration // step)
 
 
@@ -165,7 +159,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, name: str, max_iterations: 
                    step: int = 2000, gamma: float = 0.1) -> torch.optim.lr_scheduler.LRScheduler:
     """PyTorch's scheduler for ``name`` ("poly" or "step"), stepped once per iteration."""
     if name == "poly":
-        _check_iteration(max_iterations, "max_iterations")
+        validate.integer(max_iterations, "max_iterations", minimum=0)
         return torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=max_iterations, power=power)
     if name == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step, gamma=gamma)

@@ -13,6 +13,7 @@ import json
 import math
 from typing import Any, ClassVar
 
+from deeplab_edu import validate
 from deeplab_edu.engine.losses import LOSSES
 from deeplab_edu.profiles import Profile, get_profile
 from deeplab_edu.runtime import native_bf16
@@ -193,33 +194,27 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first field that is out of range."""
         for name in ("iterations", "batch_size", "accumulate", "log_every", "crop_size", "step_size"):
-            check_positive_int(getattr(self, name), name)
-        for name in ("checkpoint_every", "validate_every"):
+            validate.integer(getattr(self, name), name, minimum=1)
+        for name in ("checkpoint_every", "validate_every", "stop_at"):
             if getattr(self, name) is not None:
-                check_positive_int(getattr(self, name), name)
-        if self.stop_at is not None:
-            check_positive_int(self.stop_at, "stop_at")
+                validate.integer(getattr(self, name), name, minimum=1)
         for name in ("seed", "num_workers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+            validate.integer(getattr(self, name), name, minimum=0)
         for name, allowed in (("schedule", SCHEDULES), ("loss", LOSSES), ("batchnorm", BATCHNORM),
                               ("amp", AMP)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name in ("lr", "width", "head_lr_mult"):
-            check_finite(getattr(self, name), name, positive=True)
+            validate.choice(getattr(self, name), name, allowed)
+        for name in ("lr", "width", "head_lr_mult", "bias_lr_mult"):
+            validate.number(getattr(self, name), name, positive=True)
         for name in ("momentum", "weight_decay", "power", "gamma", "aux_weight", "bias_decay_mult",
                      "norm_decay_mult", "depthwise_decay_mult"):
-            check_finite(getattr(self, name), name, positive=False)
-        check_finite(self.bias_lr_mult, "bias_lr_mult", positive=True)
+            validate.number(getattr(self, name), name, minimum=0)
         if self.crf_lr_mult is not None:
-            check_finite(self.crf_lr_mult, "crf_lr_mult", positive=True)
+            validate.number(self.crf_lr_mult, "crf_lr_mult", positive=True)
         if self.bn_momentum is not None and not (_is_finite(self.bn_momentum) and 0 <= self.bn_momentum <= 1):
             raise ValueError(f"bn_momentum must be a number in [0, 1] (PyTorch's convention, 1 - TF's decay: "
                              f"0.0003 for decay 0.9997) or None, got {self.bn_momentum!r}")
         if self.clip_grad_norm is not None:
-            check_finite(self.clip_grad_norm, "clip_grad_norm", positive=True)
+            validate.number(self.clip_grad_norm, "clip_grad_norm", positive=True)
         scale = tuple(self.scale) if isinstance(self.scale, (tuple, list)) else ()
         if len(scale) != 2 or not all(_is_finite(v) for v in scale) or not 0 < scale[0] <= scale[1]:
             raise ValueError(f"scale must be two finite numbers 0 < low <= high, got {self.scale!r}")
@@ -299,20 +294,5 @@ class TrainConfig:
         return {k: v for k, v in values.items() if k not in EXECUTION_FIELDS}
 
 
-def check_positive_int(value: object, name: str) -> int:
-    """A count of steps, images or pixels: an ``int`` ≥ 1 (not 2.0, not True), else ``ValueError``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
 def _is_finite(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def check_finite(value: object, name: str, positive: bool) -> float:
-    """A finite number (> 0 when ``positive``, else >= 0): ``--lr inf`` is refused here."""
-    ok = _is_finite(value) and (value > 0 if positive else value >= 0)
-    if not ok:
-        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
-    return float(value)
