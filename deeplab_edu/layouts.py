@@ -23,6 +23,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from deeplab_edu import validate
+
 # VGG-16: the channels of each stage's 3×3 convolutions.
 VGG16_STAGES = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 # DeepLab's VGG-16: the stride of each stage's pool (3×3, padding 1) and the rate of its convolutions.
@@ -37,9 +39,7 @@ V3_MULTI_GRID = (1, 2, 4)  # v3 §4.1: Multi_Grid = (1, 2, 4) in block4
 
 def check_output_stride(output_stride: int) -> int:
     """``output_stride`` if it is 8, 16 or 32; a ValueError naming those values otherwise."""
-    if isinstance(output_stride, bool) or output_stride not in OUTPUT_STRIDES:
-        raise ValueError(f"output_stride must be one of {OUTPUT_STRIDES}, got {output_stride!r}")
-    return output_stride
+    return validate.choice(output_stride, "output_stride", OUTPUT_STRIDES)
 
 
 def scaled(channels: int, width: float) -> int:
@@ -56,9 +56,8 @@ def stage_geometry(output_stride: int, blocks: Sequence[int],
     (§3.2). ``None`` keeps the plain hole-algorithm rates.
     """
     check_output_stride(output_stride)
-    if multi_grid is not None and (len(multi_grid) == 0 or any(
-            isinstance(g, bool) or not isinstance(g, int) or g < 1 for g in multi_grid)):
-        raise ValueError(f"multi_grid must be positive integer rates, got {tuple(multi_grid)!r}")
+    if multi_grid is not None:
+        validate.integers(tuple(multi_grid), "multi_grid", minimum=1)
     current_stride, rate = 4, 1  # after the stem: conv1 (stride 2) and the max-pool (stride 2)
     geometry = []
     for index, units in enumerate(blocks):

@@ -48,7 +48,7 @@ def integer(value: object, name: str, *, minimum: int | None = None, maximum: in
     """
     ok = _is_integer(value, whole_floats)
     if ok:
-        n = int(value)  # type: ignore[call-overload]
+        n = int(value)
         ok = (minimum is None or n >= minimum) and (maximum is None or n <= maximum)
     if not ok:
         what = f" {unit}" if unit else ""
@@ -56,29 +56,29 @@ def integer(value: object, name: str, *, minimum: int | None = None, maximum: in
     return n
 
 
-def integers(values: object, name: str, *, minimum: int | None = None, length: int | None = None,
-             ) -> tuple[int, ...]:
+def integers(values: object, name: str, *, minimum: int | None = None,
+             length: int | None = None) -> tuple[int, ...]:
     """A non-empty sequence of integers ≥ ``minimum`` (exactly ``length`` of them when given)."""
     ok = isinstance(values, Sequence) and not isinstance(values, str) and len(values) > 0
-    ok = ok and (length is None or len(values) == length)  # type: ignore[arg-type]
+    ok = ok and (length is None or len(values) == length)
     ok = ok and all(_is_integer(v, False) and (minimum is None or v >= minimum)
-                    for v in values)  # type: ignore[union-attr]
+                    for v in values)
     if not ok:
         count = f"{length} " if length is not None else ""
         rule = {None: "integers", 0: "non-negative integers", 1: "positive integers"}.get(
             minimum, f"integers >= {minimum}")
         raise ArgumentError(f"{name} must be {count}{rule}, got {values!r}")
-    return tuple(int(v) for v in values)  # type: ignore[union-attr]
+    return tuple(int(v) for v in values)
 
 
 def number(value: object, name: str, *, minimum: float | None = None, positive: bool = False) -> float:
     """``value`` as a finite ``float`` (> 0 when ``positive``, ≥ ``minimum`` when given)."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (not positive or value > 0) and (minimum is None or value >= minimum)  # type: ignore[operator]
+    ok = ok and (not positive or value > 0) and (minimum is None or value >= minimum)
     if not ok:
         rule = " > 0" if positive else f" >= {minimum}" if minimum is not None else ""
         raise ArgumentError(f"{name} must be a finite number{rule}, got {value!r}")
-    return float(value)  # type: ignore[arg-type]
+    return float(value)
 
 
 def choice(value: object, name: str, allowed: Collection[object]) -> object:

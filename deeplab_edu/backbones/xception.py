@@ -46,6 +46,7 @@ import torch
 from torch import nn
 
 from deeplab_edu import receptive_field as rf
+from deeplab_edu import validate
 from deeplab_edu.layouts import check_output_stride, scaled
 
 # (scope, depth list, shortcut, stride, units, activation inside the separable conv)
@@ -119,9 +120,8 @@ def unit_plan(output_stride: int | None, multi_grid: Sequence[int] | None = None
         target = output_stride // 2  # the stem's stride 2 comes first
     else:
         target = None
-    grid = tuple(multi_grid) if multi_grid is not None else (1, 1, 1)
-    if len(grid) != 3 or any(isinstance(g, bool) or not isinstance(g, int) or g < 1 for g in grid):
-        raise ValueError(f"multi_grid must be three positive integers, got {multi_grid!r}")
+    grid = validate.integers(tuple(multi_grid) if multi_grid is not None else (1, 1, 1), "multi_grid",
+                             minimum=1, length=3)
     plan, current, rate = [], 1, 1
     for scope, _, _, stride, units, _ in XCEPTION65_BLOCKS:
         units = middle_units if scope == "middle_flow.block1" else units
@@ -143,8 +143,7 @@ class Xception65(nn.Module):
     def __init__(self, output_stride: int = 16, multi_grid: Sequence[int] | None = None, width: float = 1.0,
                  middle_units: int = 16) -> None:
         super().__init__()
-        if isinstance(middle_units, bool) or not isinstance(middle_units, int) or middle_units < 1:
-            raise ValueError(f"middle_units must be a positive integer, got {middle_units!r}")
+        validate.integer(middle_units, "middle_units", minimum=1)
         self.output_stride = check_output_stride(output_stride)
         self.plan = unit_plan(output_stride, multi_grid, middle_units)
         c = lambda n: scaled(n, width)  # noqa: E731

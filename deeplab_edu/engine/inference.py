@@ -15,13 +15,13 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from deeplab_edu import validate
 from deeplab_edu.models.multiscale import check_scales
 
 
 def pad_to_stride(images: torch.Tensor, output_stride: int) -> torch.Tensor:
     """Pad (N, 3, H, W) at the bottom and right to output_stride·k + 1 in each dimension."""
-    if isinstance(output_stride, bool) or not isinstance(output_stride, int) or output_stride < 1:
-        raise ValueError(f"output_stride must be a positive integer, got {output_stride!r}")
+    validate.integer(output_stride, "output_stride", minimum=1)
     if images.ndim != 4:
         raise ValueError(f"images must have shape (N, 3, H, W), got {tuple(images.shape)}")
     H, W = images.shape[-2:]

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from deeplab_edu import validate
 from deeplab_edu.aspp import ASPP_L, ASPP_S
 from deeplab_edu.crf.crf_rnn import CRFasRNN
 from deeplab_edu.crf.params import CRFParams
@@ -67,10 +68,8 @@ def build_model(name: str, num_classes: int, output_stride: int | None = None, b
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {MODELS}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
-    if not (isinstance(width, (int, float)) and width > 0):
-        raise ValueError(f"width must be a positive number, got {width!r}")
+    validate.integer(num_classes, "num_classes", minimum=1)
+    validate.number(width, "width", positive=True)
     output_stride = check_output_stride(DEFAULT_OUTPUT_STRIDES[name] if output_stride is None else output_stride)
     backbone = DEFAULT_BACKBONES[name] if backbone is None else backbone
     upsampling = options.pop("upsampling", "bilinear")
