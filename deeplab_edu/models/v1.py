@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from deeplab_edu import receptive_field as rf
+from deeplab_edu import validate
 from deeplab_edu.backbones.vgg import VGG16
 from deeplab_edu.layouts import FC6_VARIANTS
 from deeplab_edu.models.base import SegmentationModel, prefixed, scaled
@@ -47,9 +48,10 @@ class DeepLabV1(SegmentationModel):
         self.output_stride = self.score_stride = VGG16.output_stride
         self.backbone = VGG16(width=width)
         k, r, channels = variant.kernel, variant.rate if fc6_rate is None else fc6_rate, scaled(variant.channels, width)
-        if isinstance(r, bool) or not isinstance(r, int) or r < 1 or r * (k - 1) % 2:
-            raise ValueError(f"fc6_rate must be an integer >= 1 with r·(k − 1) even for the {k}×{k} fc6 "
-                             f"(so that padding r(k−1)/2 keeps the size), got {fc6_rate!r}")
+        r = validate.integer(r, "fc6_rate", minimum=1)
+        if r * (k - 1) % 2:
+            raise validate.ArgumentError(f"fc6_rate must make r·(k − 1) even for the {k}×{k} fc6 (so that "
+                                         f"padding r(k−1)/2 keeps the size), got {fc6_rate!r}")
         # padding r(k-1)/2 keeps the size; r(k-1) is even for every variant, 4×4 included.
         # Dropout as Caffe's "Dropout" layer in DeepLab's prototxt: each activation on its own,
         # not whole channels (Dropout2d would silence half of a 256-channel head at a time).
