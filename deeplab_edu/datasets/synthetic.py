@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deeplab_edu import validate
+
 from .palette import IGNORE_INDEX, palette_bytes
 
 CLASSES: tuple[str, ...] = ("background", "disc", "square", "triangle", "star", "ring",
@@ -127,11 +129,12 @@ def _mix(t: np.ndarray, pair: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- the design
 # Every property is there for a lesson of chapters 07-11.
-#   * The class is the object's *shape*. Colour narrows it to a pair: each hue family (reddish,
-#     greenish, bluish) is shared by two classes and only the bar is orange, and the fill texture
-#     comes from one pool shared by all classes. So no pixel's colour or texture names its
-#     class; the network must see the object at its own scale (field of view: LargeFOV, ASPP),
-#     yet a laptop run learns in minutes, as it could not when colour said nothing at all.
+#   * The class is the object's *shape*. Colour narrows it to a hue family (``HUE_FAMILIES``):
+#     reddish, greenish and bluish are each shared by two classes, orange is the stick's alone,
+#     and the fill texture comes from one pool shared by all classes. So within a pair no
+#     pixel's colour or texture names its class and the network must see the object at its own
+#     scale (field of view: LargeFOV, ASPP), while the colour hint lets a laptop run learn in
+#     minutes; the stick is the exception its colour names.
 #   * Object extents span about 12-80 % of the frame (multi-scale context).
 #   * Fills are saturated and nearly flat on a pale or dark background (boundaries lie on colour
 #     edges), while the CNN's coarse scores are blurred where the image is sharp: the CRF's job.
@@ -273,10 +276,8 @@ def _finish(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
 
 
 def _check_seed_and_size(seed, size) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < MIN_SIZE:
-        raise ValueError(f"size must be an integer >= {MIN_SIZE} (pixels per side), got {size!r}")
+    validate.integer(seed, "seed", minimum=0)
+    validate.integer(size, "size", minimum=MIN_SIZE, unit="(pixels per side)")
 
 
 def make_object_image(seed: int, size: int) -> tuple[np.ndarray, int]:
@@ -328,10 +329,8 @@ def write_builtin(root: str | Path, train: int, val: int, size: int, seed: int =
 
     counts = {"train": train, "val": val, "holdout": holdout}
     for name, count in counts.items():
-        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 250_000:
-            raise ValueError(f"{name} must be an image count in 0..249999, got {count!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        validate.integer(count, name, minimum=0, maximum=249_999, unit="(images)")
+    validate.integer(seed, "seed", minimum=0)
     root = Path(root)
     (root / "JPEGImages").mkdir(parents=True, exist_ok=True)
     (root / "SegmentationClass").mkdir(parents=True, exist_ok=True)
