@@ -40,13 +40,13 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from provenance import provenance  # noqa: E402  (benchmarks/provenance.py, next to this script)
+from provenance import provenance  # benchmarks/provenance.py
 
-from deeplab_edu import profiles, runtime  # noqa: E402
-from deeplab_edu.datasets import build_dataset, default_training_data  # noqa: E402
-from deeplab_edu.models import build_model  # noqa: E402
-from deeplab_edu.schedules import make_optimizer  # noqa: E402
-from deeplab_edu.train import TrainConfig, train  # noqa: E402
+from deeplab_edu import profiles, runtime
+from deeplab_edu.datasets import build_dataset, default_training_data
+from deeplab_edu.models import build_model
+from deeplab_edu.schedules import make_optimizer
+from deeplab_edu.train import TrainConfig, train
 
 
 def laptop_config(model: str = "deeplabv3") -> TrainConfig:

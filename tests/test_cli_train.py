@@ -1,6 +1,5 @@
 """The command line: train → evaluate --save-scores → crf → predict, and help that reads well."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -16,7 +16,7 @@ from deeplab_edu import recipes
 from deeplab_edu.engine.loop import build_training_model
 from deeplab_edu.models import build_model
 from deeplab_edu.profiles import PROFILES
-from deeplab_edu.recipes import RECIPES, config_overrides, differences, format_comparison
+from deeplab_edu.recipes import RECIPES, differences, format_comparison
 from deeplab_edu.schedules import make_optimizer
 from deeplab_edu.train import TrainConfig
 from deeplab_edu.weights import TORCHVISION_URLS

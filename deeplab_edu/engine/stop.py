@@ -20,7 +20,7 @@ class StopRequest:
         self.signal: str | None = None
         self._previous: dict[int, object] = {}
 
-    def _handle(self, signum, frame) -> None:  # noqa: ARG002
+    def _handle(self, signum, frame) -> None:
         if self.signal is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # asked twice: stop now
         self.signal = signal.Signals(signum).name
