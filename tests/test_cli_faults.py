@@ -159,8 +159,8 @@ def test_an_allocation_that_fails_anyway_is_one_line_naming_the_flag(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 2
-    for line in lines:
-        assert line.startswith("out of memory: --size 262144 asks for roughly 64.0 GiB")
+    for line in lines:  # NumPy's MemoryError, then PyTorch's RuntimeError
+        assert line.startswith("out of memory (a request for 64.0 GiB failed): --size 262144 asks for roughly 64.0 GiB")
 
 
 def test_other_runtime_errors_are_not_taken_for_memory():
@@ -317,3 +317,16 @@ def test_dataset_folders_of_the_wrong_kind_are_said_so(capsys, tmp_path, data):
 
     with pytest.raises(NotADirectoryError, match="is a file; expected a folder in the VOC layout"):
         VOCSegmentation(tmp_path / "file", "train")
+
+
+@pytest.mark.parametrize("where", ["deeplab_edu.engine.loop.train", "deeplab_edu.engine.estimate.estimate_time"])
+def test_a_training_allocation_that_fails_names_the_flags(capsys, tmp_path, monkeypatch, where):
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory: "
+                           "you tried to allocate 123456789012 bytes.")
+
+    monkeypatch.setattr(where, no_memory)
+    extra = ["--no-estimate"] if where.endswith(".train") else []
+    assert main(train("--out", str(tmp_path / "run"), "--crop-size", "513", *extra)) == 2
+    one_line(capsys, "out of memory (a request for 115.0 GiB failed): --crop-size 513 with --batch-size 2 "
+                     "(2 crop(s) per pass) asks for roughly", "ask for less")

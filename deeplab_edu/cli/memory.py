@@ -77,6 +77,21 @@ def naming_memory(needed: float, what: str) -> Iterator[None]:
         if not is_allocation_failure(err):
             raise
         have = machine_bytes()
-        raise UserError(f"out of memory: {what} asks for roughly {human_bytes(needed)}"
+        failed = failed_request(err)
+        raise UserError("out of memory" + (f" (a request for {failed} failed)" if failed else "")
+                        + f": {what} asks for roughly {human_bytes(needed)}"
                         + (f" (this machine has {human_bytes(have)})" if have else "")
                         + "; ask for less") from err
+
+
+def failed_request(err: BaseException) -> str | None:
+    """The size of the request the allocator refused, as it reported it (PyTorch's CPU allocator in
+    bytes, its CUDA allocator and NumPy in GiB)."""
+    import re
+
+    text = str(err)
+    cpu = re.search(r"allocate (\d+) bytes", text)
+    if cpu:
+        return human_bytes(int(cpu.group(1)))
+    sized = re.search(r"(?:[Tt]ried|[Uu]nable) to allocate ([\d.]+ [KMGTP]?i?B)", text)  # CUDA, NumPy
+    return sized.group(1) if sized else None

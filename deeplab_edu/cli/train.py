@@ -155,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"starting from {'pretrained weights ' + config.pretrained if config.pretrained else 'random weights'}")
         if not args.no_estimate:
             from deeplab_edu.engine.estimate import estimate_time
-            print(estimate_time([config]).describe(get_profile().name), flush=True)
+            with naming_memory(needed, what):  # its timed steps allocate what training will
+                print(estimate_time([config]).describe(get_profile().name), flush=True)
     try:
         with naming_memory(needed, what):
             result = train(config)
