@@ -43,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_score_files(folder: Path, ids) -> None:
-    """Name a saved score file that holds no probabilities (all zero, or negative somewhere) before
-    the CRF starts: normalised, its pixels would be 0/0."""
+    """Name a saved score file that holds no probabilities (all zero, or negative somewhere): the
+    CRF only sees NaN where such a file was normalised (0/0). Run when the CRF step failed, so a
+    good set of files is read once, not twice."""
     import numpy as np
 
     for image_id in ids:
@@ -78,9 +79,12 @@ def run(args: argparse.Namespace) -> int:
                     "`python -m deeplab_edu evaluate CHECKPOINT --save-scores DIR`")
     progress = not getattr(args, "no_progress", False)
     dataset = build_dataset(args.dataset, args.split, root=args.data_root, progress=progress)
-    check_score_files(args.scores, dataset.ids)
-    before, after = crf_evaluate(dataset, args.scores, params, args.method, args.workers, args.trimap,
-                                 progress=progress, device=args.device)
+    try:
+        before, after = crf_evaluate(dataset, args.scores, params, args.method, args.workers, args.trimap,
+                                     progress=progress, device=args.device)
+    except ValueError:
+        check_score_files(args.scores, dataset.ids)  # a file that holds no probabilities, named
+        raise
     print(f"dense CRF {params} on {args.dataset}/{args.split} ({len(dataset)} images):")
     print(f"{'':>12}  {'before':>7}  {'after':>7}")
     for (key, b), a in zip(before.summary().items(), after.summary().values()):
