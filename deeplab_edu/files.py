@@ -15,7 +15,15 @@ _lock = threading.Lock()
 
 
 def current_umask() -> int:
-    """The process's umask (read by setting it and putting it back, under a lock)."""
+    """The process's umask: read from ``/proc`` where Linux offers it, else by setting it and
+    putting it back (under a lock; another thread creating a file at that instant would see it)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     with _lock:
         mask = os.umask(0o022)
         os.umask(mask)
