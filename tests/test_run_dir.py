@@ -13,22 +13,16 @@ import pytest
 import torch
 
 from deeplab_edu.checkpoint import atomic_save, read_checkpoint
-from deeplab_edu.datasets.synthetic import write_builtin
 from deeplab_edu.engine.log import read_rows
 from deeplab_edu.errors import TrainingInterrupted, UserError
 from deeplab_edu.schedules import poly_lr
 from deeplab_edu.train import TrainConfig, train
 
 
-@pytest.fixture(scope="module")
-def builtin(tmp_path_factory) -> Path:
-    return write_builtin(tmp_path_factory.mktemp("builtin"), train=4, val=2, size=48, progress=False)
-
-
 def config(builtin, tmp_path, **overrides) -> TrainConfig:
     values = dict(dataset="builtin", data_root=str(builtin), model="deeplabv1", width=0.125, crop_size=33,
                   batch_size=2, iterations=4, log_every=1, progress=False, device="cpu",
-                  out_dir=str(tmp_path / "run"), lr=0.01, resume=False)
+                  out_dir=str(tmp_path / "run"), lr=0.01)
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -40,7 +34,7 @@ def steps(tmp_path) -> list[int]:
 def test_training_again_into_a_run_folder_resumes_instead_of_replacing_it(builtin, tmp_path):
     first = train(config(builtin, tmp_path, stop_at=2))
     before = read_checkpoint(first.checkpoint)["iteration"]
-    again = train(config(builtin, tmp_path))  # resume=False, as a newcomer would leave it
+    again = train(config(builtin, tmp_path))  # the same config again: it resumes
     assert before == 2 and again.start_iteration == 2 and again.iterations == 4
     assert steps(tmp_path) == [1, 2, 3, 4]  # the first session's rows are still there
     straight = train(config(builtin, tmp_path / "straight"))
