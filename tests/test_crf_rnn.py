@@ -9,7 +9,8 @@ from torch import nn
 from torch.func import functional_call
 
 from deeplab_edu.crf import CRFParams
-from deeplab_edu.crf.crf_rnn import CRFasRNN, CRFRNNSegmenter
+from deeplab_edu.crf.crf_rnn import CRFasRNN
+from deeplab_edu.models import CRFRNNSegmenter, SegmentationModel
 from deeplab_edu.crf.lattice_meanfield import lattice_mean_field
 from deeplab_edu.runtime import seed_everything
 
@@ -118,6 +119,19 @@ def test_shapes_and_dtypes(kernels):
     assert out.shape == (3, 4, 7, 5) and out.dtype == torch.float32
 
 
+def test_trains_with_t_iterations_and_tests_with_test_iterations():
+    # Zheng et al. §6: T = 5 in training, T = 10 at test; the mode alone picks the count.
+    scores, image = _inputs()
+    crf = CRFasRNN(3, SMALL, test_iterations=7).double()
+    assert (crf.iterations, crf.test_iterations) == (3, 7)
+    train_out = crf.train()(scores, image)
+    test_out = crf.eval()(scores, image)
+    torch.testing.assert_close(train_out, crf(scores, image, iterations=3))
+    torch.testing.assert_close(test_out, crf(scores, image, iterations=7))
+    assert not torch.allclose(train_out, test_out)
+    assert CRFasRNN(3, SMALL).test_iterations == 3  # unset: as many as in training
+
+
 def test_zero_iterations_pass_the_scores_through():
     scores, image = _inputs()
     crf = CRFasRNN(3, SMALL).double()
@@ -148,19 +162,17 @@ def test_learning_through_the_scalar_crf_lowers_the_loss():
     assert not torch.equal(crf.compatibility.detach(), 1 - torch.eye(2))
 
 
-class _Tiny(nn.Module):
-    output_stride = 1
+class _Tiny(SegmentationModel):
+    output_stride = score_stride = 1
+    num_classes = 3
 
     def __init__(self):
         super().__init__()
         self.backbone = nn.Conv2d(3, 4, 3, padding=1)
         self.head = nn.Conv2d(4, 3, 1)
 
-    def forward(self, x):
+    def forward_scores(self, x):
         return self.head(torch.relu(self.backbone(x)))
-
-    def parameter_groups(self):
-        return {"backbone": list(self.backbone.parameters()), "head": list(self.head.parameters())}
 
 
 def test_segmenter_trains_model_and_crf_end_to_end():
@@ -176,11 +188,11 @@ def test_segmenter_trains_model_and_crf_end_to_end():
     groups = model.parameter_groups()
     assert set(groups) == {"backbone", "head", "crf"}
     assert sum(len(g) for g in groups.values()) == len(list(model.parameters()))
-    assert model.output_stride == 1  # the wrapped model's attributes show through
+    assert model.output_stride == 1 and model.num_classes == 3  # set explicitly from the wrapped model
     with pytest.raises(AttributeError, match="no_such_attribute"):
         model.no_such_attribute
-    with pytest.raises(AttributeError, match="call the segmenter itself"):
-        model.forward_scores  # the model's scores without the CRF: hidden, so no one trains on them
+    with torch.no_grad():  # what the engine trains on is the CRF's output, not the network's
+        torch.testing.assert_close(model.training_outputs(x).out, model(x))
     twin = copy.deepcopy(model)
     torch.testing.assert_close(twin(x), model(x))
 

@@ -30,12 +30,10 @@ nor any gradient of it.
 (``convention``), i.e. the matrices constrained to multiples of the identity. It is exactly the
 post-processing CRF of chapter 04 with learnable w1, w2, μ.
 
-:class:`CRFasRNN` is the layer; :class:`CRFRNNSegmenter` puts it on top of a segmentation model.
+:class:`CRFasRNN` is the layer; ``deeplab_edu.models.crf_rnn.CRFRNNSegmenter`` puts it on top of a DeepLab.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -45,7 +43,7 @@ from .lattice_meanfield import CRFKernels, _smoothness_lattice, mean_field_score
 from .params import CRFParams
 from .permutohedral import PermutohedralLattice, bilateral_features
 
-__all__ = ["CRFRNNSegmenter", "CRFasRNN", "KERNELS"]
+__all__ = ["CRFasRNN", "KERNELS"]
 
 KERNELS = ("matrix", "scalar")
 
@@ -62,12 +60,14 @@ class CRFasRNN(nn.Module):
     ``spatial_ker_weights`` (C×C, from w1·I and w2·I) and ``compatibility`` μ (C×C, from Potts),
     filters normalised as D⁻¹K. ``kernels="scalar"``: ``kernel_weights`` = (w1, w2) and
     ``convention``'s normalisation. ``learn_weights`` / ``learn_compatibility`` make the weights
-    / μ parameters (else fixed buffers; a fixed μ is Potts).
+    / μ parameters (else fixed buffers; a fixed μ is Potts). The layer runs ``params.iterations``
+    mean-field steps in training mode and ``test_iterations`` (default: as many) in eval mode —
+    Zheng et al. train with T = 5 and test with T = 10.
     """
 
     def __init__(self, num_classes: int, params: CRFParams | None = None, *, kernels: str = "matrix",
                  learn_weights: bool = True, learn_compatibility: bool = True,
-                 convention: str = "densecrf"):
+                 convention: str = "densecrf", test_iterations: int | None = None):
         super().__init__()
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
@@ -83,7 +83,10 @@ class CRFasRNN(nn.Module):
                              "Zheng et al.'s normalisation (filter / filter of ones)")
         self.num_classes, self.params, self.kernels = num_classes, params, kernels
         self.convention = convention if kernels == "scalar" else "crfasrnn"
+        # Zheng et al. §6: T = 5 iterations in training (the unrolled RNN's depth, which back-
+        # propagation pays for) and T = 10 at test, where mean-field runs closer to convergence.
         self.iterations = int(params.iterations)
+        self.test_iterations = self.iterations if test_iterations is None else int(test_iterations)
         eye = torch.eye(num_classes)
         if kernels == "scalar":
             self._weight("kernel_weights", torch.tensor([float(params.w1), float(params.w2)]), learn_weights)
@@ -109,7 +112,8 @@ class CRFasRNN(nn.Module):
                 or image.shape[0] != scores.shape[0]:
             raise ValueError(f"image must be (batch, 3, H, W) matching scores {tuple(scores.shape)}, "
                              f"got {tuple(image.shape)}")
-        iterations = self.iterations if iterations is None else iterations
+        if iterations is None:
+            iterations = self.iterations if self.training else self.test_iterations
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
             raise ValueError(f"iterations must be a non-negative integer, got {iterations!r}")
         batch, c, height, width = scores.shape
@@ -142,7 +146,8 @@ class CRFasRNN(nn.Module):
 
     def extra_repr(self) -> str:
         p = self.params
-        return (f"num_classes={self.num_classes}, kernels={self.kernels!r}, iterations={self.iterations}, "
+        return (f"num_classes={self.num_classes}, kernels={self.kernels!r}, iterations={self.iterations} "
+                f"(test {self.test_iterations}), "
                 f"σα={p.sigma_alpha:g}, σβ={p.sigma_beta:g}, σγ={p.sigma_gamma:g}, "
                 f"normalisation={self.convention!r}")
 
@@ -161,41 +166,3 @@ class _NormalisedFilters:
     def __call__(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return (self.appearance.filter(q) / self.appearance_norm.to(q.dtype),
                 self.smoothness.filter(q) / self.smoothness_norm.to(q.dtype))
-
-
-class CRFRNNSegmenter(nn.Module):
-    """A segmentation model with a :class:`CRFasRNN` layer on its output, trained as one network.
-
-    ``to_rgb`` maps the model's input batch (normalised, as the datasets yield it) back to
-    colours 0–255 for the CRF's appearance kernel.
-    """
-
-    def __init__(self, model: nn.Module, crf: CRFasRNN,
-                 to_rgb: Callable[[torch.Tensor], torch.Tensor]):
-        super().__init__()
-        self.model, self.crf, self.to_rgb = model, crf, to_rgb
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            rgb = self.to_rgb(x)
-        return self.crf(self.model(x), rgb)
-
-    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
-        """The model's groups (backbone / head, if it has them) plus ``"crf"`` for w1, w2, μ."""
-        groups = (self.model.parameter_groups() if hasattr(self.model, "parameter_groups")
-                  else {"head": list(self.model.parameters())})
-        return {**groups, "crf": list(self.crf.parameters())}
-
-    def __getattr__(self, name: str):
-        # Expose the wrapped model's attributes (output_stride, receptive_field, ...), but not
-        # its score methods: the training engine calls forward_scores, which would skip the CRF.
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            if name in ("forward_scores", "forward_all_scales"):
-                raise AttributeError(f"CRFRNNSegmenter has no {name}: its output is the CRF's, "
-                                     "call the segmenter itself (model(x))") from None
-            model = self.__dict__.get("_modules", {}).get("model")
-            if model is None:  # half-built (copying, unpickling): no model to ask yet
-                raise
-            return getattr(model, name)
