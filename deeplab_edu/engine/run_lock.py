@@ -120,7 +120,8 @@ def _acquire_exclusive(folder: Path, path: Path) -> int:
             if not info:  # being written this instant, or empty: look again once
                 time.sleep(0.2)
                 info = _read(path)
-            if process_alive(int(info.get("pid", 0) or 0), info.get("host")) and info:
+            pid = info.get("pid")
+            if isinstance(pid, int) and process_alive(pid, info.get("host")):
                 raise _busy(folder, path, info) from None
             _note_stale(path, info)
             path.unlink(missing_ok=True)
