@@ -126,7 +126,9 @@ on_resnet = dataclasses.replace(base, model="deeplabv2", backbone=on_resnet.back
 # v1's rates were chosen for 41 x 41 score maps (321-px crops); scaled to this run's map they keep
 # each head's share of it (see the tap count after the results).
 cells = (base.crop_size - 1) // 8 + 1
-scaled = {key: max(round(FC6_VARIANTS[key].rate * cells / 41), 1) for key in ("largefov", "4x4")}
+scaled = {"largefov": max(round(FC6_VARIANTS["largefov"].rate * cells / 41), 1),
+          # an even kernel keeps its size only at an even rate (padding r(k − 1)/2)
+          "4x4": max(2 * round(FC6_VARIANTS["4x4"].rate * cells / 41 / 2), 2)}
 arms = {"LargeFOV": dict(out_dir=str(RUNS / "largefov")),
         "fc6 4x4, rate 4": dict(out_dir=str(RUNS / "fc6_4x4"), model_options={**base.model_options, "fc6": "4x4"}),
         f"LargeFOV, rate {scaled['largefov']}": dict(out_dir=str(RUNS / "largefov_scaled"),

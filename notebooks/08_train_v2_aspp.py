@@ -169,7 +169,8 @@ print(per_class_report(trials.values()))
 # The effects grouped by what their numbers say, each beside the paper's (VGG-16, VOC val). The
 # reason offered for ASPP-L not beating LargeFOV is tested by the fourth arm: if the map is what
 # hides the pyramid, the pyramid at rates that fit the map (ASPP-S) should beat one branch at a
-# rate that fits it too.
+# rate that fits it too. That pair is set against the paper's ASPP-L vs LargeFOV, whose rates it
+# scales.
 
 # %%
 why = {effect_label(effects[0]): Why(f"at {config.crop_size}-px crops most of ASPP-L's taps fall outside the "

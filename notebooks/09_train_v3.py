@@ -255,9 +255,9 @@ if scratch is not None:
 # of one rate for all (§3.2); v3's Table 3 measures it in block4 and reports the largest gain of
 # the paper's ablations. It acts only where that stage has several units, and this chapter's small
 # ResNet has one unit per stage. So this section trains a ResNet with **three** units in its last
-# stage (`blocks=(1, 1, 1, 3)`, pretrained on the miniature ImageNet like the other,
-# `data/pretrained/resnet-w0.25-b1113.pt`), with grid (1, 1, 1) against (1, 2, 4), everything else
-# as above.
+# stage (`blocks=(1, 1, 1, 3)`, starting from the miniature-ImageNet file the book ships for it,
+# `data/pretrained/resnet-w0.25-b1113.pt`; the cell prints the start), with grid (1, 1, 1) against
+# (1, 2, 4), everything else as above.
 
 # %%
 units = dict(config.model_options).get("blocks", (3, 4, 23, 3))[-1]

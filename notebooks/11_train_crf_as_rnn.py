@@ -25,7 +25,8 @@
 # |---|---|
 # | `crf/permutohedral.py` | the lattice: embed, splat, blur, slice; a loop version and the vectorised one |
 # | `crf/lattice_meanfield.py` | mean-field on the lattice, `dense_crf(..., method="lattice")` |
-# | `crf/crf_rnn.py` | `CRFasRNN` (the layer) and `CRFRNNSegmenter` (a model with the layer on top) |
+# | `crf/crf_rnn.py` | `CRFasRNN`, the layer |
+# | `models/crf_rnn.py` | `CRFRNNSegmenter`, a segmentation model with the layer on top |
 
 # %%
 # %matplotlib inline

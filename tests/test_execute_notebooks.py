@@ -30,7 +30,10 @@ def test_the_record_goes_into_the_notebook_metadata_and_not_into_the_script(tmp_
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
     notebook.metadata["jupytext"] = {"notebook_metadata_filter": "-all", "cell_metadata_filter": "tags,-all"}
     record = record_execution(notebook, 123.456, where="a test CPU, 2 logical CPUs, no CUDA GPU", profile="laptop")
+    load = record.pop("load_average_15min")
+    assert isinstance(load, float) and load >= 0  # how busy the machine was, beside the time it took
     assert record == {"wall_s": 123.5, "machine": "a test CPU, 2 logical CPUs, no CUDA GPU", "profile": "laptop"}
+    record["load_average_15min"] = load
     jupytext.write(notebook, tmp_path / "99_x.ipynb")
     jupytext.write(notebook, tmp_path / "99_x.py", fmt="py:percent")
     saved = json.loads((tmp_path / "99_x.ipynb").read_text())["metadata"]

@@ -78,6 +78,8 @@ def record_execution(notebook: nbformat.NotebookNode, seconds: float, where: str
 
         profile = get_profile().name
     record = {"wall_s": round(float(seconds), 1), "machine": where or machine(), "profile": profile}
+    if hasattr(os, "getloadavg"):  # a chapter timed beside other work reads slower than the CPU is
+        record["load_average_15min"] = round(os.getloadavg()[2], 1)
     notebook.metadata.setdefault("deeplab_edu", {})["execution"] = record
     return record
 
