@@ -163,6 +163,22 @@ def test_shipped_weights_name_held_out_objects(backbone):
     assert held_out > 0.95
 
 
+@pytest.mark.slow
+def test_the_three_unit_last_stage_for_multi_grid_is_shipped_and_names_held_out_objects():
+    # Chapter 09's multi-grid arms need several units in the last stage: blocks (1, 1, 1, 3).
+    config = PretrainConfig(backbone="resnet", blocks=(1, 1, 1, 3))
+    path = shipped_weights("resnet101", config.width, config.blocks)
+    assert path is not None and path.name == weights_name("resnet", config.width, config.blocks)
+    record = json.loads(path.with_suffix(".json").read_text())
+    assert tuple(record["config"]["blocks"]) == (1, 1, 1, 3)
+    images, labels = object_images(300, config.image_size, VAL_SEED_OFFSET + 500)
+    held_out = accuracy(load_classifier(path, config), images, labels)
+    # 300 images at ~0.9 accuracy: one standard error is 0.017, so the two may differ by ~3 of them.
+    assert abs(held_out - record["val_accuracy"]) < 0.05 and held_out > 0.85  # chance is 1/7
+    laptop = TrainConfig.from_profile("deeplabv3", PROFILES["laptop"], model_options={"blocks": (1, 1, 1, 3)})
+    assert laptop.pretrained == str(path)
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_laptop_models_start_from_the_shipped_weights_and_smoke_from_scratch(name):
     laptop = TrainConfig.from_profile(name, PROFILES["laptop"])
