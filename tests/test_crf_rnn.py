@@ -24,6 +24,7 @@ def _inputs(batch=2, classes=3, h=5, w=6, seed=0, dtype=torch.float64):
     return scores, image
 
 
+@pytest.mark.slow
 def test_scalar_gradcheck_through_unaries_weights_and_compatibility():
     scores, image = _inputs()
     crf = CRFasRNN(3, SMALL, kernels="scalar").double()
@@ -50,6 +51,7 @@ def test_untrained_scalar_layer_is_the_lattice_meanfield(learn_compatibility, co
     torch.testing.assert_close(q, lattice_mean_field(-scores, image, SMALL, convention))
 
 
+@pytest.mark.slow
 def test_matrix_gradcheck_through_unaries_kernel_matrices_and_compatibility():
     scores, image = _inputs()
     crf = CRFasRNN(3, SMALL).double()

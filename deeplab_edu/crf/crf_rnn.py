@@ -38,6 +38,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deeplab_edu import validate
+
 from .energy import CONVENTIONS
 from .lattice_meanfield import CRFKernels, _smoothness_lattice, mean_field_scores, potts_compatibility
 from .params import CRFParams
@@ -69,15 +71,12 @@ class CRFasRNN(nn.Module):
                  learn_weights: bool = True, learn_compatibility: bool = True,
                  convention: str = "densecrf", test_iterations: int | None = None):
         super().__init__()
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+        validate.integer(num_classes, "num_classes", minimum=2)
         params = CRFParams() if params is None else params
         if not isinstance(params, CRFParams):
             raise TypeError(f"params must be a CRFParams, got {type(params).__name__}")
-        if kernels not in KERNELS:
-            raise ValueError(f"kernels must be one of {KERNELS}, got {kernels!r}")
-        if convention not in CONVENTIONS:
-            raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+        validate.choice(kernels, "kernels", KERNELS)
+        validate.choice(convention, "convention", CONVENTIONS)
         if kernels == "matrix" and convention != "densecrf":
             raise ValueError("convention applies to kernels='scalar'; the matrix kernels use "
                              "Zheng et al.'s normalisation (filter / filter of ones)")
@@ -114,8 +113,7 @@ class CRFasRNN(nn.Module):
                              f"got {tuple(image.shape)}")
         if iterations is None:
             iterations = self.iterations if self.training else self.test_iterations
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-            raise ValueError(f"iterations must be a non-negative integer, got {iterations!r}")
+        validate.integer(iterations, "iterations", minimum=0)
         batch, c, height, width = scores.shape
         dtype = scores.dtype
         # The lattice's sparse kernels take float32 / float64 only: bf16 autocast scores are
