@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from deeplab_edu.progress import tqdm
 
+from deeplab_edu import validate
 from deeplab_edu.crf import CRFParams, dense_crf
 from deeplab_edu.engine.evaluation import DEFAULT_TRIMAP_WIDTHS, EvalResult, evaluate, new_result, update_result
+from deeplab_edu.progress import tqdm
 from deeplab_edu.runtime import default_device
 
 
@@ -87,8 +88,7 @@ def crf_evaluate(dataset, scores_dir: str | Path, params: CRFParams | None = Non
     gpu = method in TORCH_METHODS and torch.device(device or default_device()).type != "cpu"
     if workers is None:
         workers = 1 if method in TORCH_METHODS else max(1, min(4, os.cpu_count() or 1))
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    validate.integer(workers, "workers", minimum=1)
     if gpu and workers > 1:
         raise ValueError(f"workers={workers}: on a GPU the CRF runs in one process; pass workers=1")
     if device is not None and method not in TORCH_METHODS:
