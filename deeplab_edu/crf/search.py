@@ -35,9 +35,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
-from deeplab_edu.progress import tqdm
 
 from ..metrics import ConfusionMatrix, TrimapConfusion
+from ..progress import tqdm
 from . import dense_crf
 from .lattice_meanfield import CRFKernels, lattice_mean_field
 from .params import CRFParams, check_inputs
