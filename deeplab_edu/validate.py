@@ -71,13 +71,19 @@ def integers(values: object, name: str, *, minimum: int | None = None,
     return tuple(int(v) for v in values)
 
 
-def number(value: object, name: str, *, minimum: float | None = None, positive: bool = False) -> float:
-    """``value`` as a finite ``float`` (> 0 when ``positive``, ≥ ``minimum`` when given)."""
+def number(value: object, name: str, *, minimum: float | None = None, maximum: float | None = None,
+           positive: bool = False, unit: str = "") -> float:
+    """``value`` as a finite ``float`` (> 0 when ``positive``, in [minimum, maximum] when given)."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (not positive or value > 0) and (minimum is None or value >= minimum)
+    ok = ok and (maximum is None or value <= maximum)
     if not ok:
-        rule = " > 0" if positive else f" >= {minimum}" if minimum is not None else ""
-        raise ArgumentError(f"{name} must be a finite number{rule}, got {value!r}")
+        if maximum is not None:
+            rule = f" in [{0 if positive else minimum if minimum is not None else '-inf'}, {maximum}]"
+        else:
+            rule = " > 0" if positive else f" >= {minimum}" if minimum is not None else ""
+        what = f" {unit}" if unit else ""
+        raise ArgumentError(f"{name} must be a finite number{rule}{what}, got {value!r}")
     return float(value)
 
 

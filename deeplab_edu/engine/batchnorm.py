@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from deeplab_edu import validate
+
 
 def momentum_from_tf_decay(decay: float) -> float:
     """PyTorch's BatchNorm momentum for TensorFlow's moving-average ``decay``: 1 − decay."""
@@ -22,9 +24,7 @@ def momentum_from_tf_decay(decay: float) -> float:
 
 def set_batchnorm_momentum(model: nn.Module, momentum: float) -> int:
     """Set ``momentum`` on every BatchNorm module of ``model``; return how many there are."""
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
-        raise ValueError(f"bn_momentum must be a number in [0, 1] (PyTorch's convention: 1 - TF decay), "
-                         f"got {momentum!r}")
+    validate.number(momentum, "bn_momentum", minimum=0, maximum=1, unit="(PyTorch's convention: 1 - TF decay)")
     count = 0
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):

@@ -210,9 +210,9 @@ class TrainConfig:
             validate.number(getattr(self, name), name, minimum=0)
         if self.crf_lr_mult is not None:
             validate.number(self.crf_lr_mult, "crf_lr_mult", positive=True)
-        if self.bn_momentum is not None and not (_is_finite(self.bn_momentum) and 0 <= self.bn_momentum <= 1):
-            raise ValueError(f"bn_momentum must be a number in [0, 1] (PyTorch's convention, 1 - TF's decay: "
-                             f"0.0003 for decay 0.9997) or None, got {self.bn_momentum!r}")
+        if self.bn_momentum is not None:
+            validate.number(self.bn_momentum, "bn_momentum", minimum=0, maximum=1,
+                            unit="(PyTorch's convention, 1 - TF's decay: 0.0003 for decay 0.9997) or None")
         if self.clip_grad_norm is not None:
             validate.number(self.clip_grad_norm, "clip_grad_norm", positive=True)
         scale = tuple(self.scale) if isinstance(self.scale, (tuple, list)) else ()
