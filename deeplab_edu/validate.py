@@ -26,7 +26,7 @@ class ArgumentError(UserError, TypeError):
 
 def _integer_rule(minimum: int | None, maximum: int | None) -> str:
     if maximum is not None:
-        return f"an integer in {minimum if minimum is not None else '..'}..{maximum}"
+        return f"an integer in {minimum}..{maximum}" if minimum is not None else f"an integer <= {maximum}"
     return {None: "an integer", 0: "a non-negative integer", 1: "a positive integer"}.get(
         minimum, f"an integer >= {minimum}")
 
@@ -79,7 +79,8 @@ def number(value: object, name: str, *, minimum: float | None = None, maximum: f
     ok = ok and (maximum is None or value <= maximum)
     if not ok:
         if maximum is not None:
-            rule = f" in [{0 if positive else minimum if minimum is not None else '-inf'}, {maximum}]"
+            low = 0 if positive else minimum
+            rule = f" in [{low}, {maximum}]" if low is not None else f" <= {maximum}"
         else:
             rule = " > 0" if positive else f" >= {minimum}" if minimum is not None else ""
         what = f" {unit}" if unit else ""
