@@ -79,8 +79,8 @@ def number(value: object, name: str, *, minimum: float | None = None, maximum: f
     ok = ok and (maximum is None or value <= maximum)
     if not ok:
         if maximum is not None:
-            low = 0 if positive else minimum
-            rule = f" in [{low}, {maximum}]" if low is not None else f" <= {maximum}"
+            rule = (f" in (0, {maximum}]" if positive else f" in [{minimum}, {maximum}]" if minimum is not None
+                    else f" <= {maximum}")
         else:
             rule = " > 0" if positive else f" >= {minimum}" if minimum is not None else ""
         what = f" {unit}" if unit else ""
