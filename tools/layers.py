@@ -56,6 +56,11 @@ def module_name(path: Path, root: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _is_module(name: str, root: Path) -> bool:
+    path = root / Path(*name.split("."))
+    return path.with_suffix(".py").exists() or path.is_dir()
+
+
 def imports(path: Path, root: Path) -> list[tuple[int, str]]:
     """(line, module) for every import of the package in ``path``, relative ones resolved."""
     module = module_name(path, root)
@@ -65,16 +70,13 @@ def imports(path: Path, root: Path) -> list[tuple[int, str]]:
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
-            # ``from deeplab_edu import crf`` names a module: it is what gets imported.
-            found += [(node.lineno, f"{target}.{alias.name}"
-                       if (root / Path(*f"{target}.{alias.name}".split("."))).with_suffix(".py").exists()
-                       or (root / Path(*f"{target}.{alias.name}".split("."))).is_dir() else target)
-                      for alias in node.names]
+            parts = package.split(".")
+            base = parts[: len(parts) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else []))
+            for alias in node.names:
+                # ``from deeplab_edu import crf`` imports the module crf, not just the package.
+                name = f"{target}.{alias.name}"
+                found.append((node.lineno, name if _is_module(name, root) else target))
     return [(line, name) for line, name in found if name == PACKAGE or name.startswith(PACKAGE + ".")]
 
 
