@@ -120,9 +120,10 @@ def time_variants(config: TrainConfig, variants: list[Variant], batch: int, crop
 def engine_vs_bare(config: TrainConfig, steps: int) -> tuple[float, float]:
     """Seconds per step: ``train`` vs a bare loop over the same loader, model, optimiser and loss."""
     with tempfile.TemporaryDirectory() as tmp:
+        # float32 and contiguous memory on both sides: the comparison is of the loops, not the options.
         run = dataclasses.replace(config, iterations=steps, out_dir=tmp, validate_every=None, progress=False,
                                   log_every=max(steps // 4, 1), pretrained=None, loss="upsampled",
-                                  checkpoint_every=steps)
+                                  checkpoint_every=steps, amp="off", channels_last=False)
         engine_s = train(run).seconds / steps
     from deeplab_edu.datasets import TrainTransform
 

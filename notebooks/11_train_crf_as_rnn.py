@@ -405,8 +405,10 @@ plt.show()
 why = {effect_label(effects[2]): Why(f"what separates the two sits mostly in one class, {moved}; scored without its layer, "
                               f"CRF-as-RNN's network calls {abs(change_called) * 100:.0f} percentage points "
                               f"{'more' if change_called > 0 else 'fewer'} of its pixels right than the plain network"),
-       effect_label(effects[3]): Why(f"the layer's largest parameter change is {max(drift.values()):.2f} of its starting "
-                              "scale, so it refines boundaries much as the post-processing CRF it started from")}
+       effect_label(effects[3]): Why(f"the layer's largest parameter change is {max(drift.values()):.2f} of its "
+                                     "starting scale, so it still is the cross-validated CRF; what differs from "
+                                     "post-processing is the normalisation (D⁻¹K against pydensecrf's D^-1/2 K "
+                                     "D^-1/2) and what stage 2 did to the network below it")}
 print(conclusions(effects, why))
 largest = max(drift, key=drift.get)
 print(f"\nthe layer's parameters started at the grid search's values; the one that moved most is {largest} "
