@@ -27,12 +27,12 @@ AMP = ("auto", "bf16", "off")
 # and take 0.02; v1 and v2 keep the paper's 10× on a head without BatchNorm, so 0.01 (0.1 on the
 # head); VGG-16's miniature-ImageNet start fine-tunes too slowly at v1's 0.001. v1's step
 # schedule cuts the rate tenfold after a third of a 300-step run, where it has barely started:
-# poly instead (val mIoU after 300 steps, one seed: step 0.29, poly 0.39).
+# poly instead (measured: benchmarks/results/laptop_v1_probes.md).
 LAPTOP_DEPARTURES = {"deeplabv1": {"lr": 0.01, "schedule": "poly"}, "deeplabv2": {"lr": 0.01},
                      "deeplabv3": {"lr": 0.02}, "deeplabv3plus": {"lr": 0.02}}
 # VGG's fc6 / fc7 have 1024·width channels (256 at the laptop's 0.25) and drop half of them in
-# training (dropout_ratio 0.5 in the release's prototxt); in a few hundred steps that costs more than it regularises (0.39 -> 0.43
-# without it, same probe), so below full width VGG heads train without dropout.
+# training (dropout_ratio 0.5 in the release's prototxt); in a few hundred steps that costs more
+# than it regularises (the same record), so below full width VGG heads train without dropout.
 SMALL_VGG_DROPOUT = 0.0
 # VGG-16 costs about three times a small ResNet's step on a CPU: its runs take 3/8 of the
 # profile's iterations, so that a chapter of six VGG runs stays within minutes.
