@@ -107,7 +107,7 @@ estimate_runs(list(configs.values()), seeds=SEEDS, device=device)  # before the 
 
 # %%
 first = run_trial("LargeFOV", configs["LargeFOV"], SEEDS[:1], val_set, device=device)
-tuned = tune_crf(first.runs[0].model, holdout_split(DATASET, DATA_ROOT), iterations=profile.crf_iterations,
+tuned = tune_crf(first.runs[0].model, holdout_split(DATASET, DATA_ROOT), iterations=profile.crf_iterations, max_extensions=2,
                  device=device)
 crf_params = tuned.params
 print(tuned.describe())

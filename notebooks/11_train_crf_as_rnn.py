@@ -202,7 +202,7 @@ half = dataclasses.replace(config, iterations=max(config.iterations // 2, 1))
 estimate_runs([config] + [half] * 2 * len(SEEDS), seeds=(0,), device=device)
 stage1 = run_trial("stage 1", config, (0,), val_set, device=device)
 num_classes, class_names = stage1.runs[0].num_classes, list(stage1.runs[0].class_names)
-tuned = tune_crf(stage1.runs[0].model, holdout_split(DATASET, DATA_ROOT), iterations=profile.crf_iterations,
+tuned = tune_crf(stage1.runs[0].model, holdout_split(DATASET, DATA_ROOT), iterations=profile.crf_iterations, max_extensions=2,
                  device=device)
 crf_params = tuned.params
 print(f"stage 1: {stage1.runs[0].iterations} iterations, val mIoU {stage1.values()[0]:.3f}")
