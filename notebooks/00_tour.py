@@ -71,8 +71,8 @@ profiles.get_profile("lapotp")
 # (`python -m tools.execute_notebooks notebooks/NN_topic.py`, or `make notebooks`), its
 # `.ipynb` keeps the wall time, the run profile and the machine under the notebook metadata key
 # `deeplab_edu.execution`. The cell reads them from the committed notebooks. This chapter's own
-# row is its previous recorded run, and a chapter recorded on another machine or in another
-# profile shows that in its row: expect other times on yours.
+# row is its previous recorded run. A row names the profile, the machine and the load average
+# (a chapter timed beside other work reads slower than the CPU is): expect other times on yours.
 
 # %% tags=["nbval-ignore-output"]
 import json
@@ -85,8 +85,9 @@ for chapter, run in runs.items():
     if run is None:
         print(f"{chapter:<26} not recorded")
     else:
+        load = f", load average {run['load_average_15min']:g}" if "load_average_15min" in run else ""
         print(f"{chapter:<26} {run['wall_s'] / 60:5.1f} min  {run['profile']:<7} "
-              f"machine {machines.index(run['machine']) + 1}")
+              f"machine {machines.index(run['machine']) + 1}{load}")
 training = [run for chapter, run in runs.items() if "_train_" in chapter]
 if training and all(training) and len({run["profile"] for run in training}) == 1:
     print(f"the {len(training)} training chapters together: {sum(run['wall_s'] for run in training) / 60:.0f} min "
