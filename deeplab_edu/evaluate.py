@@ -16,8 +16,7 @@ from deeplab_edu.engine.evaluation import DEFAULT_TRIMAP_WIDTHS, EvalResult, eva
 from deeplab_edu.engine.inference import pad_to_stride, predict_probs
 from deeplab_edu.engine.tables import format_results_table, per_class_row, results_row
 
-format_table = format_results_table  # the name chapters 09 and 11 import; deeplab_edu.book has the new one
 
 __all__ = ["DEFAULT_TRIMAP_WIDTHS", "EvalResult", "TORCH_METHODS", "crf_evaluate", "evaluate", "evaluate_with_crf",
-           "format_results_table", "format_table", "load_scores", "load_trained", "pad_to_stride", "per_class_row", "predict_probs",
+           "format_results_table", "load_scores", "load_trained", "pad_to_stride", "per_class_row", "predict_probs",
            "results_row"]
