@@ -55,7 +55,10 @@ for name in ("deeplabv3", "deeplabv3plus"):
 # seeds each. v3+ differs from v3 in two ways, not one: the decoder, and depthwise-separable
 # convolutions in its ASPP and decoder (v3+ §3.2), which leave it with fewer parameters than v3.
 # A third arm takes the separable convolutions out of v3+ (`separable=False`: v3's own ASPP plus
-# the decoder), so that the decoder's effect can be read apart from the lighter ASPP. The CRF that the results compare with is fitted first, on held-out training
+# the decoder), so that the decoder's effect can be read apart from the lighter ASPP. On a CPU
+# with native bf16 the laptop profile trains v3 in bf16 and v3+ in float32 (depthwise
+# convolutions have no fast bf16 kernel there); `benchmarks/results/speed_cpu.md` shows the two
+# precisions learning alike. The cell prints each run's precision. The CRF that the results compare with is fitted first, on held-out training
 # images (the built-in set's `holdout` split), for v3 seed 0, and then applied unchanged to every
 # run: a search over w1, σα, σβ as DeepLab v1 §4.3 did, never on the images it is scored on.
 
@@ -84,6 +87,7 @@ tuned = tune_crf(first.runs[0].model, holdout_split(DATASET, DATA_ROOT), iterati
 crf_params = tuned.params
 print(tuned.describe())
 LABELS = {"deeplabv3": "v3", "deeplabv3plus": "v3+", "deeplabv3plus_dense": "v3+, no separable convs"}
+print("precision: " + ", ".join(f"{LABELS[n]} {'bf16' if c.amp == 'bf16' else 'float32'}" for n, c in configs.items()))
 trials = {name: run_trial(LABELS[name], config, SEEDS, val_set, crf_params=crf_params, trimap_widths=(2, 4, 8),
                           device=device, trained=first if name == "deeplabv3" else None)
           for name, config in configs.items()}

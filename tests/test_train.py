@@ -231,5 +231,7 @@ def test_the_laptop_profile_uses_bf16_and_channels_last_only_where_the_cpu_has_n
     monkeypatch.setattr(engine_config, "native_bf16", lambda: native)
     laptop = TrainConfig.from_profile("deeplabv3", PROFILES["laptop"])
     assert (laptop.amp, laptop.channels_last) == (("bf16", True) if native else ("auto", None))
+    separable = TrainConfig.from_profile("deeplabv3plus", PROFILES["laptop"])  # no fast bf16 depthwise kernel
+    assert (separable.amp, separable.channels_last) == ("auto", None)
     smoke = TrainConfig.from_profile("deeplabv3", PROFILES["smoke"])  # tests stay in float32 everywhere
     assert (smoke.amp, smoke.channels_last) == ("auto", None)

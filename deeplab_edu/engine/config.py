@@ -49,6 +49,11 @@ SMALL_PROFILE_GROUPS = ("bias_lr_mult", "bias_decay_mult", "norm_decay_mult", "d
 # shorter runs keep PyTorch's 0.1 (None), a departure the table lists.
 BN_START_LEFT = 0.05
 
+# Models built on depthwise-separable convolutions, which have no fast bf16 channels-last CPU
+# kernel: v3+'s laptop step ran about ten times slower that way than in float32, so the laptop
+# profile keeps them in float32.
+DEPTHWISE_MODELS = ("deeplabv3plus",)
+
 # Fields a resumed session may change; every other field is the recipe.
 EXECUTION_FIELDS = ("iterations", "out_dir", "log_every", "validate_every", "checkpoint_every", "overwrite",
                     "stop_at", "progress", "device", "num_workers", "compile", "amp", "channels_last",
@@ -175,7 +180,7 @@ class TrainConfig:
             values.pop("head_layers", None)
             for name in SMALL_PROFILE_GROUPS:
                 values.pop(name, None)
-            if p.name == "laptop" and native_bf16():
+            if p.name == "laptop" and native_bf16() and model not in DEPTHWISE_MODELS:
                 # benchmarks/bench_speed.py: bf16 autocast with channels-last memory is the fastest
                 # CPU step where the CPU computes bf16 natively; elsewhere it is emulated and slower.
                 values.update(amp="bf16", channels_last=True)
