@@ -53,7 +53,7 @@ def plot_training_curves(logs: dict[str, dict[str, np.ndarray] | str | Path], ti
     shared = all(len(s) == len(schedules[0][0]) and np.array_equal(s, schedules[0][0])
                  and np.allclose(lr, schedules[0][1]) for s, lr in schedules)
     if shared:
-        figure, ax_loss = plt.subplots(1, 1, figsize=(7.5, 3.6))
+        figure, ax_loss = plt.subplots(1, 1, figsize=(10.5, 3.6))
         ax_lr = None
     else:
         figure, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(10.5, 3.6))
@@ -77,7 +77,10 @@ def plot_training_curves(logs: dict[str, dict[str, np.ndarray] | str | Path], ti
     if ax_lr is None:  # the runs' colours join the styles in the one legend
         styles += [Line2D([], [], color=f"C{k}", label=name) for k, name in enumerate(logs)]
         ax_loss.set_title("loss (faint: raw); every run on the same schedule")
-    ax_loss.legend(handles=styles, fontsize=8, loc="upper right")
+    if ax_lr is None:  # beside the axes, where it covers neither the curves nor the validation dots
+        ax_loss.legend(handles=styles, fontsize=8, loc="upper left", bbox_to_anchor=(1.12 if ax_val else 1.02, 1.0))
+    else:
+        ax_loss.legend(handles=styles, fontsize=8, loc="upper right")
     if ax_lr is not None:
         ax_lr.set(xlabel="iteration", ylabel="learning rate (backbone)", title="schedule; colours name the runs")
         ax_lr.legend(fontsize=8)
