@@ -104,10 +104,10 @@ for c, (approx, true) in kept.items():
           f"({'vanishes' if approx == 0 else f'{approx / true:.0%}'})")
 
 # %% [markdown]
-# ## Four recipes, two seeds each
+# ## Six recipes, two seeds each
 #
 # The same training for each, only one thing changed: the fc6 head (LargeFOV vs the paper's
-# "DeepLab", fc6 4×4 at rate 4), the loss (subsampled labels vs upsampled scores), or the
+# "DeepLab", fc6 4×4 at rate 4; and the two again at rates scaled to this run's score map), the loss (subsampled labels vs upsampled scores), or the
 # backbone (VGG-16 vs the small ResNet of chapters 08–10, the same LargeFOV head on top — v2's
 # LargeFOV, trained here with v1's recipe and length). The `full` profile runs v1's step
 # schedule; the shorter runs below full size take the poly schedule and no dropout in the narrow
@@ -168,7 +168,7 @@ print(tuned.describe())
 trials = {name: run_trial(name, config, SEEDS, val_set, crf_params=crf_params, trimap_widths=(2, 4), device=device,
                           trained=first if name == "LargeFOV" else None) for name, config in configs.items()}
 logs, validation = training_curves(trials.values(), seeds=SEEDS[:1])
-plot_training_curves(logs, validation=validation, title="DeepLab v1: four recipes, seed 0 (dots: validation mIoU)")
+plot_training_curves(logs, validation=validation, title="DeepLab v1: six recipes, seed 0 (dots: validation mIoU)")
 plt.show()
 
 # %% [markdown]
