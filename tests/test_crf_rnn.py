@@ -134,6 +134,20 @@ def test_trains_with_t_iterations_and_tests_with_test_iterations():
     assert CRFasRNN(3, SMALL).test_iterations == 3  # unset: as many as in training
 
 
+def test_the_layer_trains_under_a_bf16_autocast_in_float32():
+    # The network may run in bf16 (the laptop profile on CPUs with native bf16); the layer must not.
+    scores, image = _inputs(dtype=torch.float32)
+    crf = CRFasRNN(3, SMALL)
+    expected = crf(scores, image)
+    leaf = scores.clone().requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = crf(leaf.to(torch.bfloat16), image)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), expected, atol=0.1, rtol=0.02)
+    out.float().sum().backward()
+    assert leaf.grad is not None and torch.isfinite(leaf.grad).all()
+
+
 def test_zero_iterations_pass_the_scores_through():
     scores, image = _inputs()
     crf = CRFasRNN(3, SMALL).double()

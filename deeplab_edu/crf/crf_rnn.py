@@ -105,6 +105,12 @@ class CRFasRNN(nn.Module):
 
     def forward(self, scores: torch.Tensor, image: torch.Tensor,
                 iterations: int | None = None) -> torch.Tensor:
+        # The lattice's hashing and sparse filters need float32 throughout: under a bf16 autocast
+        # (the network's) the layer runs outside it, on float32 copies.
+        with torch.autocast(scores.device.type, enabled=False):
+            return self._mean_field(scores, image.float(), iterations)
+
+    def _mean_field(self, scores: torch.Tensor, image: torch.Tensor, iterations: int | None) -> torch.Tensor:
         if scores.dim() != 4 or scores.shape[1] != self.num_classes:
             raise ValueError(f"scores must be (batch, {self.num_classes}, H, W), got {tuple(scores.shape)}")
         if image.dim() != 4 or image.shape[1] != 3 or image.shape[2:] != scores.shape[2:] \
