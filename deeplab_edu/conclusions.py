@@ -56,7 +56,7 @@ def _line(effect: Effect) -> str:
 def conclusions(effects: Sequence[Effect], why: Mapping[str, Why] | None = None) -> str:
     """The chapter's closing summary from ``effects``: what held, what was inside the noise,
     what went against the paper, and for each effect that did not hold the reason offered in
-    ``why`` (keyed by :func:`label`), marked tested or hypothesis. An effect that did not hold
+    ``why`` (keyed by :func:`effect_label`), marked tested or hypothesis. An effect that did not hold
     and has no reason is said to have none yet."""
     why = dict(why or {})
     unknown = set(why) - {effect_label(e) for e in effects}

@@ -27,8 +27,9 @@ def seed_everything(seed: int = 0) -> torch.Generator:
 def native_bf16() -> bool:
     """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX), read from ``/proc/cpuinfo``.
 
-    Where it does not, bf16 autocast is emulated and slower than float32, so ``amp="auto"``
-    keeps float32 there (``benchmarks/bench_speed.py`` measures both). Off Linux: ``False``.
+    Where it does not, bf16 autocast is emulated and slower than float32, so the ``laptop`` profile
+    asks bf16 only where this is true (``TrainConfig.from_profile``; ``benchmarks/bench_speed.py``
+    measures both). Off Linux: ``False``.
     """
     try:
         with open("/proc/cpuinfo") as f:

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 
 from deeplab_edu.crf import CRFParams
@@ -139,3 +140,18 @@ def test_reports_print_each_trial_and_each_effect(trial):
     assert effect.sentence() not in text  # each number once: the table, not the table and a sentence
     assert f"{sum(p.numel() for p in trial.runs[0].model.parameters()):,}" in text
     assert "crescent" in per_class_report([trial])
+
+
+def test_setup_chapter_seeds_and_names_what_a_training_chapter_starts_from(monkeypatch, capsys):
+    from deeplab_edu.paths import REPO_ROOT
+    from deeplab_edu.trials import setup_chapter
+
+    monkeypatch.setenv("DEEPLAB_EDU_PROFILE", "smoke")
+    chapter = setup_chapter("99_test")
+    first = torch.rand(3)
+    assert chapter.profile.name == "smoke" and chapter.seeds == (0, 1) and chapter.dataset == "builtin"
+    assert chapter.runs == REPO_ROOT / "runs" / "99_test" / "smoke"
+    assert len(chapter.val_set) == chapter.profile.val_images
+    assert "profile smoke, dataset builtin" in capsys.readouterr().out
+    setup_chapter("99_test")
+    torch.testing.assert_close(torch.rand(3), first)  # seeded: the same numbers again
