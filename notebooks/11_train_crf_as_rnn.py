@@ -191,7 +191,7 @@ print("gradients through the unaries match finite differences:",
 
 # %%
 DATASET, DATA_ROOT = default_training_data(profile.name)  # VOC + SBD if on disk, else built-in
-SEEDS = (0,) if profile.name == "full" else (0, 1)
+SEEDS = (0,) if profile.name in ("full", "gpu") else (0, 1)  # as setup_chapter: one seed on a GPU profile
 RUNS = REPO_ROOT / "runs" / "11_crf_rnn" / profile.name
 val_set = build_dataset(DATASET, "val", root=DATA_ROOT)
 config = TrainConfig.from_profile("deeplabv2", profile, backbone="resnet50", dataset=DATASET, data_root=DATA_ROOT,
