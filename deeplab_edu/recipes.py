@@ -1,63 +1,40 @@
 """Each DeepLab version's published training recipe, every number with where it was read.
 
 A recipe is what the paper (or the authors' reference implementation) trained with on PASCAL
-VOC 2012 (+SBD "trainaug", 10 582 images). Each number is a :class:`Cited`: the value, the
-source (paper section, or repository + file + line / flag name), and how it was checked:
+VOC 2012 (+SBD "trainaug", 10 582 images). Each number is a :class:`Cited`: the value, the source
+(paper section, or repository + file + line / flag name), and how it was checked: ``READ`` in the
+paper's own text or the authors' (or a reproducing port's) file; ``SECONDARY`` in a
+re-implementation, a fork's copy of a release file or a summary of the paper; ``UNREAD`` as the
+book has long quoted it, unverified. ``format_comparison`` marks every number that is not ``READ``.
 
-* ``READ`` — read in the cited source while writing this module: the paper's own text, or a
-  file of the authors' reference implementation (or of a port that reproduces their release);
-* ``SECONDARY`` — read in a re-implementation, a fork's copy of a release file, or a summary
-  of the paper, not in the authors' text or release (the file is named, so a reader can follow it);
-* ``UNREAD`` — as this book has long quoted it, but no source could be read here: unverified.
+The v1 paper was read in a transcription of arXiv 1412.7062 (English with a Chinese translation)
+in the public code index, §5 "Training". The reference implementations cited: TF
+(``tensorflow/models`` ``research/deeplab``, the authors' v3/v3+ code); Caffe (the v2 release's
+VGG-16 ``train_train.prototxt`` as copied in the fork ``talent518/deeplab-public-ver2``); kazuto
+(``kazuto1011/deeplab-pytorch`` at 4219467, v2 ResNet-101, converts and reproduces the authors'
+Caffe release); rulixiang (``rulixiang/deeplab-pytorch`` at d9933a0, v1 LargeFOV).
 
-The table (``format_comparison``) marks every number that is not ``READ``.
-
-The v1 paper's text was read in a transcription of arXiv 1412.7062 (English with a Chinese
-translation) found in the public code index; its training details are in §5 "Training".
-
-The reference implementations cited:
-
-* TF — ``tensorflow/models`` ``research/deeplab`` (the authors' v3/v3+ code): ``train.py``
-  flags and the comments above them, ``model.py``, ``common.py``, ``core/xception.py``,
-  ``core/feature_extractor.py``.
-* Caffe — the v2 release's VGG-16 ``train_train.prototxt`` as copied in the fork
-  ``talent518/deeplab-public-ver2`` (``exper/voc12/config/vgg16/``): every convolution has
-  ``param { lr_mult: 1 decay_mult: 1 } param { lr_mult: 2 decay_mult: 0 }`` (weights, bias),
-  the classifiers ``fc8_voc12_*`` ``lr_mult 10 / 20``.
-* kazuto — ``kazuto1011/deeplab-pytorch`` at 4219467 (DeepLab v2 ResNet-101 re-implementation
-  that converts and reproduces the authors' Caffe release): ``configs/voc12.yaml``,
-  ``main.py``, ``README.md``.
-* rulixiang — ``rulixiang/deeplab-pytorch`` at d9933a0 (DeepLab v1 LargeFOV re-implementation):
-  ``config/deeplabv1_voc12.yaml``, ``v1/train_deeplabv1.py``.
-
-**Parameter groups.** Caffe gives each blob an ``lr_mult`` and a ``decay_mult``; the v1/v2
+**Parameter groups.** Caffe gives each blob an ``lr_mult`` and a ``decay_mult``: the v1/v2
 releases train every bias at 2× without weight decay and the classifier fc8 at 10× (biases 20×).
-TF DeepLab regularises convolution weights only (``weights_regularizer`` in its arg scopes):
-biases, BatchNorm's γ and β and (``regularize_depthwise=False``) depthwise weights take no
-decay, and every layer trains at one rate (``last_layer_gradient_multiplier`` 1). A recipe holds
-these as ``bias_lr_mult``, ``bias_decay_mult``, ``norm_decay_mult``, ``depthwise_decay_mult``
-next to ``head_lr_mult`` / ``head_layers``; ``schedules.make_optimizer`` builds the groups.
+TF DeepLab regularises convolution weights only (biases, BatchNorm's γ and β and, with
+``regularize_depthwise=False``, depthwise weights take no decay) and trains every layer at one
+rate (``last_layer_gradient_multiplier`` 1). ``schedules.make_optimizer`` builds these groups.
 
-**Evaluation output stride of v3+.** v3+ Table 5 reports both eval output strides, 16 and 8,
-for the model trained at 16 (``published.TABLES["v3plus_xception"]`` holds the rows; chapter 10
-can print their difference with ``published.paper_difference``). The book's default follows the
-eval-OS-16 rows: the engine scores a model at the stride it was built and trained with (it
-never re-dilates a trained network), and OS 16 is the cheaper of the two the paper lists. v3's
-text, in contrast, evaluates at 8 (its ``eval_output_stride``), so its table shows that departure.
+**Evaluation output stride of v3+.** v3+ Table 5 reports eval output strides 16 and 8 for the model
+trained at 16 (``published.TABLES["v3plus_xception"]``). The book follows the OS-16 rows: the
+engine scores a model at the stride it was trained with (it never re-dilates a trained network),
+and 16 is the cheaper. v3's text evaluates at 8, so its table shows that departure.
 
-``comparison_rows`` / ``format_comparison`` set a run's configuration (any object with the
-attributes of ``train.TrainConfig``) beside the paper's, one row per field in which a run can
-differ (``COMPARED``); ``NOT_COMPARED`` names each configuration field left out, and why. Options
-of this book that no paper uses (CRF-as-RNN, gradient clipping, an auxiliary loss, other model
-options) are listed only when a run sets them. ``config_overrides`` gives the ``TrainConfig``
-keyword arguments that reproduce a recipe. ``CRF_RNN_LR_MULT`` records the rates the CRF-as-RNN
-release gives its layer's parameters.
+``comparison_rows`` / ``format_comparison`` set a run's configuration (duck-typed like
+``train.TrainConfig``) beside the paper's, one row per field of ``COMPARED``; ``NOT_COMPARED`` says
+why each other field is left out; the book's own options (``EXTRAS``) are listed only when a run
+sets them. ``config_overrides`` gives the ``TrainConfig`` keyword arguments that reproduce a
+recipe. ``CRF_RNN_LR_MULT`` records the rates the CRF-as-RNN release gives its layer.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 from typing import Any
 
 READ = "read"
@@ -120,11 +97,6 @@ class Recipe:
     bn_momentum: Cited
     notes: str = ""
 
-    def cited(self) -> dict[str, Cited]:
-        """Every cited field by name (those that apply to this recipe's schedule)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if isinstance(getattr(self, f.name), Cited)}
-
 
 _V1_PAPER = "v1 (Chen et al., ICLR 2015, arXiv 1412.7062) §5 'Training'"
 _V1_DATA = "v1 §5 'Dataset' (VOC 2012 with Hariharan et al.'s extra annotations: 10,582 training images)"
@@ -143,9 +115,6 @@ _V3_PAPER = "v3 (Chen et al., arXiv 1706.05587) §4.1"  # read in a transcriptio
 _V3P_SUMMARY = "v3+ (Chen et al., ECCV 2018) §4, as summarised in twblogs.net/a/5d440bf5bd9eee5327fb3fec"
 _RESNET101 = (3, 4, 23, 3)
 
-# TF's convolutions carry an L2 regulariser on their weights only; slim creates no bias
-# regulariser, batch_norm none, and the split separable convolutions leave the depthwise
-# weights unregularised.
 _TF_NO_BIAS_DECAY = (f"{_TF_MODEL} _get_branch_logits (weights_regularizer only: slim sets no "
                      "biases_regularizer; the convolutions before BatchNorm have no bias)")
 _TF_NO_NORM_DECAY = f"{_TF_MODEL} (slim.batch_norm with decay, epsilon, scale: no regularizer)"
@@ -429,10 +398,8 @@ def config_overrides(model: str) -> dict[str, Any]:
 
     ``TrainConfig.from_profile(model, get_profile("full"), **config_overrides(model))`` is the
     paper's run, parameter groups and BatchNorm momentum included. ``batchnorm="none"`` (VGG)
-    maps to the engine's default, which has nothing to freeze. ``head_layers`` (v1, v2: fc8
-    only at the 10× rate) is passed on when the recipe has a 10× head; v3 and v3+ train
-    everything at one rate. The data, the network's size and its starting weights are not
-    overrides: the table lists them (training set, width, initial weights).
+    maps to the engine's default, which has nothing to freeze. The data, the network's size and
+    its starting weights are not overrides: the table lists them.
     """
     r = get_recipe(model)
     out: dict[str, Any] = dict(
@@ -447,12 +414,7 @@ def config_overrides(model: str) -> dict[str, Any]:
         out["head_layers"] = tuple(r.head_layers.value)
     if r.bn_momentum.value is not None:
         out["bn_momentum"] = r.bn_momentum.value
-    if r.power is not None:
-        out["power"] = r.power.value
-    if r.step_size is not None:
-        out["step_size"] = r.step_size.value
-    if r.gamma is not None:
-        out["gamma"] = r.gamma.value
+    out.update({name: getattr(r, name).value for name in _SCHEDULE_OF if getattr(r, name) is not None})
     return out
 
 
@@ -579,12 +541,7 @@ def format_comparison(config, recipe: Recipe | str | None = None, sources: bool 
     return "\n".join([fmt(head), "-+-".join("-" * w for w in widths)] + [fmt(line) for line in body])
 
 
-def unverified(recipes: Iterable[Recipe] | None = None) -> list[tuple[str, str]]:
-    """(model, field) of every number not read in a reference implementation's own file."""
-    recipes = RECIPES.values() if recipes is None else recipes
-    return [(r.model, name) for r in recipes for name, c in r.cited().items() if c.checked != READ]
-
 
 __all__ = ["CHECKS", "COMPARED", "CRF_RNN_LR_MULT", "Cited", "EXTRAS", "NOT_COMPARED", "READ", "RECIPES",
            "Recipe", "SECONDARY", "UNREAD", "comparison_rows", "config_overrides", "differences",
-           "format_comparison", "get_recipe", "unverified"]
+           "format_comparison", "get_recipe"]
