@@ -1,17 +1,10 @@
 """A trial: one training recipe run with several seeds, each run scored the same way.
 
-The training chapters compare recipes (LargeFOV vs ASPP, output stride 16 vs 8, with and
-without the CRF). ``run_trial`` trains a ``TrainConfig`` once per seed (each run in its own
-folder, resumable like any other), scores every run on whole validation images and, when
-given CRF parameters, again after the fully-connected CRF on the same saved scores. A
-``Trial`` then hands each metric over seeds to ``experiments.compare``, which sets the
-difference of two trials against their seed spread.
-
-``tune_crf`` cross-validates the CRF's (w1, σα, σβ) for a trained network on held-out training
-images, never on the images it is then scored on (DeepLab v1 §4.3 held out part of its data;
-here the built-in set's ``holdout`` split). ``example_predictions`` gives what the chapters
-draw: image | truth | network | network + CRF; ``training_curves`` each run's loss log and the
-val mIoU points its engine recorded (``TrainConfig.validate_every``).
+``run_trial`` trains a ``TrainConfig`` once per seed (each run in its own resumable folder) and
+scores every run on whole validation images, and again after the fully-connected CRF when given
+its parameters; ``experiments.compare`` sets two trials' difference against their seed spread.
+``tune_crf`` cross-validates the CRF's (w1, σα, σβ) on held-out training images, never on the
+images it is then scored on (DeepLab v1 §4.3 held out part of its data).
 """
 
 from __future__ import annotations
@@ -96,9 +89,8 @@ def run_trial(name: str, config: TrainConfig, seeds: Sequence[int], val_set, crf
         if result is None:
             result = train(dataclasses.replace(config, seed=seed, out_dir=str(Path(config.out_dir) / f"seed{seed}"),
                                                progress=progress))
-        out = Path(result.checkpoint).parent
         runs.append(result)
-        scores_dir = out / "scores" if crf_params is not None else None
+        scores_dir = Path(result.checkpoint).parent / "scores" if crf_params is not None else None
         network.append(evaluate(result.model, val_set, trimap_widths=trimap_widths, device=device,
                                 scores_dir=scores_dir, progress=progress))
         if crf_params is not None:
@@ -143,10 +135,9 @@ def setup_chapter(name: str) -> ChapterSetup:
 
 def estimate_runs(configs: Sequence[TrainConfig], seeds: Sequence[int] = (0,),
                   device: torch.device | str | None = None) -> str:
-    """Print, before a chapter's first run, how long its runs (each config once per seed, in the
-    folders ``run_trial`` gives them) will take on this device: a few timed steps, every run scaled
-    by its FLOPs (``engine.estimate``); runs already trained in their folders count as loaded.
-    Names the run profile and how to choose a smaller one. Returns the text."""
+    """Print (and return), before a chapter's first run, how long its runs (each config once per
+    seed, in ``run_trial``'s folders) will take here: a few timed steps scaled by each run's FLOPs
+    (``engine.estimate``); runs already trained count as loaded."""
     from deeplab_edu.engine.estimate import estimate_time
     from deeplab_edu.profiles import get_profile
 
@@ -159,8 +150,7 @@ def estimate_runs(configs: Sequence[TrainConfig], seeds: Sequence[int] = (0,),
 def results_report(trials: Sequence[Trial], effects: Sequence[Effect], trimap_width: int | None = 2,
                    parameters: bool = True) -> str:
     """A chapter's results: one row per trial (mean ± half the seed range; parameters of the
-    first run), then the effects' table (B − A here and in the paper, the verdict): each number
-    once, in a table; ``conclusions.conclusions`` says the same in words, grouped by verdict."""
+    first run), then the effects' table (B − A here and in the paper, the verdict)."""
     from deeplab_edu.evaluate import format_results_table
 
     rows = []
@@ -197,24 +187,20 @@ def training_curves(trials: Sequence[Trial], seeds: Sequence[int] | None = None
     return logs, validation
 
 
-def _holdout_probs(model: torch.nn.Module, dataset, device) -> tuple[list, list, list]:
-    images, probs, labels = [], [], []
+def _predictions(model: torch.nn.Module, dataset, indices: Sequence[int], device):
+    """(image uint8, label, class probabilities) of each image ``indices`` of ``dataset``."""
     model.eval()
     with torch.no_grad():
-        for i in range(len(dataset)):
+        for i in indices:
             x, y = dataset[i]
             image, _ = dataset.load(i)
             p = predict_probs(model, x[None].to(device or next(model.parameters()).device))[0].float().cpu()
-            images.append(np.array(image, dtype=np.uint8))
-            probs.append(p.numpy())
-            labels.append(y.numpy())
-    return images, probs, labels
+            yield np.array(image, dtype=np.uint8), y.numpy(), p.numpy()
 
 
 @dataclasses.dataclass
 class TunedCRF:
-    """What ``tune_crf`` found: the chosen setting, the search behind it and the network alone,
-    all scored on the held-out images the setting was fitted on."""
+    """What ``tune_crf`` found, all scored on the held-out images the setting was fitted on."""
 
     params: CRFParams
     search: CRFSearch  # every setting scored (best first), the grids of each round, ``on_edge``
@@ -222,9 +208,8 @@ class TunedCRF:
     images: int  # how many held-out images
 
     def edge_steps(self) -> dict[str, float]:
-        """For each parameter whose best value is on the searched range's edge: how much the
-        held-out mIoU gained over the last step towards it (the others held at the best), so a
-        chapter can say whether the score still climbs there or has flattened."""
+        """For each parameter whose best value is on the searched range's edge: the held-out mIoU
+        gained over the last step towards it (the others held at the best)."""
         best = self.search.best
         out = {}
         for name in self.search.on_edge:
@@ -239,8 +224,8 @@ class TunedCRF:
         return out
 
     def describe(self) -> str:
-        """One sentence for a chapter: the setting, the held-out gain, and whether the optimum
-        lies inside the searched ranges (if not, how much the last step towards the edge added)."""
+        """One sentence: the setting, the held-out gain, and whether the optimum lies inside the
+        searched ranges."""
         p, best = self.params, self.search.best
         steps = self.edge_steps()
         last = "".join(f"; the last step of {name} added {gain:+.4f}" for name, gain in steps.items())
@@ -261,7 +246,7 @@ def tune_crf(model: torch.nn.Module, holdout_set, grid: dict[str, Sequence[float
     move outwards (one step each time, at most ``max_extensions`` times) while the best value
     sits on their edge, then a finer grid around the best.
     """
-    images, probs, labels = _holdout_probs(model, holdout_set, device)
+    images, labels, probs = map(list, zip(*_predictions(model, holdout_set, range(len(holdout_set)), device)))
     base = CRFParams(w2=3, sigma_gamma=3, iterations=iterations)
     search = coarse_to_fine(images, probs, labels, holdout_set.num_classes, grid["w1"], grid["sigma_alpha"],
                             grid["sigma_beta"], base=base, refinements=refinements, max_extensions=max_extensions,
@@ -276,19 +261,12 @@ def example_predictions(model: torch.nn.Module, dataset, indices: Sequence[int],
     out: dict[str, list] = {"images": [], "truth": [], "network": []}
     if crf_params is not None:
         out["network + CRF"] = []
-    model.eval()
-    with torch.no_grad():
-        for i in indices:
-            x, y = dataset[i]
-            image, _ = dataset.load(i)
-            image = np.array(image, dtype=np.uint8)
-            p = predict_probs(model, x[None].to(device or next(model.parameters()).device))[0].float().cpu()
-            out["images"].append(image)
-            out["truth"].append(y.numpy())
-            out["network"].append(p.argmax(0).numpy())
-            if crf_params is not None:
-                refined = dense_crf(image, p.numpy(), crf_params, method="lattice")
-                out["network + CRF"].append(np.asarray(refined).argmax(0))
+    for image, label, probs in _predictions(model, dataset, indices, device):
+        out["images"].append(image)
+        out["truth"].append(label)
+        out["network"].append(probs.argmax(0))
+        if crf_params is not None:
+            out["network + CRF"].append(np.asarray(dense_crf(image, probs, crf_params, method="lattice")).argmax(0))
     return out
 
 
