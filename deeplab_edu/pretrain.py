@@ -1,43 +1,26 @@
 """ImageNet pretraining in miniature: why every DeepLab starts from a classifier.
 
-No DeepLab trains its backbone from scratch. v1 (ICLR 2015, §4) initialises from "the
-publicly available ImageNet-pretrained VGG-16"; v2 (TPAMI 2017, §4) and v3 start from
-ImageNet ResNet-101. A segmentation set (10,582 trainaug images, or 400 built-in scenes in
-the laptop profile) is too small to learn both *what* edges, textures and shapes look like
-and *where* one object ends: the classifier learns the first from many labelled images, and
-segmentation training only has to learn the second.
-
-The book cannot download ImageNet, so it runs the same recipe in miniature:
-
-1. a classification set: ``synthetic.make_object_image`` paints one object of the built-in
-   set's 7 classes on a textured background, labelled with its class (ImageNet's "one
-   object per photo");
-2. the backbone, at the width the CPU profiles use, with global average pooling and a
-   linear classifier on top (ResNet's ``avgpool`` + ``fc``), trained to name the object;
-3. the classifier is thrown away and the backbone's weights go into DeepLab
-   (``weights.load_backbone``), which adds its own head.
+No DeepLab trains its backbone from scratch: v1 (ICLR 2015, §4) starts from "the publicly
+available ImageNet-pretrained VGG-16", v2 (TPAMI 2017, §4) and v3 from ImageNet ResNet-101.
+A segmentation set is too small to learn both *what* edges, textures and shapes look like and
+*where* one object ends. The book cannot download ImageNet, so it runs the recipe in miniature:
+classify one object of the built-in set's 7 classes on a textured background
+(``synthetic.make_object_image``) with the backbone + global average pooling + a linear layer,
+then throw the classifier away and load the backbone into DeepLab (``weights.load_backbone``).
 
 ResNet is trained at output stride 32, as on ImageNet, and made dense afterwards by the hole
-algorithm: the weights do not change, only strides and rates do. DeepLab's VGG-16 exists
-here only in its dense form (output stride 8), so it is trained as it will be used.
+algorithm (only strides and rates change). VGG-16 has no BatchNorm, and 13 plain ReLU layers
+learn little in a few hundred steps, so it is trained with a BatchNorm after every convolution
+that is then folded into it (``fold_batchnorm``): a plain VGG-16 that DeepLab v1 fine-tunes.
 
-VGG-16 has no BatchNorm, and 13 plain ReLU layers trained for a few hundred steps learn little
-(Simonyan & Zisserman trained a shallow net first and grew it). The book trains it *with* a
-BatchNorm after every convolution instead and then folds each BatchNorm into the convolution
-before it (``fold_batchnorm``): at inference BN is an affine map per channel, so
-w' = γ·w / √(σ² + ε) and b' = γ·(b − μ) / √(σ² + ε) + β give a plain VGG-16 that computes
-exactly what the trained one did, and DeepLab v1 fine-tunes it without BatchNorm, as the paper
-fine-tuned Caffe's VGG-16.
-
-``data/pretrained/`` ships the result for the laptop profile's models, written by
-``python -m deeplab_edu pretrain`` (one to three minutes per backbone on two CPU cores);
-``shipped_weights`` finds the file that fits a model, and ``TrainConfig.from_profile`` passes
-it on. Chapter 09 compares a run from these weights with one from scratch.
+``data/pretrained/`` ships the result for the laptop profile's models (``python -m deeplab_edu
+pretrain``); ``shipped_weights`` finds the file that fits a model.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -84,12 +67,11 @@ class PretrainConfig:
     progress: bool = True
 
     def validate(self) -> None:
-        if self.backbone not in PRETRAIN_BACKBONES:
-            raise ValueError(f"backbone must be one of {PRETRAIN_BACKBONES}, got {self.backbone!r}")
+        validate.choice(self.backbone, "backbone", PRETRAIN_BACKBONES)
         for name in ("train_images", "val_images", "batch_size", "iterations"):
             validate.integer(getattr(self, name), name, minimum=1)
-        if not self.width > 0 or (self.lr is not None and not self.lr > 0):
-            raise ValueError(f"width and lr must be positive, got {self.width!r} and {self.lr!r}")
+        for name in ("width",) if self.lr is None else ("width", "lr"):
+            validate.number(getattr(self, name), name, positive=True)
 
     @property
     def peak_lr(self) -> float:
@@ -123,11 +105,7 @@ def build_pretrain_backbone(config: PretrainConfig) -> nn.Module:
 
 
 class BatchNormVGG(nn.Module):
-    """``vgg`` with a BatchNorm after every convolution, for training only; the convolutions are shared.
-
-    ``fold()`` writes each BatchNorm into the convolution before it and returns ``vgg`` itself:
-    a plain VGG-16 (torchvision's ``vgg16`` keys) that computes what this net computes in eval mode.
-    """
+    """``vgg`` with a BatchNorm after every convolution (shared convolutions); ``fold()`` returns ``vgg``."""
 
     def __init__(self, vgg: VGG16) -> None:
         super().__init__()
@@ -271,10 +249,8 @@ def weights_name(backbone: str, width: float, blocks: tuple[int, ...] | None = N
 def shipped_weights(backbone: str, width: float, blocks: tuple[int, ...] | None = None) -> Path | None:
     """The pretrained file under ``data/pretrained/`` that fits this backbone, or ``None``.
 
-    ``backbone`` is a model's backbone name (``vgg16``, ``resnet50``, ``resnet101``): the small
-    ResNets have ``blocks`` units per stage whatever their depth name, so only width and blocks
-    decide. Full-size models start from torchvision's ImageNet files instead
-    (``engine.pretrained.default_pretrained``).
+    A small ResNet has ``blocks`` units per stage whatever its depth name (``resnet50``,
+    ``resnet101``), so only width and blocks decide.
     """
     kind = "vgg16" if backbone == "vgg16" else "resnet"
     if kind == "resnet" and blocks is None:
@@ -284,13 +260,8 @@ def shipped_weights(backbone: str, width: float, blocks: tuple[int, ...] | None 
 
 
 def save_classifier(result: PretrainResult, config: PretrainConfig, path: str | Path) -> Path:
-    """Write the weights atomically, plus a ``.json`` record of how they were made.
-
-    The file holds the backbone's keys and the classifier's ``fc.*``, as torchvision's ImageNet
-    files do: ``weights.load_backbone`` drops ``fc.*``, ``load_classifier`` keeps it.
-    """
-    import json
-
+    """Write the backbone's keys and ``fc.*`` (as torchvision's ImageNet files) atomically, plus a
+    ``.json`` record of how they were made."""
     if Path(path).suffix.lower() == ".json":  # the record would be written over the weights
         raise ValueError(f"weights path {path} ends in .json, where its JSON record goes; give a .pt name")
     state = {key.removeprefix("backbone."): value for key, value in result.model.state_dict().items()}

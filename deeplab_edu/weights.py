@@ -1,26 +1,17 @@
 """Pretrained weights: torchvision-format checkpoints from a local file or a URL.
 
-Nothing here runs on import and nothing is downloaded unless a URL is passed. The book's
-modules carry torchvision's parameter names, so:
+Nothing is downloaded unless a URL is passed. The book's modules carry torchvision's parameter
+names, so torchvision's ``resnet50`` / ``resnet101`` / ``vgg16`` ImageNet files and the book's
+miniature-ImageNet backbones (``deeplab_edu.pretrain``) load into the backbones (the classifier
+dropped); VGG-16's classifier becomes v1's fc6 / fc7 by ``vgg16_fc_to_conv`` (DeepLab v1, §4:
+"we subsample (by decimation) the first FC layer to 4×4 (or 3×3) spatial size", and LargeFOV
+keeps 1 024 of the 4 096 channels); and torchvision's ``deeplabv3_resnet101`` loads strictly
+into ``build_model("deeplabv3", 21, **TORCHVISION_DEEPLABV3, aux_loss=True)``, torchvision's
+geometry and head rather than the paper's.
 
-* a torchvision ``resnet50`` / ``resnet101`` ImageNet file loads into our ResNet backbone
-  (its ``fc`` classifier, which DeepLab discards, is dropped);
-* a torchvision ``vgg16`` file loads into DeepLab's VGG-16 (``features.*`` unchanged) and its
-  classifier becomes fc6 / fc7 by ``vgg16_fc_to_conv`` (DeepLab v1, §4: "we subsample (by
-  decimation) the first FC layer to 4×4 (or 3×3) spatial size", and LargeFOV keeps 1 024 of
-  the 4 096 channels);
-* the book's miniature-ImageNet backbones (``data/pretrained/``, ``deeplab_edu.pretrain``)
-  load into the laptop profile's small models the same way (``load_pretrained``);
-* a torchvision ``deeplabv3_resnet101`` file loads, key for key and strictly, into
-  ``build_model("deeplabv3", 21, **TORCHVISION_DEEPLABV3, aux_loss=True)`` — torchvision's
-  geometry (output stride 8, no multi-grid) and its head (an extra 3×3 conv, dropout 0.5),
-  not the paper's.
-
-Files are always read with ``torch.load(..., weights_only=True)``: a checkpoint is data, and
-unpickling arbitrary objects from a downloaded file would run arbitrary code. A checkpoint of
-another architecture is refused with a ``CheckpointMismatchError`` that names the missing,
-unexpected and mis-shaped keys; an unreachable URL raises ``WeightsUnavailableError`` saying
-what to do instead.
+Files are read with ``torch.load(..., weights_only=True)``: unpickling arbitrary objects from a
+downloaded file would run arbitrary code. A checkpoint of another architecture is refused by a
+``CheckpointMismatchError`` naming the missing, unexpected and mis-shaped keys.
 """
 
 from __future__ import annotations
@@ -80,11 +71,8 @@ def _is_url(source: str | Path) -> bool:
 
 
 def read_state_dict(source: str | Path, model_dir: str | Path | None = None) -> StateDict:
-    """The tensors in a checkpoint file or at a URL (cached in ``model_dir``, torch hub's by default).
-
-    Training checkpoints that wrap the weights (``{"model": ...}`` or ``{"state_dict": ...}``)
-    are unwrapped.
-    """
+    """The tensors in a checkpoint file or at a URL (cached in ``model_dir``, torch hub's by default),
+    unwrapped from a training checkpoint's ``{"model": ...}`` or ``{"state_dict": ...}``."""
     if _is_url(source):
         try:
             state = torch.hub.load_state_dict_from_url(str(source), model_dir=None if model_dir is None
@@ -114,6 +102,10 @@ def read_state_dict(source: str | Path, model_dir: str | Path | None = None) -> 
     return dict(state)
 
 
+def _state(source: str | Path | Mapping[str, torch.Tensor]) -> StateDict:
+    return dict(source) if isinstance(source, Mapping) else read_state_dict(source)
+
+
 def _listing(keys: Iterable[str], limit: int = 6) -> str:
     keys = list(keys)
     shown = ", ".join(keys[:limit])
@@ -127,14 +119,10 @@ def check_compatible(model: nn.Module, state_dict: Mapping[str, torch.Tensor], w
     unexpected = [k for k in state_dict if k not in expected]
     shapes = [f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}"
               for k, v in expected.items() if k in state_dict and state_dict[k].shape != v.shape]
-    if missing or unexpected or shapes:
-        problems = []
-        if missing:
-            problems.append(f"missing keys: {_listing(missing)}")
-        if unexpected:
-            problems.append(f"unexpected keys: {_listing(unexpected)}")
-        if shapes:
-            problems.append(f"shape mismatches: {_listing(shapes, 4)}")
+    problems = [f"{label}: {_listing(keys, limit)}" for label, keys, limit in
+                (("missing keys", missing, 6), ("unexpected keys", unexpected, 6), ("shape mismatches", shapes, 4))
+                if keys]
+    if problems:
         raise CheckpointMismatchError(f"the {what} does not fit {type(model).__name__} (is it another "
                                       f"architecture, width or class count?) — " + "; ".join(problems))
 
@@ -142,19 +130,16 @@ def check_compatible(model: nn.Module, state_dict: Mapping[str, torch.Tensor], w
 def load_weights(model: nn.Module, source: str | Path | Mapping[str, torch.Tensor],
                  drop_prefixes: Iterable[str] = (), what: str = "checkpoint") -> nn.Module:
     """Strictly load ``source`` (path, URL or state_dict) into ``model``, minus ``drop_prefixes``."""
-    state = dict(source) if isinstance(source, Mapping) else read_state_dict(source)
     drop = tuple(drop_prefixes)
-    state = {k: v for k, v in state.items() if not (drop and k.startswith(drop))}
+    state = {k: v for k, v in _state(source).items() if not (drop and k.startswith(drop))}
     check_compatible(model, state, what)
     model.load_state_dict(state, strict=True)
     return model
 
 
 def load_backbone(backbone: nn.Module, source: str | Path | Mapping[str, torch.Tensor]) -> nn.Module:
-    """An ImageNet ``resnet50``/``resnet101``/``vgg16`` checkpoint into the matching backbone.
-
-    The classifier that DeepLab replaces (ResNet's ``fc``, VGG's ``classifier``) is dropped.
-    """
+    """An ImageNet ``resnet50``/``resnet101``/``vgg16`` checkpoint into the matching backbone, minus
+    the classifier that DeepLab replaces (ResNet's ``fc``, VGG's ``classifier``)."""
     drop = () if hasattr(backbone, "fc") else ("fc.", "classifier.")
     return load_weights(backbone, source, drop, what="ImageNet checkpoint")
 
@@ -187,7 +172,7 @@ def vgg16_fc_to_conv(state_dict: Mapping[str, torch.Tensor], fc6: str = "largefo
 
 def load_vgg16_imagenet(model: nn.Module, source: str | Path | Mapping[str, torch.Tensor]) -> nn.Module:
     """Initialise a full-width ``DeepLabV1`` from a torchvision ``vgg16`` checkpoint (fc8 stays new)."""
-    state = dict(source) if isinstance(source, Mapping) else read_state_dict(source)
+    state = _state(source)
     load_backbone(model.backbone, {k: v for k, v in state.items() if k.startswith("features.")})
     converted = vgg16_fc_to_conv(state, model.fc6_variant)
     own = model.state_dict()
@@ -200,13 +185,9 @@ def load_vgg16_imagenet(model: nn.Module, source: str | Path | Mapping[str, torc
 
 
 def load_pretrained(model: nn.Module, source: str | Path | Mapping[str, torch.Tensor]) -> nn.Module:
-    """Classification weights into a DeepLab before training: what ``TrainConfig.pretrained`` does.
-
-    A torchvision ``vgg16`` file (it has VGG's fully connected classifier) into DeepLab v1 also
-    becomes fc6 / fc7; any other file, torchvision's ResNets or the book's miniature-ImageNet
-    backbones (``deeplab_edu.pretrain``), initialises the backbone alone.
-    """
-    state = dict(source) if isinstance(source, Mapping) else read_state_dict(source)
+    """Classification weights into a DeepLab before training (``TrainConfig.pretrained``): the backbone
+    alone, and from a torchvision ``vgg16`` file into DeepLab v1 also fc6 / fc7."""
+    state = _state(source)
     if "classifier.0.weight" in state and hasattr(model, "fc6_variant"):
         return load_vgg16_imagenet(model, state)
     load_backbone(model.backbone, state)
@@ -214,12 +195,8 @@ def load_pretrained(model: nn.Module, source: str | Path | Mapping[str, torch.Te
 
 
 def load_torchvision_deeplabv3(model: nn.Module, source: str | Path | Mapping[str, torch.Tensor]) -> nn.Module:
-    """torchvision's ``deeplabv3_resnet101`` checkpoint, strictly, into our ``DeepLabV3``.
-
-    Build the model with torchvision's geometry and head for the scores to mean what they were
-    trained to: ``build_model("deeplabv3", 21, **TORCHVISION_DEEPLABV3, aux_loss=True)``. A
-    model without the auxiliary head ignores the checkpoint's ``aux_classifier.*`` keys.
-    """
+    """torchvision's ``deeplabv3_resnet101`` checkpoint, strictly, into a ``DeepLabV3`` built with
+    ``TORCHVISION_DEEPLABV3``; a model without the auxiliary head ignores ``aux_classifier.*``."""
     if getattr(model, "head_type", "torchvision") != "torchvision":
         raise CheckpointMismatchError(
             f"this DeepLabV3 has the {model.head_type!r} head; torchvision's checkpoint has its own "
