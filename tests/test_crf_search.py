@@ -3,10 +3,16 @@
 import pytest
 
 from deeplab_edu.crf import CRFParams, dense_crf
-from deeplab_edu.crf.search import score_crf, grid_search
+from deeplab_edu.crf.search import coarse_to_fine, score_crf
 from deeplab_edu.metrics import ConfusionMatrix
 
 from crf_cases import disc_scene
+
+
+def grid_search(*args, **kwargs):
+    """Every setting of one grid, best first: the coarse round alone."""
+    return coarse_to_fine(*args, refinements=0, max_extensions=0, **kwargs).scores
+
 
 SCENES = [disc_scene(24, 28, seed) for seed in range(3)]
 IMAGES, LABELS, PROBS = (list(x) for x in zip(*SCENES))
@@ -82,8 +88,6 @@ def test_on_edge_names_the_parameters_at_a_range_end():
 
 
 def test_coarse_to_fine_moves_an_edge_optimum_inside_and_refines():
-    from deeplab_edu.crf.search import coarse_to_fine
-
     # A deliberately bad coarse grid: the best w1 on it is its top value 0.5 (the CRF helps here).
     search = coarse_to_fine(IMAGES, PROBS, LABELS, 3, w1=[0, 0.5], sigma_alpha=[10], sigma_beta=[5, 20],
                             refinements=1, max_extensions=2, widths=[2])
@@ -100,8 +104,6 @@ def test_coarse_to_fine_moves_an_edge_optimum_inside_and_refines():
 
 
 def test_coarse_to_fine_reports_an_optimum_left_on_the_edge():
-    from deeplab_edu.crf.search import coarse_to_fine
-
     search = coarse_to_fine(IMAGES, PROBS, LABELS, 3, w1=[0, 0.5], sigma_alpha=[10], sigma_beta=[5],
                             refinements=0, max_extensions=0, widths=[2])
     assert search.on_edge == ("w1",)  # two values: the winner is one of the two ends

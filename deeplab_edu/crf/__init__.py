@@ -22,16 +22,10 @@ method         how                                                              
                (``permutohedral``, ``lattice_meanfield``); the fast path            any device
 =============  ==================================================================  ==========
 
-**Adding a method.** Every entry of ``METHODS`` has one signature, ``CRFMethod``::
-
-    fn(image: torch.Tensor,   # uint8 (H, W, 3), on the device of probs
-       probs: torch.Tensor,   # floating (C, H, W), validated probabilities
-       params: CRFParams) -> torch.Tensor   # refined (C, H, W), any device/dtype
-
-``dense_crf`` validates the inputs, converts to tensors before the call and back after it,
-so a new method is one line: ``METHODS["name"] = fn``. All methods use the
-``"densecrf"`` kernel convention (see ``energy``), so one set of parameters means the same
-thing everywhere.
+A method is ``fn(image, probs, params) -> refined`` (``CRFMethod``): uint8 (H, W, 3) and validated
+(C, H, W) tensors on one device in, (C, H, W) out. ``dense_crf`` validates and converts around the
+call, so a new method is one line, ``METHODS["name"] = fn``. All methods use the ``"densecrf"``
+kernel convention (see ``energy``), so one set of parameters means the same thing everywhere.
 """
 
 from __future__ import annotations
@@ -42,13 +36,12 @@ import numpy as np
 import torch
 
 from .coarse import coarse_scores
-from .checks import check_finite_output
 from .dense import dense_crf_pydensecrf
 from .energy import (appearance_kernel, free_energy, gibbs_energy, kernel_matrix,
                      smoothness_kernel, unary_energy)
 from .lattice_meanfield import dense_crf_lattice, lattice_mean_field
 from .meanfield import mean_field_exact, mean_field_steps
-from .params import DEFAULT_SETTING, PUBLISHED, CRFParams, PublishedCRF, check_inputs
+from .params import DEFAULT_SETTING, PUBLISHED, CRFParams, PublishedCRF, check_finite_output, check_inputs
 from .torch_meanfield import mean_field_torch
 
 CRFMethod = Callable[[torch.Tensor, torch.Tensor, CRFParams], torch.Tensor]
@@ -62,19 +55,11 @@ def _pydensecrf(image: torch.Tensor, probs: torch.Tensor, params: CRFParams) -> 
     return torch.from_numpy(dense_crf_pydensecrf(image.cpu().numpy(), probs.cpu().numpy(), params))
 
 
-def _torch(image: torch.Tensor, probs: torch.Tensor, params: CRFParams) -> torch.Tensor:
-    return mean_field_torch(image, probs, params)
-
-
-def _lattice(image: torch.Tensor, probs: torch.Tensor, params: CRFParams) -> torch.Tensor:
-    return dense_crf_lattice(image, probs, params)
-
-
 METHODS: dict[str, CRFMethod] = {
     "exact": _exact,
     "pydensecrf": _pydensecrf,
-    "torch": _torch,
-    "lattice": _lattice,
+    "torch": mean_field_torch,
+    "lattice": dense_crf_lattice,
 }
 
 

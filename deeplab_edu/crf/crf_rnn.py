@@ -11,26 +11,17 @@ Algorithm 1: one mean-field iteration of the dense CRF is a stack of differentia
 
 — so T iterations are an RNN whose hidden state is Q, and back-propagation reaches the unaries
 (hence the network below), the kernel weights and the compatibility μ. σα, σβ, σγ stay fixed
-(the lattice is not differentiable in the features), as in the paper. Zheng et al. train with
-T = 5 and test with T = 10.
+(the lattice is not differentiable in the features), as in the paper.
 
 **Kernel weights as theirs** (``kernels="matrix"``, the default). The authors' code
-(``sadeepj/crfasrnn_keras`` ``src/crfrnn_layer.py``, ``CrfRnnLayer2D``) learns *two C×C
-matrices*, ``spatial_ker_weights`` and ``bilateral_ker_weights`` (initialised to the identity),
-so a kernel may weigh one label's message differently from another's; and each filter output
-is divided by the filter of an all-ones image (``spatial_out / spatial_norm_vals``), the row
-normalisation D⁻¹K with the pixel itself included. Here the matrices start at w1·I (appearance)
-and w2·I (smoothness) from ``params``. Their compatibility starts at −I
-(``_potts_model_initializer``); this layer's starts at Potts, 1 − I: the two differ by the
-all-ones matrix, which adds the same number to every label's score and so changes no softmax —
-nor any gradient of it.
-
-``kernels="scalar"`` keeps the book's simpler variant: two scalar weights w1, w2
-(``kernel_weights``) and the CRF package's symmetric normalisation D^{-1/2} K D^{-1/2}
-(``convention``), i.e. the matrices constrained to multiples of the identity. It is exactly the
-post-processing CRF of chapter 04 with learnable w1, w2, μ.
-
-:class:`CRFasRNN` is the layer; ``deeplab_edu.models.crf_rnn.CRFRNNSegmenter`` puts it on top of a DeepLab.
+(``sadeepj/crfasrnn_keras`` ``src/crfrnn_layer.py``) learns *two C×C matrices*,
+``spatial_ker_weights`` and ``bilateral_ker_weights`` (here from w1·I and w2·I), and divides each
+filter output by the filter of an all-ones image (``spatial_out / spatial_norm_vals``): D⁻¹K, the
+pixel itself included. Their compatibility starts at −I, this layer's at Potts, 1 − I: the two
+differ by the all-ones matrix, which adds the same number to every label's score and so changes
+no softmax, nor any gradient of it. ``kernels="scalar"`` is the book's simpler variant: scalar
+w1, w2 and the CRF package's D^{-1/2} K D^{-1/2} (``convention``) — the post-processing CRF of
+chapter 04 with learnable w1, w2, μ.
 """
 
 from __future__ import annotations
@@ -58,13 +49,10 @@ class CRFasRNN(nn.Module):
     iteration's pre-softmax scores, so ``cross_entropy(output, target)`` trains through the CRF
     and ``output.softmax(1)`` is Q.
 
-    ``kernels="matrix"`` (Zheng et al.'s): parameters ``bilateral_ker_weights`` and
-    ``spatial_ker_weights`` (C×C, from w1·I and w2·I) and ``compatibility`` μ (C×C, from Potts),
-    filters normalised as D⁻¹K. ``kernels="scalar"``: ``kernel_weights`` = (w1, w2) and
-    ``convention``'s normalisation. ``learn_weights`` / ``learn_compatibility`` make the weights
-    / μ parameters (else fixed buffers; a fixed μ is Potts). The layer runs ``params.iterations``
-    mean-field steps in training mode and ``test_iterations`` (default: as many) in eval mode —
-    Zheng et al. train with T = 5 and test with T = 10.
+    ``learn_weights`` / ``learn_compatibility`` make the kernel weights / μ parameters (else
+    fixed buffers; a fixed μ is Potts). ``params.iterations`` steps run in training mode and
+    ``test_iterations`` (default: as many) in eval mode: Zheng et al. (§6) train with T = 5, the
+    unrolled depth back-propagation pays for, and test with T = 10, closer to convergence.
     """
 
     def __init__(self, num_classes: int, params: CRFParams | None = None, *, kernels: str = "matrix",
@@ -82,8 +70,6 @@ class CRFasRNN(nn.Module):
                              "Zheng et al.'s normalisation (filter / filter of ones)")
         self.num_classes, self.params, self.kernels = num_classes, params, kernels
         self.convention = convention if kernels == "scalar" else "crfasrnn"
-        # Zheng et al. §6: T = 5 iterations in training (the unrolled RNN's depth, which back-
-        # propagation pays for) and T = 10 at test, where mean-field runs closer to convergence.
         self.iterations = int(params.iterations)
         self.test_iterations = self.iterations if test_iterations is None else int(test_iterations)
         eye = torch.eye(num_classes)

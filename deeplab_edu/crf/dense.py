@@ -8,9 +8,8 @@ instead of O(N²). The mapping onto its API::
     addPairwiseGaussian(sxy=σγ, compat=w2)            smoothness kernel
     setUnaryEnergy(−log P)                            θ_i, float32, C-contiguous (C, H·W)
 
-Its kernels are normalised symmetrically and include the self-pair — the ``"densecrf"``
-convention of ``energy.kernel_matrix`` — and the lattice only approximates a Gaussian.
-Chapter 04 measures how close it comes to the exact path.
+Its kernels are normalised symmetrically and include the self-pair (the ``"densecrf"``
+convention of ``energy.kernel_matrix``); chapter 04 measures how close its lattice comes.
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .energy import unary_energy
-from .checks import check_finite_output
-from .params import CRFParams, check_inputs
+from .params import CRFParams, check_finite_output, check_inputs
 
 
 # densecrf's C++ lattice hashes features scaled by 1/σ as 32-bit integers: far past this the keys
@@ -42,11 +40,7 @@ def dense_crf_pydensecrf(image: np.ndarray, probs: np.ndarray, params: CRFParams
     """Refine (C, H, W) probabilities with pydensecrf; returns float32 (C, H, W)."""
     check_inputs(image, probs)
     check_sigma_range(probs.shape[1:], params)
-    try:
-        import pydensecrf.densecrf as dcrf
-    except ImportError as error:  # pragma: no cover - pydensecrf2 is a dependency
-        raise ImportError("method='pydensecrf' needs the pydensecrf2 package "
-                          "(pip install pydensecrf2); method='torch' needs nothing extra") from error
+    import pydensecrf.densecrf as dcrf  # the pydensecrf2 dependency
     c, h, w = probs.shape
     crf = dcrf.DenseCRF2D(w, h, c)  # note the order: width first
     # The C++ side reads raw memory: a float64 or transposed array would be garbage, not an error.

@@ -11,13 +11,11 @@ Here every Σ_j k_m(f_i, f_j)(·) is one :meth:`PermutohedralLattice.filter` cal
 iteration instead of O(N²), with the two lattices built once per image and reused by every
 iteration — which is what makes 10 iterations on a 500 × 375 image cost less than one N × N pass.
 
-Conventions are the CRF package's (``energy.py``): ``"densecrf"`` normalises each kernel
-symmetrically, D^{-1/2} K D^{-1/2} with D = diag(K 1), and keeps the self-pair — what pydensecrf
-does and what DeepLab's w1, w2 were tuned for; ``"paper"`` is the formula as printed (no
-normalisation, j ≠ i; the lattice's own k(i, i) is not exactly 1, see ``permutohedral._alpha``,
-so this convention is approximate twice over). Everything is batched and runs on any device;
-:func:`mean_field_scores` is differentiable with respect to the unaries, and to the weights and
-μ when they are tensors (``crf_rnn.py`` builds on that).
+Conventions are ``energy.py``'s: ``"densecrf"`` (symmetric normalisation, self-pair kept: what
+pydensecrf does) or ``"paper"`` (approximate twice over here: the lattice's own k(i, i) is not
+exactly 1, see ``permutohedral._alpha``). Everything is batched and runs on any device;
+:func:`mean_field_scores` is differentiable in the unaries, and in the weights and μ when they
+are tensors (``crf_rnn.py`` builds on that).
 """
 
 from __future__ import annotations
@@ -29,9 +27,8 @@ import torch
 
 from deeplab_edu import validate
 
-from .checks import check_finite_output
 from .energy import CONVENTIONS
-from .params import CRFParams, check_inputs
+from .params import CRFParams, check_finite_output, check_inputs
 from .permutohedral import PermutohedralLattice, bilateral_features, spatial_features
 
 __all__ = ["CRFKernels", "dense_crf_lattice", "lattice_mean_field", "mean_field_scores",
@@ -147,22 +144,23 @@ def mean_field_scores(q: torch.Tensor, theta: torch.Tensor, kernels: CRFKernels,
     return -theta - message @ compatibility.T.to(message.dtype)
 
 
+def batch_inputs(image, probs, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One image's θ = −log P (1, C, H, W) and colours (1, 3, H, W), checked, on ``device`` (default: probs')."""
+    check_inputs(image, probs)
+    p = torch.as_tensor(np.ascontiguousarray(probs) if isinstance(probs, np.ndarray) else probs, device=device)
+    if p.dtype not in (torch.float32, torch.float64):  # the sparse kernels take these two only
+        p = p.float()
+    img = torch.as_tensor(np.ascontiguousarray(image) if isinstance(image, np.ndarray) else image, device=p.device)
+    return -torch.log(p.clamp(1e-8, 1.0))[None], img.permute(2, 0, 1)[None]  # energy.unary_energy's θ
+
+
 def dense_crf_lattice(image: np.ndarray | torch.Tensor, probs: np.ndarray | torch.Tensor,
                       params: CRFParams, convention: str = "densecrf") -> np.ndarray | torch.Tensor:
-    """Refine (C, H, W) probabilities of one image (H, W, 3) uint8 — ``dense_crf``'s signature.
+    """Refine (C, H, W) probabilities of one image (H, W, 3) uint8 on ``probs``' device.
 
-    Runs on ``probs``' device. Returns the type it was given: a tensor for a tensor, float32
-    NumPy for NumPy (like ``method="pydensecrf"``).
+    Returns the type it was given: a tensor for a tensor, float32 NumPy for NumPy.
     """
-    check_inputs(image, probs)
-    as_numpy = isinstance(probs, np.ndarray)
-    p = torch.as_tensor(probs)
-    if p.dtype not in (torch.float32, torch.float64):  # sparse kernels take these two only
-        p = p.float()
-    img = torch.as_tensor(np.asarray(image) if isinstance(image, np.ndarray) else image)
-    img = img.to(p.device).permute(2, 0, 1)[None]
-    unary = -torch.log(p.clamp(1e-8, 1.0))[None]  # energy.unary_energy's θ = −log P
+    unary, img = batch_inputs(image, probs)
     with torch.no_grad():
         q = check_finite_output(lattice_mean_field(unary, img, params, convention)[0], params, "lattice")
-    return q.float().cpu().numpy() if as_numpy else q
-
+    return q.float().cpu().numpy() if isinstance(probs, np.ndarray) else q

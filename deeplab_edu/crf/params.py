@@ -1,4 +1,4 @@
-"""The fully-connected CRF's parameters, and the checks every inference path shares.
+"""The fully-connected CRF's parameters, and the checks every inference path makes on the way in and out.
 
 DeepLab v1 (Chen et al., ICLR 2015, §4.2 eq. 2) and v2 (TPAMI 2017, §3.3 eq. 3) use the
 pairwise potential of Krähenbühl & Koltun (NIPS 2011)::
@@ -10,9 +10,8 @@ with positions p in pixels and colours I in 0–255: an *appearance* (bilateral)
 w1 and a *smoothness* kernel of weight w2. ``CRFParams`` holds those five numbers and the
 number of mean-field iterations under the paper's names; ``PUBLISHED`` the configurations the
 authors released per model, each with where it was read (the values differ by model: they were
-cross-validated for each network's scores). A v2 VGG-16 setting (w1 = 4, σα = 65, σβ = 3, w2 = 2,
-σγ = 2) circulates in third-party code under the release's name; no release file holding it could
-be read, and it conflicts with v2's text (w2 = 3, σγ = 3 held fixed), so it is not listed.
+cross-validated for each network's scores). The v2 VGG-16 setting of third-party code (w1 = 4,
+σα = 65, σβ = 3, w2 = 2, σγ = 2) is not listed: no release holds it, and v2's text holds w2 = σγ = 3.
 """
 
 from __future__ import annotations
@@ -29,11 +28,8 @@ from deeplab_edu import validate
 class CRFParams:
     """w1, σα, σβ, w2, σγ and the mean-field iteration count, validated on construction.
 
-    The defaults are DeepLab-LargeFOV's (v1) released setting, ``PUBLISHED["v1-largefov"]``
-    (w1 = 4, σα = 49, σβ = 5, w2 = 3, σγ = 3, 10 iterations): the one read in the authors' own
-    script, and one the v1 protocol that chapter 04 repeats produces (w2 = 3, σγ = 3 held, w1,
-    σα, σβ cross-validated on held-out images, v1 §5 "Training"). ``PUBLISHED`` lists the other
-    releases, and ``legacy-121``: a long-range setting (σα = 121) that no DeepLab release holds.
+    The defaults are DeepLab-LargeFOV's (v1) released setting, ``PUBLISHED["v1-largefov"]``, one
+    that the v1 protocol chapter 04 repeats produces (w1, σα, σβ cross-validated, v1 §5).
     """
 
     w1: float = 4.0
@@ -83,6 +79,15 @@ def check_inputs(image, probs) -> None:
     if deviation.max() > 1e-3:
         worst = p.sum(0).flatten()[deviation.argmax()].item()
         raise ValueError(f"probs must sum to 1 over the C labels at every pixel; one pixel sums to {worst:.4g}")
+
+
+def check_finite_output(q, params: CRFParams, method: str):
+    """Raise naming the parameters when a CRF method returns NaN or infinity; return ``q``."""
+    finite = bool(torch.isfinite(q).all()) if isinstance(q, torch.Tensor) else bool(np.isfinite(q).all())
+    if not finite:
+        raise ValueError(f"the dense CRF (method {method!r}) produced NaN or infinite probabilities with {params}; "
+                         "the bandwidths σ are probably too small for this image")
+    return q
 
 
 @dataclasses.dataclass(frozen=True)

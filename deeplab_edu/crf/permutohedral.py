@@ -16,21 +16,16 @@ in O(N·d²) with linear steps on a lattice that tiles feature space with simpli
 3. **blur** the lattice with the kernel [½, 1, ½] along each of its d+1 axes in turn;
 4. **slice**: each pixel reads back the barycentric-weighted sum of its simplex's vertices.
 
-Embedding scales the features so that splat + blur + slice together have the spread of the unit
-Gaussian; the result is the Gaussian filter up to the approximation's error (the kernel is a
-piecewise-linear, slightly anisotropic stand-in for the Gaussian; ``tests/test_crf_lattice.py``
-measures it). The constants and the tie-breaking follow Krähenbühl's ``permutohedral.cpp``, the
-lattice inside pydensecrf, so the two agree.
+The result is the Gaussian filter up to the approximation's error (a piecewise-linear, slightly
+anisotropic kernel; ``tests/test_crf_lattice.py`` measures it). Constants and tie-breaking follow
+Krähenbühl's ``permutohedral.cpp``, the lattice inside pydensecrf, so the two agree.
 
-Two implementations, held equal by a test:
-
-- :func:`permutohedral_filter_reference` — the algorithm as written, with Python loops over
-  points and a dict as the hash table. Readable; for a few hundred points.
-- :class:`PermutohedralLattice` — vectorised PyTorch on any device. Lattice points are hashed by
-  packing their integer coordinates into one int64 and calling ``torch.unique``; neighbours are
-  found with ``torch.searchsorted``; splat and slice are sparse matrices (the slice matrix is the
-  splat matrix transposed, times a constant α), so one lattice is built per image and reused by every
-  mean-field iteration. Filtering is differentiable with respect to the values (not the features).
+- :func:`permutohedral_filter_reference` — the algorithm as written: Python loops over points, a
+  dict as the hash table. For a few hundred points.
+- :class:`PermutohedralLattice` — vectorised PyTorch on any device, held equal to it by a test:
+  integer coordinates packed into int64 keys, hashed by a sort, neighbours found by
+  ``torch.searchsorted``; splat and slice are sparse matrices built once per image and reused by
+  every mean-field iteration. Differentiable in the values (not the features).
 
 :func:`gaussian_filter_brute_force` is the exact N×N sum the lattice approximates.
 """
@@ -55,9 +50,7 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------------------------
-# Features
-# --------------------------------------------------------------------------------------------
+# --- features ---
 
 
 def spatial_features(batch: int, height: int, width: int, sigma_gamma: float,
@@ -91,9 +84,7 @@ def bilateral_features(image: torch.Tensor, sigma_alpha: float, sigma_beta: floa
     return torch.cat([positions.to(colours.dtype), colours], dim=-1)
 
 
-# --------------------------------------------------------------------------------------------
-# The exact filter, and the lattice written out with loops
-# --------------------------------------------------------------------------------------------
+# --- the exact filter, and the lattice written out with loops ---
 
 
 def gaussian_filter_brute_force(features: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -201,9 +192,7 @@ def permutohedral_filter_reference(features: np.ndarray, values: np.ndarray) -> 
     return out * _alpha(d)
 
 
-# --------------------------------------------------------------------------------------------
-# The vectorised lattice
-# --------------------------------------------------------------------------------------------
+# --- the vectorised lattice ---
 
 
 class PermutohedralLattice:

@@ -12,18 +12,14 @@ iterations, by a **coarse-to-fine** scheme. The papers' initial ranges, kept in 
   read in the paper itself): w1 ∈ [3 : 6], σα ∈ [30 : 10 : 100], σβ ∈ [3 : 6].
 
 ``coarse_to_fine`` runs the v2 scheme: a coarse grid, then finer grids centred on the best
-setting so far; when the best lies on the edge of the grid the grid is moved outwards first,
-so the optimum it returns lies *inside* what was searched (``CRFSearch.on_edge`` says when it
-does not — the search ran out of extensions). The caller chooses the fitting images; score the
-chosen setting on *other* images (``score_crf``), never on those it was fitted on.
+setting so far; when the best lies on the edge of the grid the grid is moved outwards first, so
+the optimum lies *inside* what was searched (``CRFSearch.on_edge`` names the parameters where it
+does not). Score the chosen setting on *other* images (``score_crf``), never on the fitting set;
+the trimap accuracy shows where the gain is: at boundaries.
 
-Scores come from one confusion matrix over the whole held-out set (``metrics.ConfusionMatrix``),
-and the trimap accuracy shows where the gain is: at boundaries.
-
-Cost. The appearance kernel's lattice depends only on (σα, σβ) — and the smoothness one on σγ —
-not on w1 (the weights scale the messages, not the lattice). So the search groups the grid by
-bandwidth and, on the fast path (``method="lattice"``, PyTorch, on ``device`` when it names a
-GPU), builds each image's lattices once per (σα, σβ) and runs every w1 on them.
+Cost. The lattices depend on the bandwidths (σα, σβ, σγ), not on w1, so on the fast path
+(``method="lattice"``, on ``device``) each image's lattices are built once per bandwidth group
+and every w1 runs on them.
 """
 
 from __future__ import annotations
@@ -39,8 +35,8 @@ import torch
 from ..metrics import ConfusionMatrix, TrimapConfusion
 from ..progress import tqdm
 from . import dense_crf
-from .lattice_meanfield import CRFKernels, lattice_mean_field
-from .params import CRFParams, check_inputs
+from .lattice_meanfield import CRFKernels, batch_inputs, lattice_mean_field
+from .params import CRFParams
 
 PARAMETERS = ("w1", "sigma_alpha", "sigma_beta")
 
@@ -98,26 +94,6 @@ def score_crf(images: Sequence[np.ndarray], probs: Sequence[np.ndarray], labels:
         return CRFScore(None, matrix.miou(), matrix.pixel_accuracy(), trimap.accuracy())
     # One setting over a validation set takes seconds: no bar (a recorded notebook would keep it at 0 %).
     return _evaluate_many(images, probs, labels, num_classes, [params], widths, method, device, progress=False)[0]
-
-
-def grid_search(images: Sequence[np.ndarray], probs: Sequence[np.ndarray], labels: Sequence[np.ndarray],
-                num_classes: int, w1: Iterable[float], sigma_alpha: Iterable[float],
-                sigma_beta: Iterable[float], base: CRFParams = CRFParams(w2=3, sigma_gamma=3),
-                widths: Iterable[int] = (2, 4, 8), method: str = "lattice",
-                device: str | torch.device | None = None, progress: bool = True) -> list[CRFScore]:
-    """Every (w1, σα, σβ) combination on top of ``base``, best mean IoU first.
-
-    ``progress=False`` hides the bar (a recorded notebook would keep it at 0 %: print a summary).
-
-    ``on_edge(results[0].params, w1=…, sigma_alpha=…, sigma_beta=…)`` says whether the winner
-    sits on the grid's edge (then the true optimum may lie outside: widen the grid).
-    """
-    grid = [base.replace(w1=a, sigma_alpha=b, sigma_beta=c)
-            for a, b, c in itertools.product(w1, sigma_alpha, sigma_beta)]
-    if not grid:
-        raise ValueError("the grid is empty: give at least one value of w1, sigma_alpha and sigma_beta")
-    scores = _evaluate_many(images, probs, labels, num_classes, grid, list(widths), method, device, progress)
-    return sorted(scores, key=lambda s: -s.miou)
 
 
 def on_edge(params: CRFParams, **grid: Iterable[float]) -> tuple[str, ...]:
@@ -245,14 +221,7 @@ def _refine_group(image: np.ndarray, probs: np.ndarray, group: list[CRFParams], 
     """CRF(P) for settings that share σα, σβ, σγ: one pair of lattices on the fast path."""
     if method != "lattice":
         return [_refine(image, probs, params, method, device) for params in group]
-    check_inputs(image, probs)
-    p = torch.as_tensor(np.ascontiguousarray(probs) if isinstance(probs, np.ndarray) else probs,
-                        device=device)
-    if p.dtype not in (torch.float32, torch.float64):  # the sparse kernels take these two only
-        p = p.float()
-    img = torch.as_tensor(np.ascontiguousarray(image) if isinstance(image, np.ndarray) else image,
-                          device=p.device).permute(2, 0, 1)[None]
-    unary = -torch.log(p.clamp(1e-8, 1.0))[None]  # θ = −log P, as dense_crf_lattice
+    unary, img = batch_inputs(image, probs, device)
     with torch.no_grad():
         kernels = CRFKernels(img, group[0])  # depends on σα, σβ, σγ only
         return [lattice_mean_field(unary, img, params, kernels=kernels)[0].float().cpu().numpy()
@@ -268,5 +237,4 @@ def _refine(image: np.ndarray, probs: np.ndarray, params: CRFParams, method: str
     return refined.cpu().numpy()
 
 
-__all__ = ["CRFScore", "CRFSearch", "PAPER_RANGES", "coarse_to_fine", "grid_search",
-           "on_edge", "score_crf"]
+__all__ = ["CRFScore", "CRFSearch", "PAPER_RANGES", "coarse_to_fine", "on_edge", "score_crf"]

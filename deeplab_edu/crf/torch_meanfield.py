@@ -25,9 +25,8 @@ import torch.nn.functional as F
 
 from deeplab_edu import validate
 
-from .checks import check_finite_output
 from .energy import CONVENTIONS
-from .params import CRFParams, check_inputs
+from .params import CRFParams, check_finite_output, check_inputs
 
 _CHUNK_ELEMENTS = 2**24  # target × source pairs evaluated at once (64 MB in float32)
 _CACHE_ELEMENTS = 2**26  # keep the whole appearance table between iterations below this
