@@ -1,19 +1,12 @@
 """What held, what did not, and why: a chapter's conclusions computed from its effects.
 
-A training chapter measures several of its paper's effects (``experiments.Effect``: B − A over
-seeds, against the seeds' spread, with the paper's own B − A beside it). Its closing cell must
-not type a direction or a number that an output could contradict, so the conclusions are
-written from the effects themselves: which held, which were inside the noise, which went the
-other way, each with this run's difference and the paper's.
+A chapter's closing cell must not type a direction or a number that an output could contradict,
+so the conclusions are written from its ``experiments.Effect`` s: which held, which were inside
+the noise, which went the other way, each with this run's difference and the paper's.
 
-An effect that does not show what its paper shows needs a reason, and a reason is of one of two
-kinds (:class:`Why`):
-
-* **tested** — the chapter trained an arm that removes the suspected cause (``test``, itself an
-  ``Effect`` whose B is the arm). If that arm's comparison *holds*, the reason is supported: the
-  effect comes back where the cause is removed. If it does not, the text says the test failed
-  to restore it, and the reason stays unproven.
-* **hypothesis** — no arm tested it; the text says so in as many words.
+An effect that does not show what its paper shows needs a reason (:class:`Why`): **tested** when
+the chapter trained an arm that removes the suspected cause (``test``, an ``Effect`` whose B is
+that arm; the reason is supported only if that comparison holds), else a **hypothesis**, said so.
 """
 
 from __future__ import annotations
@@ -28,8 +21,7 @@ __all__ = ["Why", "conclusions", "effect_label"]
 
 @dataclasses.dataclass(frozen=True)
 class Why:
-    """A reason offered for an effect that does not hold here: ``test`` is the comparison of an
-    arm that removes the suspected cause (``None``: an untested hypothesis)."""
+    """A reason offered for an effect that does not hold here (``test`` None: a hypothesis)."""
 
     text: str
     test: Effect | None = None
@@ -54,10 +46,8 @@ def _line(effect: Effect) -> str:
 
 
 def conclusions(effects: Sequence[Effect], why: Mapping[str, Why] | None = None) -> str:
-    """The chapter's closing summary from ``effects``: what held, what was inside the noise,
-    what went against the paper, and for each effect that did not hold the reason offered in
-    ``why`` (keyed by :func:`effect_label`), marked tested or hypothesis. An effect that did not hold
-    and has no reason is said to have none yet."""
+    """The chapter's closing summary from ``effects``, grouped by verdict; each effect that did not
+    hold with the reason offered in ``why`` (keyed by :func:`effect_label`), or said to have none yet."""
     why = dict(why or {})
     unknown = set(why) - {effect_label(e) for e in effects}
     if unknown:
