@@ -1,23 +1,16 @@
-"""Run profiles: one switch that sets how big every run in the book is.
-
-The same code path trains and evaluates in every profile; only the sizes differ.
+"""Run profiles: one switch that sets how big every run in the book is; the code path is the same.
 
 - ``smoke``  — seconds on a 2-core CPU; what the test suite and CI use.
 - ``laptop`` — a CPU: the same runs at a size a laptop can finish (chapter 00 lists each chapter's
-  measured time, which the notebook executor records). Its small models start from the book's
-  miniature-ImageNet backbones (``deeplab_edu.pretrain``), as
-  DeepLab starts from ImageNet (chapter 09 measures what that start buys against random weights).
-- ``gpu``    — one mid-range GPU (T4 / L4 class): the papers' full-size models (width 1, VGG-16 and
-  ResNet-101 from ImageNet, the papers' heads and rates, v1/v2's 321-px crops), trained for as many
-  iterations as fit each training chapter into about 20 minutes. The count comes from the FLOPs
-  of a training step (``engine.estimate``): a chapter's FLOPs over 25 % of a T4's 65 TFLOP/s
-  (``tests/test_estimate.py`` recomputes it); ``gpu-check`` measures the share the first time a
-  GPU runs it.
-- ``full``   — the published recipes exactly: the papers' crop sizes, batch sizes and iteration
-  counts (a day or more per chapter on a T4-class GPU); chosen on request only.
+  measured time). Its small models start from the book's miniature-ImageNet backbones
+  (``deeplab_edu.pretrain``), as DeepLab starts from ImageNet.
+- ``gpu``    — one mid-range GPU (T4 / L4 class): the papers' full-size models, heads and rates
+  (v1/v2's 321-px crops), for as many iterations as fit each training chapter into about 20
+  minutes on a T4 (``GPU_ITERATIONS``).
+- ``full``   — the published recipes exactly (a day or more per chapter on a T4-class GPU).
 
-The profile is chosen by the ``DEEPLAB_EDU_PROFILE`` environment variable; when it is unset
-the default is ``gpu`` where CUDA is available and ``laptop`` elsewhere.
+``DEEPLAB_EDU_PROFILE`` chooses the profile; unset, it is ``gpu`` where CUDA is available and
+``laptop`` elsewhere.
 """
 
 from __future__ import annotations
@@ -57,62 +50,20 @@ class Profile:
 GPU_ITERATIONS = 650
 
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile(
-        name="smoke",
-        description="CI: seconds on a 2-core CPU, checks that everything runs",
-        crop_size=65,
-        batch_size=2,
-        iterations=4,
-        train_images=8,
-        val_images=4,
-        holdout_images=2,
-        image_size=96,
-        width=0.125,
-        crf_iterations=3,
-        log_every=1,
-    ),
-    "laptop": Profile(
-        name="laptop",
-        description="CPU: learning is visible; chapter 00 lists each chapter's measured time",
-        crop_size=129,
-        batch_size=8,
-        iterations=800,
-        train_images=400,
-        val_images=50,
-        holdout_images=30,
-        image_size=160,
-        width=0.25,
-        crf_iterations=5,
-        log_every=20,
-    ),
-    "gpu": Profile(
-        name="gpu",
-        description="one GPU (T4/L4 class): the papers' full-size models, ~20 min per training chapter",
-        crop_size=321,
-        batch_size=8,
-        iterations=GPU_ITERATIONS,
-        train_images=1_000,
-        val_images=200,
-        holdout_images=50,
-        image_size=352,
-        width=1.0,
-        crf_iterations=10,
-        log_every=25,
-    ),
-    "full": Profile(
-        name="full",
-        description="GPU: the papers' crop sizes, batch sizes and iteration counts",
-        crop_size=513,
-        batch_size=16,
-        iterations=30_000,
-        train_images=10_582,
-        val_images=1_449,
-        holdout_images=100,
-        image_size=512,
-        width=1.0,
-        crf_iterations=10,
-        log_every=50,
-    ),
+    "smoke": Profile(name="smoke", description="CI: seconds on a 2-core CPU, checks that everything runs",
+                     crop_size=65, batch_size=2, iterations=4, train_images=8, val_images=4, holdout_images=2,
+                     image_size=96, width=0.125, crf_iterations=3, log_every=1),
+    "laptop": Profile(name="laptop",
+                      description="CPU: learning is visible; chapter 00 lists each chapter's measured time",
+                      crop_size=129, batch_size=8, iterations=800, train_images=400, val_images=50, holdout_images=30,
+                      image_size=160, width=0.25, crf_iterations=5, log_every=20),
+    "gpu": Profile(name="gpu",
+                   description="one GPU (T4/L4 class): the papers' full-size models, ~20 min per training chapter",
+                   crop_size=321, batch_size=8, iterations=GPU_ITERATIONS, train_images=1_000, val_images=200,
+                   holdout_images=50, image_size=352, width=1.0, crf_iterations=10, log_every=25),
+    "full": Profile(name="full", description="GPU: the papers' crop sizes, batch sizes and iteration counts",
+                    crop_size=513, batch_size=16, iterations=30_000, train_images=10_582, val_images=1_449,
+                    holdout_images=100, image_size=512, width=1.0, crf_iterations=10, log_every=50),
 }
 
 
@@ -134,10 +85,7 @@ def smaller_profile(name: str) -> str | None:
 
 
 def get_profile(name: str | None = None) -> Profile:
-    """Return the profile called ``name``; by default the one ``DEEPLAB_EDU_PROFILE`` names.
-
-    Raises ``ValueError`` naming the known profiles when the name is not one of them.
-    """
+    """The profile called ``name``; by default the one ``DEEPLAB_EDU_PROFILE`` names."""
     source = "argument"
     if name is None:
         name = os.environ.get(ENV_VAR, "").strip()
