@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from datasets_cases import make_sbd, make_voc, save_gtcls
 from deeplab_edu.__main__ import main
 from deeplab_edu.datasets import build_dataset
-from deeplab_edu.datasets.sbd import SBDSegmentation, read_sbd_label
+from deeplab_edu.datasets.sbd import read_sbd_label
 from deeplab_edu.datasets.trainaug import build_trainaug, trainaug_ids
 from deeplab_edu.datasets.voc import read_label
 
@@ -39,14 +39,6 @@ def test_matlab_struct_is_read_as_class_indices(tmp_path):
     out = read_sbd_label(tmp_path / "x.mat")
     assert out.dtype == np.uint8
     np.testing.assert_array_equal(out, seg)
-
-
-def test_sbd_reader_yields_what_was_written(trees):
-    _, sbd_root, _, sbd = trees
-    ds = SBDSegmentation(sbd_root, "val")
-    assert ds.ids == SBD_SPLITS["val"] and ds.num_classes == 21
-    for k, image_id in enumerate(ds.ids):
-        np.testing.assert_array_equal(ds[k][1].numpy(), sbd[image_id][1])
 
 
 def test_mat_without_gtcls_names_file_and_what_was_found(tmp_path):
@@ -82,20 +74,6 @@ def test_sbd_segmentation_that_is_not_a_map_is_refused(tmp_path):
 def test_missing_mat_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"SBD label file .*nope\.mat does not exist"):
         read_sbd_label(tmp_path / "nope.mat")
-
-
-def test_sbd_split_listing_a_missing_id(trees):
-    _, sbd_root, _, _ = trees
-    (sbd_root / "train.txt").write_text("s1\nghost\n")
-    with pytest.raises(FileNotFoundError, match=r"train\.txt lists id 'ghost' but its image .*img/ghost\.jpg"):
-        SBDSegmentation(sbd_root, "train")
-
-
-def test_sbd_image_without_mat(trees):
-    _, sbd_root, _, _ = trees
-    (sbd_root / "cls" / "s3.mat").unlink()
-    with pytest.raises(FileNotFoundError, match=r"s3\.jpg has no label: expected .*cls/s3\.mat"):
-        SBDSegmentation(sbd_root, "val")
 
 
 ids = st.lists(st.sampled_from([f"{y}_{n:06d}" for y in (2007, 2008) for n in range(12)]), max_size=12)

@@ -1,19 +1,15 @@
 """Mean-field for the fully-connected CRF in plain PyTorch, on whatever device the tensors are on.
 
-The same update as ``meanfield.py`` (Krähenbühl & Koltun, NIPS 2011, Algorithm 1) without ever
-holding the N × N table:
+``meanfield.py``'s update (Krähenbühl & Koltun, NIPS 2011, Algorithm 1) without the N × N table:
 
-* **smoothness kernel** w2·exp(−‖p_i−p_j‖²/2σγ²) is separable in y and x, so its message is two
-  1-D Gaussian convolutions (zero padding = no pixels outside the image), truncated at 6σγ
-  where the kernel is below 2·10⁻⁸.
-* **appearance kernel** w1·exp(−‖p_i−p_j‖²/2σα² − ‖I_i−I_j‖²/2σβ²) depends on colour, so it is
-  evaluated pair by pair, in chunks of target pixels against every source pixel. With
-  ``source_stride = s > 1`` only every s-th pixel (in y and x) sends messages, each counted
-  s² times (the self-pair is still counted exactly once): an approximation that costs N²/s²
-  instead of N², fair when s ≪ σα. With s = 1 the result equals the exact path (tested), and
-  an image above ``MAX_TORCH_PIXELS`` is refused rather than left running for minutes.
+* the **smoothness kernel** w2·exp(−‖p_i−p_j‖²/2σγ²) is separable in y and x: two 1-D Gaussian
+  convolutions (zero padding: no pixels outside), truncated at 6σγ where it is below 2·10⁻⁸;
+* the **appearance kernel** w1·exp(−‖p_i−p_j‖²/2σα² − ‖I_i−I_j‖²/2σβ²) depends on colour, so it
+  is evaluated in chunks of target pixels against every source pixel. ``source_stride = s > 1``
+  lets only every s-th pixel (in y and x) send, counted s² times (the self-pair still once): N²/s²
+  instead of N², fair when s ≪ σα. With s = 1 it equals the exact path (tested).
 
-This is the straightforward path; the permutohedral lattice (``method="lattice"``) is the fast one.
+The straightforward path; the permutohedral lattice (``method="lattice"``) is the fast one.
 """
 
 from __future__ import annotations
@@ -30,6 +26,7 @@ from .params import CRFParams, check_finite_output, check_inputs
 
 _CHUNK_ELEMENTS = 2**24  # target × source pairs evaluated at once (64 MB in float32)
 _CACHE_ELEMENTS = 2**26  # keep the whole appearance table between iterations below this
+MAX_TORCH_PIXELS = 96 * 96  # every pair: seconds per iteration on a laptop CPU here, minutes at 256 × 256
 
 
 def _gaussian_message(q: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -92,11 +89,6 @@ class _AppearanceKernel:
         return out + q
 
 
-# All N² pairs, pair by pair: 96 × 96 pixels already take seconds per iteration on a laptop
-# CPU and 256 × 256 minutes, so larger images are refused (as the exact method's 6,400 are).
-MAX_TORCH_PIXELS = 96 * 96
-
-
 def check_torch_size(shape: tuple[int, int], source_stride: int = 1) -> None:
     """Refuse an image whose every-pair appearance kernel (stride 1) would run for minutes."""
     h, w = shape
@@ -109,11 +101,7 @@ def check_torch_size(shape: tuple[int, int], source_stride: int = 1) -> None:
 
 def mean_field_torch(image: torch.Tensor, probs: torch.Tensor, params: CRFParams,
                      convention: str = "densecrf", source_stride: int = 1) -> torch.Tensor:
-    """Refine (C, H, W) probabilities on ``probs.device`` in ``probs.dtype``.
-
-    ``convention`` is ``"densecrf"`` (symmetric normalisation, self-pair included: what
-    pydensecrf does and DeepLab's weights assume) or ``"paper"`` (Krähenbühl & Koltun as printed).
-    """
+    """Refine (C, H, W) probabilities on ``probs.device`` in ``probs.dtype``; ``convention`` as in ``energy``."""
     check_inputs(image, probs)
     validate.choice(convention, "convention", CONVENTIONS)
     validate.integer(source_stride, "source_stride", minimum=1)

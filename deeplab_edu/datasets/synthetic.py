@@ -5,7 +5,9 @@ segmentation is learnable in minutes and still teaches each chapter's lesson. A 
 smooth, pale or dark background with one to four objects painted over each other (later ones
 occlude earlier ones). The class is the object's **shape**; its colour narrows the class to a
 pair (each hue family is shared by two classes, ``HUE_FAMILIES``) and its fill comes from a
-pool shared by every class, so neither colour nor texture names the class:
+pool shared by every class, so neither colour nor texture names the class: within a pair the
+network must see the object at its own scale (LargeFOV, ASPP), while the colour hint lets a
+laptop run learn in minutes.
 
 =========  ===========================  ==============================================
 class      shape                        what it teaches
@@ -23,9 +25,6 @@ Object extents span about 12–80 % of the frame (multi-scale context); fills ar
 nearly flat, so boundaries lie on colour edges while a network's coarse scores are blurred
 there (the CRF's job); thin parts are wide enough that output stride 8 and the decoder have
 something to win.
-
-``make_object_image`` paints a single object of a class near the centre of a background: the
-classification images of the book's miniature ImageNet (``deeplab_edu.pretrain``).
 
 Everything is vectorised numpy on the object's bounding box: a 160 × 160 scene takes a few
 milliseconds. ``write_builtin`` stores a set of scenes in the PASCAL VOC layout so the same
@@ -77,7 +76,6 @@ def _zigzag(u, v, p, rng):
     return (np.mod(u + shift, p) < p / 2).astype(np.float32)
 
 
-
 # ----------------------------------------------------------------------------- shapes
 # Each shape answers "is (u, v) inside?" for an object of size R (pixels) centred at 0.
 
@@ -103,7 +101,6 @@ def _crescent(u, v, r, rng):
     return (u * u + v * v <= r * r) & ((u - 0.5 * r) ** 2 + v * v > bite * bite)
 
 
-
 # ----------------------------------------------------------------------------- painting
 
 @functools.lru_cache(maxsize=32)
@@ -127,20 +124,6 @@ def _mix(t: np.ndarray, pair: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     return pair[0] + t[..., None] * (pair[1] - pair[0])
 
 
-# ----------------------------------------------------------------------------- the design
-# Every property is there for a lesson of chapters 07-11.
-#   * The class is the object's *shape*. Colour narrows it to a hue family (``HUE_FAMILIES``):
-#     reddish, greenish and bluish are each shared by two classes, orange is the stick's alone,
-#     and the fill texture comes from one pool shared by all classes. So within a pair no
-#     pixel's colour or texture names its class and the network must see the object at its own
-#     scale (field of view: LargeFOV, ASPP), while the colour hint lets a laptop run learn in
-#     minutes; the stick is the exception its colour names.
-#   * Object extents span about 12-80 % of the frame (multi-scale context).
-#   * Fills are saturated and nearly flat on a pale or dark background (boundaries lie on colour
-#     edges), while the CNN's coarse scores are blurred where the image is sharp: the CRF's job.
-#   * Thin parts (bars, star arms, ring walls) are at least 4 px wide at 160 px, so output
-#     stride 8 and the decoder have something to win and nothing is unlearnable.
-#   * One to four objects, occluding one another, on a smooth, non-flat background.
 MIN_THIN_PX = 4.0  # the narrowest thin part of an object at 160 px
 
 
@@ -210,9 +193,8 @@ def _paint_object(rng: np.random.Generator, image: np.ndarray, label: np.ndarray
     label[y0:y1, x0:x1][mask] = cls
 
 
-# Hue families: two classes share each one (disc and ring reddish, square and triangle greenish,
-# star and crescent bluish; the bar alone is orange), so an object's colour narrows its class to a
-# pair and only its shape decides within the pair.
+# Hue families (module docstring): disc and ring reddish, square and triangle greenish, star and
+# crescent bluish, the stick alone orange.
 HUE_FAMILIES = {1: 0.0, 5: 0.0, 2: 0.33, 3: 0.33, 4: 0.62, 6: 0.62, 7: 0.1}
 
 
@@ -254,10 +236,7 @@ def make_scene(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     The label holds indices into ``CLASSES`` (0 = background); the same seed and size always
     give the same scene.
     """
-    _check_seed_and_size(seed, size)
-    size = int(size)
-    rng = np.random.default_rng(int(seed))
-    label = np.zeros((size, size), dtype=np.uint8)
+    size, rng, label = _start(seed, size)
     image = _background(rng, size)
     for k in range(int(rng.integers(1, MAX_OBJECTS + 1))):
         cls = int(rng.integers(1, NUM_CLASSES))
@@ -275,9 +254,11 @@ def _finish(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     return np.clip(image + 0.5, 0, 255).astype(np.uint8)
 
 
-def _check_seed_and_size(seed, size) -> None:
+def _start(seed, size) -> tuple[int, np.random.Generator, np.ndarray]:
+    """The checked size, the seeded generator and an all-background label."""
     validate.integer(seed, "seed", minimum=0)
-    validate.integer(size, "size", minimum=MIN_SIZE, unit="(pixels per side)")
+    size = validate.integer(size, "size", minimum=MIN_SIZE, unit="(pixels per side)")
+    return size, np.random.default_rng(int(seed)), np.zeros((size, size), dtype=np.uint8)
 
 
 def make_object_image(seed: int, size: int) -> tuple[np.ndarray, int]:
@@ -287,10 +268,7 @@ def make_object_image(seed: int, size: int) -> tuple[np.ndarray, int]:
     class (1..7, an index into ``CLASSES``) is the object's, painted by the same code as the
     scenes' objects so that a backbone trained on these transfers to them.
     """
-    _check_seed_and_size(seed, size)
-    size = int(size)
-    rng = np.random.default_rng(int(seed))
-    label = np.zeros((size, size), dtype=np.uint8)
+    size, rng, label = _start(seed, size)
     cls = int(rng.integers(1, NUM_CLASSES))
     image = _background(rng, size)
     r = float(rng.uniform(0.2, 0.4) * size)

@@ -47,9 +47,14 @@ def _check_pair(image, label) -> tuple[np.ndarray, np.ndarray]:
 def normalize(image: np.ndarray) -> torch.Tensor:
     """uint8 (H, W, 3) -> float32 (3, H, W), ImageNet mean/std normalised."""
     x = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).float() / 255.0
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    return (x - mean) / std
+    return (x - torch.tensor(IMAGENET_MEAN).view(3, 1, 1)) / torch.tensor(IMAGENET_STD).view(3, 1, 1)
+
+
+def _colours(x: torch.Tensor) -> torch.Tensor:
+    """Undo ``normalize`` on (…, 3, H, W), on its device: uint8 colours 0–255."""
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=x.device).view(3, 1, 1)
+    return ((x.detach().float() * std + mean) * 255.0).round().clamp(0, 255).to(torch.uint8)
 
 
 def denormalize(tensor: torch.Tensor) -> np.ndarray:
@@ -58,10 +63,7 @@ def denormalize(tensor: torch.Tensor) -> np.ndarray:
         raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
     if tensor.ndim not in (3, 4) or tensor.shape[-3] != 3:
         raise ValueError(f"tensor must be (3, H, W) or (N, 3, H, W), got shape {tuple(tensor.shape)}")
-    mean = torch.tensor(IMAGENET_MEAN, device=tensor.device).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=tensor.device).view(3, 1, 1)
-    x = (tensor.detach().float() * std + mean) * 255.0
-    return x.round().clamp(0, 255).to(torch.uint8).movedim(-3, -1).cpu().numpy()
+    return _colours(tensor).movedim(-3, -1).cpu().numpy()
 
 
 def rgb_from_normalized(batch: torch.Tensor) -> torch.Tensor:
@@ -69,9 +71,7 @@ def rgb_from_normalized(batch: torch.Tensor) -> torch.Tensor:
     what the CRF's appearance kernel compares (CRF-as-RNN's ``to_rgb``)."""
     if not isinstance(batch, torch.Tensor) or batch.ndim != 4 or batch.shape[1] != 3:
         raise ValueError(f"batch must be a (N, 3, H, W) tensor, got {getattr(batch, 'shape', type(batch))}")
-    mean = torch.tensor(IMAGENET_MEAN, device=batch.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=batch.device).view(1, 3, 1, 1)
-    return ((batch.detach().float() * std + mean) * 255.0).round().clamp(0, 255).to(torch.uint8)
+    return _colours(batch)
 
 
 class TrainTransform:

@@ -61,10 +61,10 @@ def check_pairs(ids: list[str], split_file: Path, image_path: Callable[[str], Pa
                                     f"(listed in {split_file})")
 
 
-def check_same_size(image: np.ndarray, label: np.ndarray, label_path: Path, kind: str = "label file") -> None:
+def check_same_size(image: np.ndarray, label: np.ndarray, label_path: Path) -> None:
     """An image and its label map must cover the same pixels; the error names the label file."""
     if image.shape[:2] != label.shape:
-        raise ValueError(f"{kind} {label_path} is {label.shape[1]}x{label.shape[0]} but its image is "
+        raise ValueError(f"label file {label_path} is {label.shape[1]}x{label.shape[0]} but its image is "
                          f"{image.shape[1]}x{image.shape[0]}; expected equal sizes")
 
 
