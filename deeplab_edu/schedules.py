@@ -11,12 +11,10 @@ smoothly to zero at the last iteration and trained better than the step one::
 
     lr(it) = base_lr · (1 − it / max_iter)^power,   power = 0.9
 
-Each schedule is written twice: the formula (``poly_lr``, ``step_lr``) and PyTorch's own
-scheduler (``PolynomialLR``, ``StepLR``) that the training loop uses; ``tests/test_schedules.py``
-holds them equal. PyTorch's schedulers scale every parameter group from its own initial rate,
-so the head's 10× (and a bias group's 2×) survives any schedule. ``make_optimizer`` builds the
-groups a release trains with (``recipes`` says which, with the Caffe ``lr_mult`` / ``decay_mult``
-or TF flag each comes from); ``describe_groups`` prints them.
+Each schedule is written twice, the formula (``poly_lr``, ``step_lr``) and PyTorch's scheduler
+the training loop uses (``PolynomialLR``, ``StepLR``), held equal by ``tests/test_schedules.py``.
+PyTorch scales every parameter group from its own initial rate, so the head's 10× survives any
+schedule. ``make_optimizer`` builds the groups a release trains with (``recipes`` says which).
 """
 
 from __future__ import annotations
@@ -51,38 +49,25 @@ def make_optimizer(model: nn.Module, base_lr: float, momentum: float = 0.9, weig
                    depthwise_decay_mult: float = 1.0, crf_lr_mult: float | None = None) -> torch.optim.SGD:
     """SGD over named parameter groups, each at its own multiple of ``base_lr`` and of ``weight_decay``.
 
-    The backbone arrives pretrained on ImageNet and needs only nudging; the classifier / ASPP
-    head starts from scratch, so DeepLab v1/v2 train it ten times faster (v1 §5). Parts come
-    from ``model.parameter_groups()``: ``backbone`` at ``base_lr``, ``head`` at
-    ``head_lr_mult`` × ``base_lr``. ``head_layers`` narrows the head to the modules whose name's
-    last component is listed (v1: ``("fc8",)``, its only new layer when fc6 and fc7 come from
-    VGG-16); the rest of the model's head then trains at ``base_lr`` with the backbone.
-
-    Within each part the parameters split by kind, as the releases treat them:
-
-    * biases at ``bias_lr_mult`` × the part's rate and ``bias_decay_mult`` × the decay (Caffe's
-      ``param { lr_mult: 2 decay_mult: 0 }`` on every bias of the v1/v2 releases: so fc8's
-      weights train at 10× and its biases at 20×);
-    * normalisation layers' γ, β at ``norm_decay_mult`` × the decay (TF DeepLab regularises
-      the convolution weights only);
-    * depthwise convolution weights at ``depthwise_decay_mult`` × the decay (TF DeepLab's
-      ``regularize_depthwise=False``).
-
-    A kind whose multipliers are both 1 stays in its part's group, so with the defaults there
-    are exactly the groups ``backbone`` and ``head``. The parameters of any module named ``crf``
-    (CRF-as-RNN's kernel weights and compatibility μ, Zheng et al. §4) form a group ``crf`` at
-    ``crf_lr_mult`` × ``base_lr`` (None: the head's multiplier), without weight decay. Every
-    group keeps its ``name``, ``lr_mult`` and ``decay_mult``.
+    The pretrained backbone needs only nudging; the new head starts from scratch, so DeepLab
+    v1/v2 train it ten times faster (v1 §5): ``model.parameter_groups()``'s ``backbone`` at
+    ``base_lr``, ``head`` at ``head_lr_mult`` × ``base_lr``. ``head_layers`` narrows the head to
+    the modules whose name's last component is listed (v1: ``("fc8",)``); the rest trains at
+    ``base_lr``. Within each part, as the releases treat them: biases at ``bias_lr_mult`` × the
+    rate and ``bias_decay_mult`` × the decay (Caffe's ``param { lr_mult: 2 decay_mult: 0 }``: fc8's
+    biases at 20×); normalisation γ, β at ``norm_decay_mult`` and depthwise weights at
+    ``depthwise_decay_mult`` × the decay (TF DeepLab regularises convolution weights only). A kind
+    whose multipliers are both 1 stays in its part's group. The parameters of any module named
+    ``crf`` (CRF-as-RNN, Zheng et al. §4) form a group ``crf`` at ``crf_lr_mult`` × ``base_lr``
+    (None: the head's), without decay. Every group keeps its ``name``, ``lr_mult`` and ``decay_mult``.
     """
-    if not base_lr > 0:
-        raise ValueError(f"base_lr must be > 0, got {base_lr!r}")
-    for name, value in (("bias_lr_mult", bias_lr_mult), ("crf_lr_mult", crf_lr_mult)):
-        if value is not None and not value > 0:
-            raise ValueError(f"{name} must be > 0, got {value!r}")
+    validate.number(base_lr, "base_lr", positive=True)
+    validate.number(bias_lr_mult, "bias_lr_mult", positive=True)
+    if crf_lr_mult is not None:
+        validate.number(crf_lr_mult, "crf_lr_mult", positive=True)
     for name, value in (("bias_decay_mult", bias_decay_mult), ("norm_decay_mult", norm_decay_mult),
                         ("depthwise_decay_mult", depthwise_decay_mult)):
-        if not value >= 0:
-            raise ValueError(f"{name} must be >= 0, got {value!r}")
+        validate.number(value, name, minimum=0)
     groups = model.parameter_groups()
     if not {"backbone", "head"} <= set(groups) or not set(groups) <= {"backbone", "head", "crf"}:
         raise ValueError(f"model.parameter_groups() must return 'backbone' and 'head' (and optionally 'crf'), "
@@ -134,15 +119,6 @@ def _parameter_kinds(model: nn.Module) -> dict[int, str]:
             else:
                 kinds[id(p)] = "weight"
     return kinds
-
-
-def describe_groups(optimizer: torch.optim.Optimizer) -> str:
-    """The optimiser's groups, one line each: name, number of tensors and of weights, lr and decay."""
-    lines = [f"{'group':<16} {'tensors':>7} {'weights':>10} {'lr':>10} {'decay':>9}"]
-    for g in optimizer.param_groups:
-        lines.append(f"{g.get('name', '?'):<16} {len(g['params']):>7} {sum(p.numel() for p in g['params']):>10} "
-                     f"{g['lr']:>10.3g} {g['weight_decay']:>9.3g}")
-    return "\n".join(lines)
 
 
 def _narrow_head(model: nn.Module, parts: dict[str, list], head_layers: tuple[str, ...]) -> dict[str, list]:
