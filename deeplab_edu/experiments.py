@@ -1,22 +1,16 @@
 """An effect is a finding only when it is larger than the noise: comparisons over seeds.
 
-A training chapter asks "does A beat B?" (ASPP vs LargeFOV, output stride 8 vs 16, the CRF
-vs none). One run of each answers nothing: two runs of the *same* recipe with different seeds
-already differ, by the run-to-run noise. So every arm of a comparison is trained with several
-seeds, and the difference of the means is set against the seeds' spread:
+Two runs of the *same* recipe with different seeds already differ, so every arm of a comparison
+(ASPP vs LargeFOV, output stride 8 vs 16) is trained with several seeds and the difference of the
+means is set against the seeds' spread:
 
-    Δ = mean(A) − mean(B),      noise = max(range(A), range(B), 0.01),      range = max − min
+    Δ = mean(B) − mean(A),      noise = max(range(A), range(B), 0.01),      range = max − min
 
-The effect **holds here** when |Δ| exceeds the noise and has the sign the paper reports; it is
-**inside the noise** when |Δ| ≤ noise. With two seeds the range is the only spread there is;
-it is a rough yardstick, not a significance test, and the chapters say so. Two seeds that
-happen to land close together understate the spread, so the noise is never taken below one
-point (``MIN_NOISE`` = 0.01 of mIoU or accuracy): a smaller difference is no finding.
-
-``Effect.sentence`` writes the verdict as a sentence from the numbers, so that no chapter
-types a result into its prose. An effect may carry what its paper measured for the same
-comparison (``paper``: a ``published.PaperDifference``, in mIoU points), so a reader can set the
-size of the effect here beside the paper's.
+The effect **holds here** when |Δ| exceeds the noise with the sign the paper reports, and is
+**inside the noise** when |Δ| ≤ noise. With two seeds the range is a rough yardstick, not a
+significance test; two seeds that land close together understate the spread, so the noise is
+never taken below one point (``MIN_NOISE``). An effect may carry the paper's own B − A
+(``paper``: a ``published.PaperDifference``) to set beside the one here.
 """
 
 from __future__ import annotations
@@ -124,8 +118,7 @@ class Effect:
         return f"{100 * self.delta:+.1f} ± {100 * self.noise:.1f}"
 
     def row(self) -> dict[str, object]:
-        """A row for ``evaluate.format_results_table``: the arms, B − A here (points ± noise),
-        the paper's B − A where one is known, and the verdict."""
+        """A row for ``evaluate.format_results_table``: the arms, B − A here and in the paper, the verdict."""
         return {"comparison": f"{self.b} vs {self.a}", "metric": self.metric, "A": str(self.spread_a),
                 "B": str(self.spread_b), "here, B − A (points)": self.here(),
                 "paper, B − A (points)": "—" if self.paper is None else str(self.paper),
