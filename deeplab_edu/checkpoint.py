@@ -1,19 +1,13 @@
 """Checkpoints that survive a killed run, and a resume that continues the *same* run.
 
-Two promises:
+* **Atomic.** Written to a temporary file beside the old one, ``fsync``-ed, then renamed over
+  it (``os.replace``): a run killed mid-write leaves the previous checkpoint whole.
+* **Resumable.** Besides the weights: the optimizer's momentum, the scheduler, the iteration
+  and every random generator's state, so N steps straight and N/2 + resume + N/2 give identical
+  weights. RNG states are stored as tensors and lists, as ``weights_only=True`` loading needs.
 
-* **Atomic.** A checkpoint is written to a temporary file in the same folder, flushed and
-  ``fsync``-ed, then renamed over the old one with ``os.replace`` (atomic on POSIX and
-  Windows). A run killed mid-write leaves the previous checkpoint whole, never half a file.
-* **Resumable.** Besides the weights it holds everything the next step depends on: the
-  optimizer's momentum buffers, the scheduler's position, the iteration, and the state of
-  every random number generator (Python, NumPy, PyTorch CPU and CUDA). Training N steps
-  straight and N/2 + resume + N/2 give identical weights (``tests/test_checkpoint.py``).
-
-Files load with ``torch.load(..., weights_only=True)``, which unpickles only tensors and
-plain containers, never arbitrary code: so the RNG states are stored as tensors and lists.
-A checkpoint also records how its model was built (``model_config``), so that loading it
-into another model names the difference instead of failing on a key deep in a state dict.
+A checkpoint records how its model was built (``model_config``), so loading it into another
+model names the difference instead of failing on a key deep in a state dict.
 """
 
 from __future__ import annotations
@@ -34,8 +28,6 @@ from deeplab_edu.weights import CheckpointMismatchError, check_compatible
 
 FORMAT = "deeplab_edu checkpoint v1"
 
-
-# ------------------------------------------------------------------------ random states
 
 def rng_state() -> dict[str, Any]:
     """Every generator's state as tensors and plain types (``weights_only``-loadable)."""
@@ -59,8 +51,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
     if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state["cuda"])
 
-
-# ------------------------------------------------------------------------ writing
 
 def _temporary_prefix(path: Path) -> str:
     # The writer names itself (PID and host), so that no other process takes a live write for stale.
@@ -108,11 +98,8 @@ def _payload_bytes(obj: Any) -> int:
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file, fsync, then ``os.replace`` it onto ``path``.
-
-    Temporary files of earlier, killed writes are removed first; if the disk is full the old
-    ``path`` is kept and an ``OSError`` says "no space left on <folder>".
-    """
+    """``torch.save`` to a temporary file, fsync, then ``os.replace`` it onto ``path`` (killed writes'
+    temporaries removed first); a full disk keeps the old ``path`` and raises "no space left on <folder>"."""
     from deeplab_edu.files import match_umask
 
     path = Path(path)
@@ -172,8 +159,6 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     return atomic_save(state, path)
 
 
-# ------------------------------------------------------------------------ reading
-
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The checkpoint's dictionary; clear errors for a missing, corrupt or foreign file."""
     path = Path(path)
@@ -204,8 +189,7 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None,
     """Load ``path`` into whichever of model / optimizer / scheduler are given; return the dict.
 
     With ``model_config`` (how the caller built ``model``) a checkpoint of another model is
-    refused by a ``CheckpointMismatchError`` that names the differing settings (model name,
-    output stride, class count, width …); without it, by the differing keys and shapes.
+    refused naming the differing settings; without it, by the differing keys and shapes.
     ``restore_rng=True`` puts every random generator back where the run left it (resume).
     """
     state = read_checkpoint(path, map_location)
@@ -236,12 +220,8 @@ def _restore(state: dict[str, Any], path: str | Path, model: nn.Module | None, o
 
 
 def load_trained(checkpoint: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
-    """The model a training checkpoint holds, rebuilt from its ``model_config`` and loaded
-    (the file is read once).
-
-    Refuses (``ValueError``) a checkpoint whose weights are not finite: scoring it would report
-    an mIoU as if nothing had happened.
-    """
+    """The model a training checkpoint holds, rebuilt from its ``model_config`` (the file read once);
+    non-finite weights are refused, as scoring them would report an mIoU as if nothing had happened."""
     state = read_checkpoint(checkpoint)
     config = state["model_config"]
     bad = [k for k, v in state["model"].items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]

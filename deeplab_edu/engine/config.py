@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 from typing import Any, ClassVar
 
 from deeplab_edu import validate
@@ -22,12 +23,11 @@ from deeplab_edu.schedules import SCHEDULES
 BATCHNORM = ("train", "frozen", "sync")
 AMP = ("auto", "bf16", "off")
 
-# What a CPU-sized run changes in a paper's recipe besides sizes (``TrainConfig.from_profile``),
-# found by probes on the built-in set. v3 and v3+ have BatchNorm in the head and no 10× on it,
-# and take 0.02; v1 and v2 keep the paper's 10× on a head without BatchNorm, so 0.01 (0.1 on the
-# head); VGG-16's miniature-ImageNet start fine-tunes too slowly at v1's 0.001. v1's step
-# schedule cuts the rate tenfold after a third of a 300-step run, where it has barely started:
-# poly instead (measured: benchmarks/results/laptop_v1_probes.md).
+# What a CPU-sized run changes in a paper's recipe besides sizes, found by probes on the built-in
+# set: v3, v3+ (BatchNorm in the head, no 10× on it) take 0.02; v1, v2 keep the 10× on a head
+# without BatchNorm, so 0.01; VGG-16's miniature-ImageNet start fine-tunes too slowly at v1's 0.001,
+# and v1's step schedule would cut the rate after a third of a 300-step run: poly instead
+# (benchmarks/results/laptop_v1_probes.md).
 LAPTOP_DEPARTURES = {"deeplabv1": {"lr": 0.01, "schedule": "poly"}, "deeplabv2": {"lr": 0.01},
                      "deeplabv3": {"lr": 0.02}, "deeplabv3plus": {"lr": 0.02}}
 # VGG's fc6 / fc7 have 1024·width channels (256 at the laptop's 0.25) and drop half of them in
@@ -42,16 +42,14 @@ VGG_ITERATION_SHARE = 3 / 8
 # weights) are the full profile's; the small profiles keep one group per part, as the laptop
 # rates above were probed with.
 SMALL_PROFILE_GROUPS = ("bias_lr_mult", "bias_decay_mult", "norm_decay_mult", "depthwise_decay_mult")
-# TF's BN decay 0.9997 (momentum 0.0003) averages over ~3,300 steps: after a run of a few hundred
-# the running statistics would still hold most of their starting values (0.9997^300 ≈ 0.91; the
-# head's start at mean 0, variance 1), and evaluation normalises with them. A profile keeps the
-# paper's momentum only if a run leaves at most this share of the start, (1 − m)^iterations;
+# TF's BN decay 0.9997 (momentum 0.0003) averages over ~3,300 steps: after a few hundred the running
+# statistics, which evaluation normalises with, still hold most of their start (0.9997^300 ≈ 0.91).
+# The paper's momentum is kept only if a run leaves at most this share, (1 − m)^iterations;
 # shorter runs keep PyTorch's 0.1 (None), a departure the table lists.
 BN_START_LEFT = 0.05
 
-# Models built on depthwise-separable convolutions, which have no fast bf16 channels-last CPU
-# kernel: v3+'s laptop step ran about ten times slower that way than in float32, so the laptop
-# profile keeps them in float32.
+# Depthwise-separable models have no fast bf16 channels-last CPU kernel (v3+'s laptop step ran
+# about ten times slower than in float32): the laptop profile keeps them in float32.
 DEPTHWISE_MODELS = ("deeplabv3plus",)
 
 # Fields a resumed session may change; every other field is the recipe.
@@ -130,24 +128,14 @@ class TrainConfig:
     def from_profile(cls, model: str, profile: Profile | None = None, **overrides: Any) -> "TrainConfig":
         """The paper's recipe for ``model`` (``deeplab_edu.recipes``) at the profile's size.
 
-        ``full`` is the published recipe exactly (crop, batch, iterations, rate, schedule, scale).
-        ``gpu`` is the same recipe with the profile's crop, batch and iterations (v1's step
-        schedule keeps its three steps over the shorter run).
-        Smaller profiles keep its shape and change what a CPU run needs (``LAPTOP_DEPARTURES``):
-        the profile's crop, batch, iterations (VGG-16: ``VGG_ITERATION_SHARE`` of them) and width;
-        one unit per ResNet stage below full width (``blocks=(1, 1, 1, 1)``), and no dropout in a
-        narrow VGG head (``SMALL_VGG_DROPOUT``); a base rate (v1: and the poly schedule) fit for
-        a few hundred steps from the book's small backbones; scale augmentation no wider than
-        0.75-1.5 on 160-px scenes; BatchNorm trained (v2 freezes it); the whole new head at the
+        ``full`` is the published recipe exactly; ``gpu`` takes the profile's crop, batch and
+        iterations. Smaller profiles also take its width and change what a CPU run needs (the
+        constants above): one unit per ResNet stage, a rate fit for a few hundred steps, scale
+        augmentation within 0.75-1.5, BatchNorm trained (v2 freezes it), the whole new head at the
         head's rate (the miniature backbones have no pretrained fc6/fc7, so v1's "fc8 only" would
-        train two fresh layers at the backbone's rate); one group per part, biases and BatchNorm
-        as the weights (``SMALL_PROFILE_GROUPS``). A run too short for TF's BatchNorm momentum
-        to forget the statistics' start keeps PyTorch's 0.1 (``BN_START_LEFT``).
-        ``recipes.format_comparison`` lists each of these departures, and every other field in
-        which a run differs from the paper's recipe (``recipes.NOT_COMPARED`` names the fields
-        it leaves out, and why). ``pretrained`` is ``default_pretrained``'s choice: torchvision's
-        ImageNet file at full size when it is on disk, the book's miniature-ImageNet weights for
-        the small models; pass ``pretrained=None`` to train from scratch.
+        train two fresh layers at the backbone's rate). ``recipes.format_comparison`` lists every
+        departure. ``pretrained`` is ``default_pretrained``'s choice; ``pretrained=None`` trains
+        from scratch.
         """
         from deeplab_edu import recipes
         from deeplab_edu.engine.pretrained import default_pretrained
@@ -171,10 +159,10 @@ class TrainConfig:
             iterations = p.iterations if resnet else max(round(p.iterations * VGG_ITERATION_SHARE), 1)
             values.update(crop_size=p.crop_size, batch_size=p.batch_size, iterations=iterations,
                           **LAPTOP_DEPARTURES[model])
-            lo, hi = values["scale"]
-            values["scale"] = (max(lo, 0.75), min(hi, 1.5))
             if values.get("schedule") == "step":  # v1's three steps, at the run's length
                 values["step_size"] = max(iterations // 3, 1)
+            lo, hi = values["scale"]
+            values["scale"] = (max(lo, 0.75), min(hi, 1.5))
             if values.get("batchnorm") == "frozen":  # v2's frozen BN: the small backbones must adapt
                 values["batchnorm"] = "train"
             values.pop("head_layers", None)
@@ -213,13 +201,12 @@ class TrainConfig:
         for name in ("momentum", "weight_decay", "power", "gamma", "aux_weight", "bias_decay_mult",
                      "norm_decay_mult", "depthwise_decay_mult"):
             validate.number(getattr(self, name), name, minimum=0)
-        if self.crf_lr_mult is not None:
-            validate.number(self.crf_lr_mult, "crf_lr_mult", positive=True)
+        for name in ("crf_lr_mult", "clip_grad_norm"):
+            if getattr(self, name) is not None:
+                validate.number(getattr(self, name), name, positive=True)
         if self.bn_momentum is not None:
             validate.number(self.bn_momentum, "bn_momentum", minimum=0, maximum=1,
                             unit="(PyTorch's convention, 1 - TF's decay: 0.0003 for decay 0.9997) or None")
-        if self.clip_grad_norm is not None:
-            validate.number(self.clip_grad_norm, "clip_grad_norm", positive=True)
         scale = tuple(self.scale) if isinstance(self.scale, (tuple, list)) else ()
         if len(scale) != 2 or not all(_is_finite(v) for v in scale) or not 0 < scale[0] <= scale[1]:
             raise ValueError(f"scale must be two finite numbers 0 < low <= high, got {self.scale!r}")
@@ -268,8 +255,6 @@ class TrainConfig:
         """Where the weights start: ``"imagenet"`` (torchvision's ImageNet file), ``"miniature-imagenet"``
         (another backbone file: the book's miniature-ImageNet weights), ``"coco"`` (torchvision's
         COCO-trained DeepLab v3), ``"checkpoint"`` (``init_from``) or ``"random"``."""
-        from pathlib import Path
-
         from deeplab_edu.weights import TORCHVISION_URLS
 
         if self.init_from:

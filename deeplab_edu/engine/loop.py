@@ -14,12 +14,11 @@ What one iteration does (v1, ICLR 2015, §5; v2, TPAMI 2017, §4.1; v3, §4.1):
    the rate following v1's step schedule or the poly schedule (``schedules``); BatchNorm's running
    averages at ``bn_momentum`` (v3, v3+: TF's decay 0.9997, ``engine.batchnorm``).
 
-Around it, the practical parts: bf16 autocast and channels-last memory on GPUs, optional
-``torch.compile``, gradient accumulation (a big batch in several small passes), frozen or
-synchronised BatchNorm, DDP under torchrun (``distributed``), a CSV log (``log``) and, every
-``validate_every`` steps, the val mIoU (``val.csv``, for the curves' validation points), atomic
-checkpoints that are written only for finite weights (``checkpoint``), the run directory's
-resume rule (``run_dir``), and a clean stop on Ctrl-C / SIGTERM (``stop``) or a NaN loss.
+Around it: bf16 autocast and channels-last memory on GPUs, optional ``torch.compile``, gradient
+accumulation, frozen or synchronised BatchNorm, DDP under torchrun (``distributed``), a CSV log
+(``log``), the val mIoU every ``validate_every`` steps (``val.csv``), atomic checkpoints of finite
+weights only (``checkpoint``), the resume rule (``run_dir``), and a clean stop on Ctrl-C / SIGTERM
+(``stop``) or a NaN loss.
 """
 
 from __future__ import annotations
@@ -97,11 +96,8 @@ def batch_loss(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
 def forward_backward(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, kind: str,
                      amp: str = "auto", channels_last: bool = False, scale: float = 1.0,
                      aux_weight: float = 0.0) -> torch.Tensor:
-    """One pass of a training step: bf16 forward (on CUDA, or ``amp="bf16"``), the loss in
-    float32, times ``scale`` (1/accumulate), back-propagated; returns the scaled loss, detached.
-
-    ``benchmarks/bench_train.py`` times exactly this, so what it measures is what ``train`` runs.
-    """
+    """One pass of a training step (what ``benchmarks/bench_train.py`` times): bf16 forward (on CUDA,
+    or ``amp="bf16"``), the loss in float32 times ``scale`` (1/accumulate), back-propagated; returns it detached."""
     if channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
     with _autocast(images.device, amp):
@@ -111,8 +107,7 @@ def forward_backward(net: torch.nn.Module, images: torch.Tensor, labels: torch.T
 
 
 def validation_row(model: torch.nn.Module, dataset, step: int, batchnorm: str, device: torch.device) -> dict:
-    """The val mIoU of ``model`` now, leaving the training as it was: its random streams (the
-    crops and dropout draw the same numbers with or without validation) and its BatchNorm mode."""
+    """The val mIoU of ``model`` now, leaving the training's random streams and BatchNorm mode as they were."""
     from deeplab_edu.engine.evaluation import evaluate
 
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -136,6 +131,10 @@ def _check_batch(model: torch.nn.Module, config: TrainConfig, micro: int) -> Non
                         "image per pass, which BatchNorm cannot normalise in training; use a batch of at "
                         "least 2 per pass (batch_size / accumulate / processes) or batchnorm='frozen' "
                         "(--batchnorm frozen)")
+
+
+def _last_good(path: Path | None) -> str:
+    return f"the last good checkpoint is {path}" if path else "no checkpoint was written yet"
 
 
 def _stop_agreed(request: StopRequest, env: ddp.DistEnv, device: torch.device) -> bool:
@@ -169,11 +168,10 @@ def build_training_model(config: TrainConfig, num_classes: int, device: torch.de
 def train(config: TrainConfig) -> TrainResult:
     """Train as ``config`` says; return the model, the logged history and the last checkpoint.
 
-    A run directory that holds a checkpoint is resumed (see ``run_dir`` for the rule). Under
-    torchrun this runs in every process; rank 0 writes the log and the checkpoints. Raises
-    ``TrainingDiverged`` (a ``FloatingPointError``) naming the step and the last good checkpoint
-    if the loss or the weights stop being finite, and ``TrainingInterrupted`` after saving on
-    SIGINT / SIGTERM. One process at a time trains in a run folder (``run_lock``).
+    A run folder that holds a checkpoint is resumed (``run_dir``); one process at a time trains
+    there (``run_lock``). Under torchrun every process runs this and rank 0 writes. Raises
+    ``TrainingDiverged`` naming the step and the last good checkpoint when the loss or the weights
+    stop being finite, and ``TrainingInterrupted`` after saving on SIGINT / SIGTERM.
     """
     config.validate()
     with hold_run_folder(config.out_dir, writer=ddp.env_from_torchrun().is_main):
@@ -259,9 +257,9 @@ def _train(config: TrainConfig) -> TrainResult:
     def save(done: int, elapsed: float) -> None:
         nonlocal last_good
         if not finite_weights(model):
-            where = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
-            raise TrainingDiverged(f"the weights are not finite after step {done}; not saved — {where}. "
-                                   "Lower the learning rate (--lr) or the weight decay (--weight-decay).")
+            raise TrainingDiverged(f"the weights are not finite after step {done}; not saved — "
+                                   f"{_last_good(last_good)}. Lower the learning rate (--lr) or the weight decay "
+                                   "(--weight-decay).")
         if env.is_main:
             save_checkpoint(ckpt_path, model, optimizer, scheduler, done, model_config,
                             extra={**extra, "elapsed_s": elapsed})
@@ -291,9 +289,8 @@ def _train(config: TrainConfig) -> TrainResult:
             total = ddp.mean_over_processes(total, env)
             if not torch.isfinite(total):
                 bar.close()
-                where = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
                 raise TrainingDiverged(f"the loss became {total.item()} at step {step + 1}; training stopped — "
-                                       f"{where}. Lower the learning rate (--lr) or the weight decay "
+                                       f"{_last_good(last_good)}. Lower the learning rate (--lr) or the weight decay "
                                        "(--weight-decay), or check the labels (255 = ignore).")
             lrs = [group["lr"] for group in optimizer.param_groups]  # the rates this step used
             if config.clip_grad_norm is not None:
