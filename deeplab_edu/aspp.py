@@ -88,15 +88,12 @@ class ASPPv2(nn.Module):
 class PoolingBatchNorm(nn.BatchNorm2d):
     """BatchNorm for the image-pooling branch, usable at batch size 1 in training.
 
-    After global pooling each channel holds one value per image. At batch size 1 the batch
-    has a single value per channel: its variance is 0, the normalised output would be exactly
-    β whatever the image, and PyTorch refuses ("Expected more than 1 value per channel").
-    torchvision's ASPP has this trap; TF DeepLab avoids it by training with batches of 8–16 per
-    step or by freezing BN (``fine_tune_batch_norm=False``). Here, when there is one value per
-    channel, the layer normalises with its running statistics, as in eval mode, and leaves them
-    unchanged; with more values it is ordinary BatchNorm. The parameters and buffers are
-    BatchNorm's, so checkpoints load either way. The test is on static shapes, so
-    ``torch.compile`` specialises on it rather than breaking the graph.
+    After global pooling a batch of one holds one value per channel: its variance is 0, the output
+    would be β whatever the image, and PyTorch refuses (torchvision's ASPP has this trap; TF
+    DeepLab trains with 8–16 images per step or freezes BN). Here one value per channel is
+    normalised with the running statistics, as in eval mode, leaving them unchanged. Parameters and
+    buffers are BatchNorm's, so checkpoints load either way; the test is on static shapes, which
+    ``torch.compile`` specialises on.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

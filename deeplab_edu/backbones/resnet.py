@@ -1,22 +1,13 @@
 """ResNet-50/101 as a dense feature extractor: output stride 32, 16 or 8, and multi-grid.
 
-A classification ResNet (He et al., 2016) halves the resolution five times, so its last
-features sit at **output stride 32**. DeepLab keeps them denser with the hole algorithm
-(DeepLab v2, TPAMI 2017, §3.1; v3, arXiv 1706.05587, §3.1): in the last stages the stride-2
-convolution becomes stride 1, and every later 3×3 convolution gets rate r multiplied by the
-stride that was removed. Output stride 16 changes ``layer4`` (r = 2), output stride 8 changes
-``layer3`` (r = 2) and ``layer4`` (r = 4).
-
-The first unit of a changed stage keeps the *previous* rate: its own 3×3 window still sees
-the input it saw before, only its output is no longer subsampled. With that convention the
-dense network computes exactly the sparse network's values at every other position
-(``tests/test_backbones.py`` checks it), and it is torchvision's convention, so a torchvision
-DeepLabV3 checkpoint sees the geometry it was trained with.
-
-**Multi-grid** (v3, §4.1): the units of ``layer4`` get rates r · (g1, g2, g3), e.g.
-Multi_Grid = (1, 2, 4) at output stride 16 gives rates 2 · (1, 2, 4) = (2, 4, 8). Here every
-unit of the stage is multiplied, the first one included, as in the paper; ``multi_grid=None``
-keeps the hole-algorithm rates above.
+A classification ResNet (He et al., 2016) halves the resolution five times: output stride 32.
+DeepLab keeps the last features denser by the hole algorithm (v2, TPAMI 2017, §3.1; v3, arXiv
+1706.05587, §3.1): output stride 16 turns ``layer4``'s stride into rate r = 2, output stride 8
+also ``layer3``'s (r = 2, ``layer4`` r = 4). **Multi-grid** (v3 §4.1) multiplies ``layer4``'s
+units by (g1, g2, g3): (1, 2, 4) at output stride 16 gives rates (2, 4, 8). Each unit's stride
+and rate come from ``layouts.stage_geometry`` (which says why the first unit of a changed stage
+keeps the previous rate); ``tests/test_backbones.py`` checks that the dense network computes
+the sparse one's values.
 
 Parameter names follow torchvision's ``resnet50`` / ``resnet101`` (``conv1``, ``bn1``,
 ``layer1.0.conv2``, ``layer1.0.downsample.0`` …), so their ImageNet checkpoints load
@@ -33,6 +24,7 @@ from torch import nn
 
 from deeplab_edu import receptive_field as rf
 from deeplab_edu.layouts import RESNET_DEPTHS, RESNET_STAGE_PLANES, scaled, stage_geometry
+
 
 class Bottleneck(nn.Module):
     """1×1 reduce → 3×3 (stride s, rate r) → 1×1 expand, plus the identity (or projected) input.

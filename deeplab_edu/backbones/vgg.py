@@ -1,20 +1,12 @@
 """DeepLab's VGG-16: the classification net made dense (DeepLab v1, ICLR 2015, §3.1).
 
-VGG-16 (Simonyan & Zisserman, 2015) halves the resolution at each of its five max-pools,
-output stride 32. DeepLab v1 keeps output stride 8 with the hole algorithm:
-
-* pool4 and pool5 get stride 1 (3×3 windows, padding 1, so the size is kept),
-* conv5_1..conv5_3 get rate r = 2, compensating pool4's lost stride,
-* fc6 / fc7 become convolutions (in the head, ``deeplab_edu.models.v1``), fc6 with rate 4
-  (both lost strides) in the 7×7 variant, or the smaller LargeFOV fc6 (3×3, r = 12).
-
-All pools are 3×3, stride 2, padding 1 as in DeepLab's Caffe model (VGG's own are 2×2): the
-3×3 window overlaps its neighbours, and with padding the sizes follow ⌈H/2⌉ at every stage.
-
-Dense here is an approximation, not an identity: the exact rewrite would also dilate pool5
-and give fc6 rate 4 in every variant; DeepLab keeps pool5 undilated and picks fc6's kernel
-and rate for speed (the v1 paper's Table 2, printed by chapter 06). The layout is
-``deeplab_edu.layouts``', which the receptive-field lesson reads too.
+VGG-16 (Simonyan & Zisserman, 2015) halves the resolution at each of its five max-pools: output
+stride 32. DeepLab v1 keeps output stride 8 by the hole algorithm (the layout is
+``deeplab_edu.layouts``'): pool4 and pool5 get stride 1, conv5_x rate r = 2, and fc6 / fc7 become
+convolutions in the head (``models.v1``). All pools are 3×3, stride 2, padding 1 as in DeepLab's
+Caffe model (VGG's own are 2×2), so the sizes follow ⌈H/2⌉. Dense is an approximation here: the
+exact rewrite would also dilate after pool5; DeepLab picks fc6's kernel and rate for speed (v1
+Table 2, printed by chapter 06).
 
 The ``features`` indices are torchvision's ``vgg16`` indices (convolutions at 0, 2, 5 … 28), so
 an ImageNet ``vgg16`` checkpoint's ``features.*`` weights load unchanged; its classifier is

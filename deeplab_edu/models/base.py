@@ -26,8 +26,8 @@ from torch import nn
 from deeplab_edu import receptive_field as rf
 from deeplab_edu.layouts import check_output_stride, scaled
 
-__all__ = ["SegmentationModel", "TrainingOutput", "check_images", "check_output_stride", "prefixed", "scaled",
-           "upsample"]
+__all__ = ["ModelWrapper", "SegmentationModel", "TrainingOutput", "check_images", "check_output_stride", "prefixed",
+           "scaled", "upsample"]
 
 
 @dataclasses.dataclass
@@ -66,10 +66,9 @@ def prefixed(specs: list[rf.Layer], prefix: str) -> list[rf.Layer]:
 class SegmentationModel(nn.Module):
     """Base class: ``backbone`` + head. Subclasses define ``forward_scores`` and ``layer_specs``.
 
-    The models build by ``check_output_stride`` and ``scaled``, imported here from
-    ``deeplab_edu.layouts`` (the backbones below the models read them there). Attributes every
-    model sets: ``output_stride`` (the encoder's, the papers' meaning), ``score_stride`` (of
-    ``forward_scores``: equal to it, except 4 for v3+'s decoder), ``num_classes`` and ``global_context`` (True when image pooling sees the whole image).
+    Every model sets ``output_stride`` (the encoder's, the papers' meaning), ``score_stride`` (of
+    ``forward_scores``: the same, except 4 for v3+'s decoder), ``num_classes`` and
+    ``global_context`` (True when image pooling sees the whole image).
     """
 
     output_stride: int
@@ -105,3 +104,20 @@ class SegmentationModel(nn.Module):
         pooling), every score also depends on every pixel of the image through that branch.
         """
         return rf.receptive_field(self.layer_specs())
+
+
+class ModelWrapper(SegmentationModel):
+    """A model around ``base``, with its classes, strides, global context, backbone and layer specs."""
+
+    def __init__(self, base: SegmentationModel) -> None:
+        super().__init__()
+        self.base = base
+        self.num_classes, self.global_context = base.num_classes, base.global_context
+        self.output_stride, self.score_stride = base.output_stride, base.score_stride
+
+    @property
+    def backbone(self) -> nn.Module:  # parameter_groups() and the weight loaders read it
+        return self.base.backbone
+
+    def layer_specs(self) -> list[rf.Layer]:
+        return self.base.layer_specs()

@@ -2,21 +2,14 @@
 
 FCN (Long, Shelhamer & Darrell, CVPR 2015, §3.3) brings its coarse class scores to the image
 with a transposed convolution ("deconvolution") of stride s, *initialised* to bilinear
-interpolation and then learned with the rest of the network. DeepLab v1 (ICLR 2015, §3.1)
-keeps the interpolation fixed: its stride-8 scores are smooth enough that learning the
-upsampling buys nothing, and the study notes repeat the claim. ``LearnedUpsampling`` makes the
-comparison possible: it wraps any model and puts FCN's layer on its scores.
+interpolation and then learned. DeepLab v1 (ICLR 2015, §3.1) keeps the interpolation fixed: its
+stride-8 scores are smooth enough that learning it buys nothing. ``LearnedUpsampling`` wraps any
+model with FCN's layer, to test the claim.
 
-The layer is a C → C transposed convolution with kernel 2s, stride s and padding s/2, whose
-weights start as ``bilinear_kernel``: class c's map is spread to class c only, with the tent
-weights (1 − |x|/s)·(1 − |y|/s) centred on each coarse cell. That is exactly bilinear
-interpolation by s with ``align_corners=False`` away from the border
-(``tests/test_learned_upsampling.py`` checks it). Its C²·(2s)² weights are trained; so the
-layer may mix classes, sharpen, or undo what it started as.
-
-The output is at the input's resolution (stride 1), so train it with the loss on upsampled
-scores (``loss="upsampled"``): v1's loss on labels subsampled to the score grid has nothing to
-subsample here.
+The layer is a C → C transposed convolution with kernel 2s, stride s and padding s/2 starting as
+``bilinear_kernel``: class c to class c only, with the tent weights (1 − |x|/s)·(1 − |y|/s):
+exactly bilinear interpolation with ``align_corners=False`` away from the border (tested). All its
+C²·(2s)² weights are trained. Its output is at stride 1, so train it with ``loss="upsampled"``.
 """
 
 from __future__ import annotations
@@ -24,8 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deeplab_edu import receptive_field as rf
-from deeplab_edu.models.base import SegmentationModel, upsample
+from deeplab_edu.models.base import ModelWrapper, SegmentationModel, upsample
 
 
 def bilinear_kernel(channels: int, stride: int) -> torch.Tensor:
@@ -42,32 +34,22 @@ def bilinear_kernel(channels: int, stride: int) -> torch.Tensor:
     return weights.float()
 
 
-class LearnedUpsampling(SegmentationModel):
+class LearnedUpsampling(ModelWrapper):
     """``model``'s scores upsampled by a learned transposed convolution (FCN), not by bilinear."""
 
     def __init__(self, model: SegmentationModel) -> None:
-        super().__init__()
         stride = model.score_stride
         if stride % 2 and stride != 1:
             raise ValueError(f"the score stride must be even (or 1) for a centred kernel, got {stride}")
-        self.base = model
-        self.num_classes = model.num_classes
-        self.output_stride, self.score_stride = model.output_stride, 1
-        self.global_context = model.global_context
+        super().__init__(model)
+        self.score_stride = 1
         self.deconvolution = nn.ConvTranspose2d(model.num_classes, model.num_classes, 2 * stride, stride=stride,
                                                 padding=stride // 2, bias=False)
         with torch.no_grad():
             self.deconvolution.weight.copy_(bilinear_kernel(model.num_classes, stride))
-
-    @property
-    def backbone(self):  # parameter_groups() and the weight loaders read it
-        return self.base.backbone
 
     def forward_scores(self, x: torch.Tensor) -> torch.Tensor:
         # The transposed convolution gives s·h × s·w; an input that is not a multiple of s (a crop
         # of s·k + 1) is then matched the way the bilinear model matches it, by resizing.
         scores = self.deconvolution(self.base.forward_scores(x))
         return scores if scores.shape[-2:] == x.shape[-2:] else upsample(scores, x.shape[-2:])
-
-    def layer_specs(self) -> list[rf.Layer]:
-        return self.base.layer_specs()

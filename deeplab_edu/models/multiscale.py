@@ -7,11 +7,8 @@ taking, at every position and class, the **maximum** over scales:
     f(x) = max_s  resize( f_θ( resize(x, s) ) ).
 
 During training the paper applies the loss to every scale's output and to the fused one;
-``training_outputs`` returns them all for that. Kept apart from the models (as in
-kazuto1011/deeplab-pytorch) because it wraps any of them.
-
-``check_scales`` is the one rule for input scales, here and at inference (``engine.inference``,
-the command line's ``--scales``): numbers in ``SCALE_RANGE``.
+``training_outputs`` returns them all. ``check_scales`` is the one rule for input scales, here and
+at inference (``engine.inference``, ``--scales``).
 """
 
 from __future__ import annotations
@@ -21,8 +18,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from deeplab_edu import receptive_field as rf
-from deeplab_edu.models.base import SegmentationModel, TrainingOutput, upsample
+from deeplab_edu.models.base import ModelWrapper, SegmentationModel, TrainingOutput, upsample
 
 V2_SCALES = (1.0, 0.75, 0.5)
 # The papers use 0.5 … 2; far outside, an image shrinks to a few pixels or grows past any GPU's memory.
@@ -41,20 +37,12 @@ def check_scales(scales: Sequence[float]) -> tuple[float, ...]:
     return scales
 
 
-class MultiScale(SegmentationModel):
+class MultiScale(ModelWrapper):
     """Wrap ``model``; its scores at several input scales are fused by a per-pixel maximum."""
 
     def __init__(self, model: SegmentationModel, scales: Sequence[float] = V2_SCALES) -> None:
-        super().__init__()
-        self.base = model
+        super().__init__(model)
         self.scales = check_scales(scales)
-        self.num_classes = model.num_classes
-        self.output_stride, self.score_stride = model.output_stride, model.score_stride
-        self.global_context = model.global_context
-
-    @property
-    def backbone(self):  # parameter_groups() reads it
-        return self.base.backbone
 
     def forward_all_scales(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Score maps of every scale, resized to the first scale's, followed by their maximum."""
@@ -73,9 +61,6 @@ class MultiScale(SegmentationModel):
         """The fusion as ``out``, every scale's scores as ``scales`` (v2 §4.1: the loss sums them all)."""
         *per_scale, fused = self.forward_all_scales(x)
         return TrainingOutput(fused, scales=per_scale)
-
-    def layer_specs(self) -> list[rf.Layer]:
-        return self.base.layer_specs()
 
     def receptive_field(self) -> int:
         """The base model's field; at scale s a score sees 1/s as many original pixels."""

@@ -5,19 +5,11 @@ concatenated and projected instead of summing class scores; **image pooling** ad
 context (§3.3); **multi-grid** rates (1, 2, 4) in the last ResNet stage (§3.2); training and
 evaluation at **output stride** 16 or 8 (rates (6, 12, 18) doubled at 8); no CRF.
 
-Two heads, chosen by ``head``:
-
-* ``"paper"`` (the default) — the paper's (§3.3) and the authors' TF code's
-  (``research/deeplab/model.py``, ``_extract_features`` then ``_get_branch_logits``): the ASPP
-  branches concatenated → 1×1 projection to 256 → BN → ReLU → dropout 0.1 (``keep_prob=0.9``)
-  → a 1×1 convolution to the classes. ``classifier`` = [ASPP, 1×1 conv].
-* ``"torchvision"`` — torchvision's ``deeplabv3_resnet101``: dropout 0.5 after the projection
-  and an extra 3×3 conv → BN → ReLU before the 1×1 (``classifier`` = [ASPP, 3×3 conv, BN,
-  ReLU, 1×1 conv]); 590 336 more parameters at 256 channels (256·256·9 + 2·256). With it and
-  ``aux_loss`` (an ``aux_classifier`` FCN head on ``layer3``) torchvision's checkpoint loads
-  with ``load_state_dict(..., strict=True)`` into ``build_model("deeplabv3", 21,
-  output_stride=8, multi_grid=None, head="torchvision", aux_loss=True)``
-  (``deeplab_edu.weights.TORCHVISION_DEEPLABV3``, ``load_torchvision_deeplabv3``).
+Two heads, chosen by ``head``: ``"paper"`` (the default; §3.3 and the authors' TF code,
+``research/deeplab/model.py``) and ``"torchvision"`` (``deeplabv3_resnet101``'s, 590 336 more
+parameters at 256 channels). With the latter and ``aux_loss`` torchvision's checkpoint loads
+strictly into ``build_model("deeplabv3", 21, output_stride=8, multi_grid=None, head="torchvision",
+aux_loss=True)`` (``deeplab_edu.weights.load_torchvision_deeplabv3``).
 """
 
 from __future__ import annotations
@@ -38,11 +30,10 @@ HEADS = ("paper", "torchvision")
 
 
 class PaperHead(nn.Sequential):
-    """ASPP (projection → BN → ReLU → dropout 0.1) → 1×1 conv to the classes (v3 §3.3, TF code)."""
+    """ASPP (projection → BN → ReLU → dropout 0.1: TF's ``keep_prob=0.9``) → 1×1 conv to the classes."""
 
     def __init__(self, in_channels: int, num_classes: int, rates: Sequence[int], channels: int = 256,
                  image_pooling: bool = True) -> None:
-        # TF model.py: slim.dropout(concat_projection, keep_prob=0.9), then the logits conv.
         super().__init__(ASPP(in_channels, rates, channels, image_pooling=image_pooling, dropout=0.1),
                          nn.Conv2d(channels, num_classes, 1))
 

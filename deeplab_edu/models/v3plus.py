@@ -86,17 +86,10 @@ class DeepLabV3Plus(SegmentationModel):
         features = self.backbone(x)
         return self.decoder(self.aspp(features["out"]), features["low_level"])
 
-    def encoder_specs(self) -> list[rf.Layer]:
-        """Backbone + ASPP: the path to one encoder output, at the output stride."""
-        return prefixed(self.backbone.layer_specs(), "backbone") + prefixed(self.aspp.layer_specs(), "aspp")
-
     def layer_specs(self) -> list[rf.Layer]:
-        """The encoder path, then the decoder's two 3×3 convolutions at stride 4.
-
-        The calculator's layers only subsample, so the 4× upsampling is not one of them: this
-        list stops at the encoder; ``receptive_field`` adds the decoder (see there).
-        """
-        return self.encoder_specs()
+        """Backbone + ASPP, to one encoder output: the calculator's layers only subsample, so the
+        decoder after the 4× upsampling is not among them (``receptive_field`` adds it)."""
+        return prefixed(self.backbone.layer_specs(), "backbone") + prefixed(self.aspp.layer_specs(), "aspp")
 
     def receptive_field(self) -> int:
         """Encoder field + what the upsampling and the decoder add, in input pixels.
@@ -106,4 +99,4 @@ class DeepLabV3Plus(SegmentationModel):
         upper bound: depending on where a pixel falls between encoder outputs, the measured
         field can be up to one output stride smaller (``tests/test_models.py``).
         """
-        return rf.receptive_field(self.encoder_specs()) + self.output_stride + 2 * (3 - 1) * 4
+        return rf.receptive_field(self.layer_specs()) + self.output_stride + 2 * (3 - 1) * 4
