@@ -1,23 +1,13 @@
-"""Three checks for a training run that does not learn, each isolating one suspect.
+"""Checks for a training run that does not learn, each isolating one suspect.
 
-A segmentation run that stays at the background prior can fail in the code, in the optimiser
-or in what the network can see. Each check rules one of them in or out:
-
-1. ``overfit_one_batch`` — fit one fixed batch again and again. A correct forward pass, loss
-   and backward pass drive its loss towards zero within a few hundred steps; if they do not,
-   the bug is in the code (labels misaligned with images, a wrong ignore index, a frozen layer),
-   not in the data or the recipe.
-2. ``linear_probe`` — freeze the backbone and train only a 1×1 convolution on its features,
-   per pixel. Its validation mIoU says how much of the class is *readable* from the features at
-   all: a backbone whose probe scores little cannot be rescued by the head's learning rate.
-3. ``lr_range_test`` — Smith (2017, "Cyclical learning rates", §3.3): raise the learning rate
-   geometrically, one step each, from a copy of the model and watch the loss. The useful rates
-   lie below the point where the loss turns upward; a base rate far below the lowest one that
-   moves the loss explains a run that is merely slow.
-
-``gradient_norm`` is a fourth, smaller look: the size of one batch's gradient per parameter
-group, which shows when a layer on top (CRF-as-RNN's unrolled mean-field) multiplies the
-gradient that reaches the network, so that a rate that suits the network alone is too large.
+1. ``overfit_one_batch`` — the code: a correct forward pass, loss and backward pass drive one
+   fixed batch's loss towards zero within a few hundred steps.
+2. ``linear_probe`` — what the network can see: a 1×1 convolution trained per pixel on the frozen
+   backbone's features says how much of each class is readable from them at all.
+3. ``lr_range_test`` — the optimiser (Smith 2017, "Cyclical learning rates", §3.3): the rate rises
+   geometrically, one step each; the useful rates lie below where the loss turns upward.
+4. ``gradient_norm`` — one batch's gradient per parameter group: shows when a layer on top
+   (CRF-as-RNN's unrolled mean-field) multiplies the gradient that reaches the network.
 
 Every check starts from a copy, so the model passed in is left as it was.
 """
@@ -40,6 +30,16 @@ from deeplab_edu.metrics import ConfusionMatrix
 from deeplab_edu.schedules import make_optimizer
 
 
+def _sgd_step(model: torch.nn.Module, optimizer, images: torch.Tensor, labels: torch.Tensor, loss: str) -> float:
+    """One SGD step on the batch's loss, returned; no step where the loss is not finite."""
+    optimizer.zero_grad(set_to_none=True)
+    value = batch_loss(TrainingScores(model), images, labels, loss)
+    if torch.isfinite(value):
+        value.backward()
+        optimizer.step()
+    return value.item()
+
+
 def overfit_one_batch(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int = 100,
                       lr: float = 0.01, loss: str = "upsampled", head_lr_mult: float = 10.0) -> list[float]:
     """The training loss of ``steps`` SGD steps on one fixed batch (the book's two-group SGD)."""
@@ -47,14 +47,7 @@ def overfit_one_batch(model: torch.nn.Module, images: torch.Tensor, labels: torc
         raise ValueError(f"steps must be at least 1, got {steps}")
     model = copy.deepcopy(model).train()
     optimizer = make_optimizer(model, lr, head_lr_mult=head_lr_mult)
-    losses = []
-    for _ in range(steps):
-        optimizer.zero_grad(set_to_none=True)
-        value = batch_loss(TrainingScores(model), images, labels, loss)
-        value.backward()
-        optimizer.step()
-        losses.append(value.item())
-    return losses
+    return [_sgd_step(model, optimizer, images, labels, loss) for _ in range(steps)]
 
 
 def gradient_norm(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
@@ -64,10 +57,9 @@ def gradient_norm(model: torch.nn.Module, images: torch.Tensor, labels: torch.Te
     model = copy.deepcopy(model).train()
     batch_loss(TrainingScores(model), images, labels, loss).backward()
     groups = model.parameter_groups() if hasattr(model, "parameter_groups") else {"all": list(model.parameters())}
-    norms = {name: math.sqrt(sum(float(p.grad.pow(2).sum()) for p in params if p.grad is not None))
-             for name, params in groups.items()}
-    norms["all"] = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in model.parameters() if p.grad is not None))
-    return norms
+    groups = {**groups, "all": list(model.parameters())}
+    return {name: math.sqrt(sum(float(p.grad.pow(2).sum()) for p in params if p.grad is not None))
+            for name, params in groups.items()}
 
 
 @dataclass
@@ -90,10 +82,8 @@ def linear_probe(backbone: torch.nn.Module, train_set, val_set, num_classes: int
                  lr: float = 0.05, max_images: int = 64) -> ProbeResult:
     """Validation mIoU of a per-pixel linear classifier on the frozen ``backbone``'s features.
 
-    ``backbone(x)["out"]`` gives features (C, h, w); a 1×1 convolution C → classes is fitted
-    with Adam on the features of ``max_images`` training images (whole images, no augmentation)
-    against their labels, its scores bilinearly upsampled to the label (the upsampled loss),
-    and scored on ``val_set`` with one confusion matrix. Nothing but the 1×1 convolution learns.
+    A 1×1 convolution on ``backbone(x)["out"]`` is fitted with Adam on ``max_images`` whole
+    training images (the upsampled loss) and scored on ``val_set`` with one confusion matrix.
     """
     backbone = copy.deepcopy(backbone)
     train_items = [train_set[i] for i in range(min(max_images, len(train_set)))]
@@ -121,10 +111,8 @@ def linear_probe(backbone: torch.nn.Module, train_set, val_set, num_classes: int
 
 def lr_range_test(model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
                   lrs: Sequence[float], loss: str = "upsampled", head_lr_mult: float = 10.0) -> list[float]:
-    """The loss of one SGD step at each rate of ``lrs`` in turn (rising), from a copy of ``model``.
-
-    Stops early (the rest ``nan``) once the loss is not finite: the rate is past any use.
-    """
+    """The loss of one SGD step at each rate of ``lrs`` in turn (rising), from a copy of ``model``;
+    ``nan`` from the first rate whose loss is not finite."""
     if len(lrs) < 2 or any(not b > a for a, b in zip(lrs, lrs[1:])) or not lrs[0] > 0:
         raise ValueError(f"lrs must be positive and rising, got {list(lrs)}")
     model = copy.deepcopy(model).train()
@@ -133,13 +121,10 @@ def lr_range_test(model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, 
     for lr, (images, labels) in zip(lrs, batches):
         for group in optimizer.param_groups:
             group["lr"] = lr * (head_lr_mult if group["name"] == "head" else 1.0)
-        optimizer.zero_grad(set_to_none=True)
-        value = batch_loss(TrainingScores(model), images, labels, loss)
-        if not torch.isfinite(value):
+        value = _sgd_step(model, optimizer, images, labels, loss)
+        if not math.isfinite(value):
             break
-        value.backward()
-        optimizer.step()
-        losses.append(value.item())
+        losses.append(value)
     if len(losses) < 2:
         raise ValueError("lr_range_test needs at least two batches with a finite loss")
     return losses + [math.nan] * (len(lrs) - len(losses))
