@@ -1,17 +1,14 @@
 """Segmentation metrics: one confusion matrix for the whole set, and the boundary "trimap".
 
 PASCAL VOC's score (Everingham et al., IJCV 2010, §4.2) is the intersection over union per
-class, IoU_c = TP_c / (TP_c + FP_c + FN_c), averaged over classes. Its counts come from **one
-confusion matrix accumulated over every pixel of every image**; averaging per-image IoUs is a
-different (and easily gamed) number. Pixels labelled ``ignore_index`` (255: VOC's "void"
-outlines and unlabelled regions) are left out of every count — they are not background.
+class, IoU_c = TP_c / (TP_c + FP_c + FN_c), averaged over classes, its counts from **one
+confusion matrix over every pixel of every image** (averaging per-image IoUs is a different,
+easily gamed number). Pixels labelled ``ignore_index`` (255: VOC's "void") are in no count.
+``matrix[t, p]`` counts pixels of ground truth ``t`` predicted ``p`` (rows are the truth).
 
 The DeepLab papers (v1, ICLR 2015, §5 "Mean Pixel IOU along Object Boundaries"; v2, TPAMI 2017,
-§4.1) also score only the pixels in a narrow band of width N around label boundaries, the
-*trimap*, to show what the fully-connected CRF buys: accuracy close to edges.
-
-Convention here: ``matrix[t, p]`` counts pixels whose ground truth is ``t`` and prediction ``p``
-(rows are the truth).
+§4.1) also score only the pixels in a band of width N around label boundaries, the *trimap*, to
+show what the fully-connected CRF buys: accuracy close to edges.
 """
 
 from __future__ import annotations
@@ -47,14 +44,19 @@ def _as_int_pair(pred, truth, truth_name: str) -> tuple[np.ndarray, np.ndarray]:
     return pred, truth
 
 
-class ConfusionMatrix:
-    """Counts (truth, prediction) pairs over a whole evaluation set; every score derives from it.
+def _check_classes(pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index: int) -> None:
+    """Raise naming the first label or prediction outside 0..C-1 (NumPy would file -1 silently
+    under the last class); ``target`` and ``pred`` hold only the pixels that count."""
+    for values, what, tail in ((target, "target holds label", f" and not ignore_index={ignore_index}"),
+                               (pred, "pred holds class", "")):
+        bad = values[(values < 0) | (values >= num_classes)]
+        if bad.size:
+            raise ValueError(f"{what} {bad[0]}, outside 0..{num_classes - 1}{tail}")
 
-    >>> cm = ConfusionMatrix(num_classes=21)
-    >>> for pred, label in batches:      # any batch shape, tensors or arrays   # doctest: +SKIP
-    ...     cm.update(pred, label)
-    >>> cm.miou()                                                              # doctest: +SKIP
-    """
+
+class ConfusionMatrix:
+    """Counts (truth, prediction) pairs over a whole evaluation set (``update`` once per batch,
+    tensors or arrays of any shape); every score derives from it."""
 
     def __init__(self, num_classes: int, ignore_index: int = IGNORE_INDEX) -> None:
         num_classes = validate.integer(num_classes, "num_classes", minimum=1)
@@ -75,13 +77,7 @@ class ConfusionMatrix:
         keep = target != self.ignore_index
         pred, target = pred[keep], target[keep]
         c = self.num_classes
-        if target.size and (target.min() < 0 or target.max() >= c):
-            bad = target[(target < 0) | (target >= c)][0]
-            raise ValueError(f"target holds label {bad}, outside 0..{c - 1} and not "
-                             f"ignore_index={self.ignore_index}")
-        if pred.size and (pred.min() < 0 or pred.max() >= c):
-            bad = pred[(pred < 0) | (pred >= c)][0]
-            raise ValueError(f"pred holds class {bad}, outside 0..{c - 1}")
+        _check_classes(pred, target, c, self.ignore_index)
         # Each (t, p) pair becomes one index t*C + p; a histogram of those is the matrix.
         self.matrix += np.bincount(target * c + pred, minlength=c * c).reshape(c, c)
         return self
@@ -137,16 +133,10 @@ def confusion_matrix_loops(pred, target, num_classes: int,
                            ignore_index: int = IGNORE_INDEX) -> np.ndarray:
     """The readable reference: visit every pixel and add one to ``matrix[truth, prediction]``."""
     pred, target = (a.ravel() for a in _as_int_pair(pred, target, "target"))
+    keep = target != ignore_index
+    _check_classes(pred[keep], target[keep], num_classes, ignore_index)
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    for p, t in zip(pred.tolist(), target.tolist()):
-        if t == ignore_index:
-            continue
-        # Checked per pixel: NumPy would file a label of -1 silently under the last class.
-        if not 0 <= t < num_classes:
-            raise ValueError(f"target holds label {t}, outside 0..{num_classes - 1} and not "
-                             f"ignore_index={ignore_index}")
-        if not 0 <= p < num_classes:
-            raise ValueError(f"pred holds class {p}, outside 0..{num_classes - 1}")
+    for p, t in zip(pred[keep].tolist(), target[keep].tolist()):
         matrix[t, p] += 1
     return matrix
 
@@ -154,13 +144,6 @@ def confusion_matrix_loops(pred, target, num_classes: int,
 # ----------------------------------------------------------------------------------------
 # The trimap: a band around label boundaries
 # ----------------------------------------------------------------------------------------
-
-def _as_label_map(label, name: str = "label") -> np.ndarray:
-    label = _as_int_array(label, name)
-    if label.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D label map (H, W), got shape {tuple(label.shape)}")
-    return label
-
 
 def _check_width(width) -> int:
     return validate.integer(width, "width", minimum=1, unit="(pixels)")
@@ -172,7 +155,9 @@ def boundary_pixels(label) -> np.ndarray:
     Any change of value counts, including into and out of ``ignore`` (VOC draws its void
     band exactly along object outlines). The image border is not a boundary.
     """
-    label = _as_label_map(label)
+    label = _as_int_array(label, "label")
+    if label.ndim != 2:
+        raise ValueError(f"label must be a 2-D label map (H, W), got shape {tuple(label.shape)}")
     edge = np.zeros(label.shape, dtype=bool)
     vertical = label[1:, :] != label[:-1, :]
     horizontal = label[:, 1:] != label[:, :-1]
@@ -186,10 +171,9 @@ def boundary_pixels(label) -> np.ndarray:
 def trimap_band(label, width: int) -> np.ndarray:
     """Boolean mask of the pixels within ``width`` pixels of a label boundary.
 
-    A boundary lies *between* two pixels, so ``width`` pixels on each side are in the band:
-    a pixel is in it when its (Euclidean) distance to the nearest boundary pixel is at most
-    ``width - 1``. Width 1 is the two-pixel-thick outline itself; a straight edge gives a band
-    ``2 * width`` pixels across.
+    A boundary lies *between* two pixels, so a pixel is in the band when its (Euclidean) distance
+    to the nearest boundary pixel is at most ``width - 1``: a straight edge gives a band
+    ``2 * width`` pixels across (width 1: the two-pixel-thick outline itself).
     """
     width = _check_width(width)
     edge = boundary_pixels(label)
@@ -247,10 +231,7 @@ class TrimapConfusion:
 
 def trimap_accuracy(pred, label, widths: Iterable[int], num_classes: int | None = None,
                     ignore_index: int = IGNORE_INDEX) -> dict[int, float]:
-    """Pixel accuracy inside the band of each width: ``{width: accuracy}``.
-
-    ``pred`` and ``label`` are (H, W) or a batch (..., H, W); ignored pixels never count.
-    """
+    """Pixel accuracy inside the band of each width, ``{width: accuracy}``, of (H, W) or (..., H, W) maps."""
     pred_arr = _as_int_array(pred, "pred")
     label_arr = _as_int_array(label, "label")
     if num_classes is None:
