@@ -10,13 +10,11 @@ r = 2 skips every other input sample, and so on. The same filter therefore cover
 effective span of K + (K − 1)(r − 1) inputs with only K weights, which is how DeepLab
 enlarges the field of view without adding parameters or reducing resolution.
 
-Like the paper's formula (and like ``torch.nn.functional.conv1d``) these functions compute a
-cross-correlation, and index from 0 instead of 1. :func:`atrous_conv1d` and
-:func:`atrous_conv2d` loop explicitly over the filter taps k, so that each line is the
-formula; ``conv1d(..., dilation=r)`` and ``conv2d(..., dilation=r)`` are the fast equivalents
-and ``tests/test_atrous.py`` holds the two equal. Everything else here is arithmetic that the
-chapters print: the effective kernel size, the padding that keeps the size, the dilated
-(zero-inserted) kernel, and which input positions feed one output.
+Like the formula (and ``conv1d``) these are cross-correlations, indexed from 0. :func:`atrous_conv1d`
+and :func:`atrous_conv2d` loop over the filter taps k, each line the formula; ``conv1d`` /
+``conv2d(..., dilation=r)`` are the fast equivalents, held equal by ``tests/test_atrous.py``. The
+rest is arithmetic the chapters print: effective size, same padding, the zero-inserted kernel,
+and which inputs feed one output.
 """
 
 from __future__ import annotations
@@ -29,15 +27,8 @@ import torch.nn.functional as F
 
 from deeplab_edu import validate
 
-__all__ = [
-    "effective_kernel_size",
-    "same_padding",
-    "output_length",
-    "tap_positions",
-    "dilate_kernel",
-    "atrous_conv1d",
-    "atrous_conv2d",
-]
+__all__ = ["effective_kernel_size", "same_padding", "output_length", "tap_positions", "dilate_kernel", "atrous_conv1d",
+           "atrous_conv2d"]
 
 Padding1d = int | tuple[int, int]
 
@@ -95,8 +86,7 @@ def _finish(y: torch.Tensor, bias: object, plain: bool) -> torch.Tensor:
 def effective_kernel_size(kernel_size: int, rate: int) -> int:
     """The span of inputs a K-tap filter covers at rate r: K + (K − 1)(r − 1).
 
-    Inserting r − 1 zeros between consecutive taps (DeepLab v2, Section 3.1) gives a filter
-    of this length with still only K non-zero weights.
+    r − 1 zeros between consecutive taps (DeepLab v2, Section 3.1): this length, still K weights.
     """
     k, r = _count(kernel_size, "kernel_size"), _count(rate, "rate")
     return k + (k - 1) * (r - 1)
@@ -105,9 +95,8 @@ def effective_kernel_size(kernel_size: int, rate: int) -> int:
 def same_padding(kernel_size: int, rate: int) -> tuple[int, int]:
     """Zeros to add (before, after) so that a stride-1 atrous convolution keeps the length.
 
-    The output is shorter than the input by (effective size − 1), so that many zeros must be
-    added in total. When that total is odd (an even effective size, e.g. K = 2, r = 1) it cannot
-    be split evenly; like TensorFlow's ``padding="SAME"`` we put the extra zero after.
+    (effective size − 1) zeros in all; when that is odd (e.g. K = 2, r = 1) the extra zero goes
+    after, like TensorFlow's ``padding="SAME"``.
     """
     total = effective_kernel_size(kernel_size, rate) - 1
     return total // 2, total - total // 2
@@ -117,11 +106,10 @@ def output_length(length: int, kernel_size: int, rate: int = 1, stride: int = 1,
                   padding: Padding1d = 0) -> int:
     """Outputs of a 1-D atrous convolution: ⌊(L + p_before + p_after − K_eff) / stride⌋ + 1.
 
-    Raises ``ValueError`` naming ``kernel_size`` when the dilated kernel is longer than the
-    padded input, so that there is no position at which it fits.
+    ``ValueError`` naming ``kernel_size`` when the dilated kernel is longer than the padded input.
     """
     length, stride = _count(length, "length"), _count(stride, "stride")
-    before, after = _padding_pair(padding)
+    before, after = _pair(padding, "padding", minimum=0)
     k_eff = effective_kernel_size(kernel_size, rate)
     padded = length + before + after
     if k_eff > padded:
@@ -135,31 +123,21 @@ def tap_positions(output_index: int, kernel_size: int, rate: int = 1, stride: in
                   padding: Padding1d = 0) -> list[int]:
     """The input indices that feed output ``output_index``: i·stride − p_before + r·k, k = 0..K−1.
 
-    Indices below 0 or past the end are padding zeros. This is Eq. 1 read backwards: which
-    x[·] appear in the sum for y[i].
+    Eq. 1 read backwards: which x[·] appear in the sum for y[i] (outside the input: padding zeros).
     """
     i = _count(output_index, "output_index", minimum=0)
     k, r, s = _count(kernel_size, "kernel_size"), _count(rate, "rate"), _count(stride, "stride")
-    before, _ = _padding_pair(padding)
+    before, _ = _pair(padding, "padding", minimum=0)
     return [i * s - before + r * tap for tap in range(k)]
-
-
-def _padding_pair(padding: Padding1d) -> tuple[int, int]:
-    if isinstance(padding, tuple | list):
-        return _pair(padding, "padding", minimum=0)
-    v = _count(padding, "padding", minimum=0)
-    return v, v
 
 
 def dilate_kernel(weight: torch.Tensor, rate: int | tuple[int, int], dims: int | None = None
                   ) -> torch.Tensor:
     """Upsample a filter by inserting r − 1 zeros between its taps (DeepLab v2, Section 3.1).
 
-    ``weight`` is a 1-D filter (K,), a 2-D filter (KH, KW), or a PyTorch weight
-    (out, in, K) / (out, in, KH, KW); ``dims`` (1 or 2) says how many trailing axes are
-    spatial, and defaults to 1 for 1-D and 3-D tensors and to 2 otherwise. A K-tap kernel
-    becomes K + (K − 1)(r − 1) long; an ordinary convolution with it equals the atrous
-    convolution with the original — method (a) of the hole algorithm in ``hole.py``.
+    ``weight`` is (K,), (KH, KW), or a PyTorch weight (out, in, K) / (out, in, KH, KW); ``dims``
+    (1 or 2) spatial trailing axes, by default 1 for 1-D and 3-D tensors. An ordinary convolution
+    with the result equals the atrous one with ``weight``: method (a) of ``hole.py``.
     """
     weight = _as_tensor(weight, "weight")
     if dims is None:
@@ -183,13 +161,12 @@ def atrous_conv1d(x: torch.Tensor, weight: torch.Tensor, rate: int = 1, stride: 
                   padding: Padding1d = 0, bias: torch.Tensor | None = None) -> torch.Tensor:
     """y[i] = Σ_k x[i·stride + r·k] · w[k] (DeepLab v2, Eq. 1), one term of the sum per line.
 
-    Shapes follow ``torch.nn.functional.conv1d``: ``x`` (N, C_in, L) and ``weight``
-    (C_out, C_in, K), giving (N, C_out, L_out). For a lesson, a plain signal (L,) with a plain
-    filter (K,) is also accepted and gives (L_out,). ``padding`` adds zeros at both ends (an int)
-    or (before, after). Equal to ``conv1d(x, weight, bias, stride, padding, dilation=rate)``.
+    Shapes as ``conv1d``'s, ``x`` (N, C_in, L) and ``weight`` (C_out, C_in, K), or a plain signal
+    (L,) and filter (K,). ``padding``: zeros at both ends (an int) or (before, after). Equal to
+    ``conv1d(x, weight, bias, stride, padding, dilation=rate)``.
     """
     x, weight, plain = _batched(x, weight, dims=1)
-    r, s, (before, after) = _count(rate, "rate"), _count(stride, "stride"), _padding_pair(padding)
+    r, s, (before, after) = _count(rate, "rate"), _count(stride, "stride"), _pair(padding, "padding", minimum=0)
     n_out = output_length(x.shape[-1], weight.shape[-1], r, s, (before, after))
     x = F.pad(x, (before, after))
     y = x.new_zeros(x.shape[0], weight.shape[0], n_out)
@@ -204,10 +181,9 @@ def atrous_conv2d(x: torch.Tensor, weight: torch.Tensor, rate: int | tuple[int, 
                   bias: torch.Tensor | None = None) -> torch.Tensor:
     """y[i, j] = Σ_k Σ_l x[i·s + r·k, j·s + r·l] · w[k, l], Eq. 1 applied along both axes.
 
-    Shapes follow ``torch.nn.functional.conv2d``: ``x`` (N, C_in, H, W), ``weight``
-    (C_out, C_in, KH, KW); an image (H, W) with a filter (KH, KW) is also accepted.
-    ``rate``, ``stride`` and ``padding`` are an int or a (height, width) pair; padding is
-    symmetric zeros. Equal to ``conv2d(x, weight, bias, stride, padding, dilation=rate)``.
+    Shapes as ``conv2d``'s, or an image (H, W) and filter (KH, KW); ``rate``, ``stride`` and
+    ``padding`` (symmetric zeros) an int or a (height, width) pair. Equal to ``conv2d(x, weight,
+    bias, stride, padding, dilation=rate)``.
     """
     x, weight, plain = _batched(x, weight, dims=2)
     (rh, rw), (sh, sw) = _pair(rate, "rate", minimum=1), _pair(stride, "stride", minimum=1)

@@ -80,10 +80,7 @@ def dense_crf(image, probs, params: CRFParams | None = None, method: str = "pyde
     return refined.to(device=probs.device, dtype=probs.dtype)
 
 
-__all__ = [
-    "CRFMethod", "CRFParams", "DEFAULT_SETTING", "METHODS", "PUBLISHED", "PublishedCRF", "appearance_kernel",
-    "check_finite_output", "check_inputs", "coarse_scores",
-    "dense_crf", "dense_crf_lattice", "dense_crf_pydensecrf", "free_energy", "gibbs_energy",
-    "kernel_matrix", "lattice_mean_field", "mean_field_exact", "mean_field_steps",
-    "mean_field_torch", "smoothness_kernel", "unary_energy",
-]
+__all__ = ["CRFMethod", "CRFParams", "DEFAULT_SETTING", "METHODS", "PUBLISHED", "PublishedCRF", "appearance_kernel",
+           "check_finite_output", "check_inputs", "coarse_scores", "dense_crf", "dense_crf_lattice",
+           "dense_crf_pydensecrf", "free_energy", "gibbs_energy", "kernel_matrix", "lattice_mean_field",
+           "mean_field_exact", "mean_field_steps", "mean_field_torch", "smoothness_kernel", "unary_energy"]

@@ -41,13 +41,8 @@ import torch
 
 from deeplab_edu import validate
 
-__all__ = [
-    "PermutohedralLattice",
-    "bilateral_features",
-    "gaussian_filter_brute_force",
-    "permutohedral_filter_reference",
-    "spatial_features",
-]
+__all__ = ["PermutohedralLattice", "bilateral_features", "gaussian_filter_brute_force",
+           "permutohedral_filter_reference", "spatial_features"]
 
 
 # --- features ---
