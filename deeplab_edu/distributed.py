@@ -1,21 +1,13 @@
 """Multi-GPU training through PyTorch's own engine: torchrun, DDP and SyncBatchNorm.
 
-Run any training command under ``torchrun`` and it becomes data-parallel::
+``torchrun --nproc-per-node 4 -m deeplab_edu train ...`` starts one process per GPU; ``setup()``
+joins the process group, each process takes ``batch_size / world_size`` images of every global
+batch, and ``DistributedDataParallel`` averages the gradients after ``backward``.
 
-    torchrun --nproc-per-node 4 -m deeplab_edu train --model deeplabv3 ...
-
-torchrun starts one process per GPU and sets ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE`` and
-the rendezvous address; ``setup()`` reads them and joins the process group (``nccl`` on
-GPUs, ``gloo`` on CPUs). Each process then takes its share of every global batch
-(``batch_size / world_size`` images), ``DistributedDataParallel`` averages the gradients
-across processes after ``backward``, and every process applies the same update.
-
-**BatchNorm with small per-GPU batches.** DeepLab v3 (§4.1) trains BN with 16 images per
-batch; split across 8 GPUs that is 2 per GPU, too few for good statistics (and image
-pooling's 1×1 map makes BN fail outright at one image). ``SyncBatchNorm`` computes the
-statistics over the whole global batch across processes, so the result equals one big
-GPU's. PyTorch implements it for GPUs only; on CPUs, freeze BN instead (``freeze_batchnorm``,
-as DeepLab v2 did) — then every process computes the same thing as one process would.
+**BatchNorm with small per-GPU batches.** DeepLab v3 (§4.1) trains BN with 16 images per batch;
+across 8 GPUs that is 2 per GPU, too few for good statistics (and image pooling's 1×1 map fails
+outright at one). ``SyncBatchNorm`` takes the statistics over the global batch (GPUs only); on
+CPUs, freeze BN instead (``freeze_batchnorm``, as DeepLab v2 did).
 """
 
 from __future__ import annotations
@@ -64,11 +56,8 @@ def env_from_torchrun() -> DistEnv:
 
 
 def setup(device_type: str = "cpu") -> DistEnv:
-    """Join the process group when torchrun started us; return this process's ``DistEnv``.
-
-    The backend is ``nccl`` for CUDA and ``gloo`` otherwise. On CUDA each process uses the
-    GPU ``LOCAL_RANK`` names. Calling it again (or without torchrun) is harmless.
-    """
+    """Join the process group (``nccl`` on CUDA, on GPU ``LOCAL_RANK``; else ``gloo``) when torchrun
+    started us; return this process's ``DistEnv``. Harmless to call again, or without torchrun."""
     env = env_from_torchrun()
     if env.is_distributed and not dist.is_initialized():
         backend = "nccl" if device_type == "cuda" else "gloo"
@@ -100,12 +89,8 @@ def per_process_batch(batch_size: int, env: DistEnv) -> int:
 
 
 def freeze_batchnorm(model: nn.Module) -> int:
-    """Put every BatchNorm in eval mode with fixed affine parameters; return how many.
-
-    Frozen BN normalises with the running statistics (ImageNet's, for a pretrained
-    backbone) and learns nothing: what DeepLab v2 did with its small batches. Call it again
-    after every ``model.train()``, which would switch BN back to batch statistics.
-    """
+    """Put every BatchNorm in eval mode with fixed affine parameters (DeepLab v2); return how many.
+    Call it again after every ``model.train()``, which switches BN back to batch statistics."""
     count = 0
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):

@@ -1,9 +1,5 @@
-"""The one exception type for a user's mistake: the command line prints it as one line.
-
-``python -m deeplab_edu`` shows a traceback only for bugs. Anything a user can fix — a bad
-value, a missing file, a checkpoint of another run — is raised as ``UserError`` (or as
-``ValueError`` / ``FileNotFoundError``, which the command line treats the same way) with a
-message that names the value or file and what was expected.
+"""The one exception type for a user's mistake — a bad value, a missing file, a checkpoint of another
+run — with a message naming it and what was expected; the command line prints it as one line.
 """
 
 from __future__ import annotations
@@ -20,8 +16,5 @@ class TrainingInterrupted(UserError):
 
 
 class TrainingDiverged(UserError, FloatingPointError):
-    """The loss or the weights stopped being finite (a learning rate or weight decay too large).
-
-    A ``UserError``, so the command line prints its one line (the step and the last good
-    checkpoint) instead of a traceback; a ``FloatingPointError`` for code that catches that.
-    """
+    """The loss or the weights stopped being finite (a learning rate or weight decay too large): one
+    line on the command line, and a ``FloatingPointError`` for code that catches that."""

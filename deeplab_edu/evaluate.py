@@ -1,11 +1,5 @@
 """Evaluation, the public face: the way the papers score — whole images, one confusion matrix,
-trimap, multi-scale + flip, and the dense CRF on saved scores.
-
-The pieces live in ``deeplab_edu.engine``: whole-image inference (``engine.inference``), the
-confusion-matrix evaluation (``engine.evaluation``), the CRF over saved probabilities in worker
-processes (``engine.crf_scores``) and the chapters' tables (``engine.tables``). The command
-line (``deeplab_edu.cli.evaluate``) builds on this face; this module re-exports the engine's
-public names only.
+trimap, multi-scale + flip, and the dense CRF on saved scores — re-exported from ``deeplab_edu.engine``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""Files a user can share: what an atomic write creates gets the mode of an ordinary file.
-
-``tempfile.mkstemp`` creates its file with mode 0600 (private, because its name is guessable
-only by its maker), and ``os.replace`` keeps that mode. A checkpoint or log written that way
-would be unreadable to the user's group even under ``umask 022``; ``match_umask`` gives the
-file the mode ``open()`` would have given it: ``0666 & ~umask``.
+"""Files a user can share: ``tempfile.mkstemp`` creates mode 0600, which ``os.replace`` keeps, so an
+atomically written checkpoint or log gets the mode ``open()`` would have given it: ``0666 & ~umask``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Progress bars: tqdm's where it is installed, a silent stand-in where it is not.
-
-tqdm is a declared dependency, but ``gpu-check`` must run on a bare GPU machine that has only
-torch, NumPy and Pillow; every progress bar in the package is therefore made here, and the
-stand-in has exactly the methods the package calls.
+"""Progress bars: tqdm's where it is installed, a silent stand-in with the methods the package calls
+where it is not (``gpu-check`` runs on a bare GPU machine with only torch, NumPy and Pillow).
 """
 
 from __future__ import annotations
@@ -32,9 +29,6 @@ except ImportError:
             self.n += n
 
         def set_postfix(self, *args, **kwargs) -> None:
-            pass
-
-        def set_description(self, *args, **kwargs) -> None:
             pass
 
         def close(self) -> None:

@@ -1,12 +1,5 @@
-"""Training, the public face: ``TrainConfig``, ``train``, ``TrainResult``.
-
-The engine lives in ``deeplab_edu.engine``, one idea per file: the config and its recipe
-(``engine.config``), the starting weights (``engine.pretrained``), the losses
-(``engine.losses``), what a model returns in training (``engine.outputs``), the reproducible
-sampler (``engine.sampling``), the run directory's resume rule (``engine.run_dir``), the CSV log
-(``engine.log``), the clean stop on a signal (``engine.stop``) and the loop (``engine.loop``).
-The command line (``deeplab_edu.cli.train``) builds on this face; this module re-exports the
-engine's public names only.
+"""Training, the public face: ``TrainConfig``, ``train``, ``TrainResult`` and the other public names
+of ``deeplab_edu.engine``, re-exported; the command line (``deeplab_edu.cli.train``) builds on it.
 """
 
 from __future__ import annotations

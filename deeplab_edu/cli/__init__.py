@@ -1,14 +1,13 @@
-"""The command line, gathered in one place: one file per command, each with
-``add_arguments(parser)`` and ``run(args) -> int``; ``deeplab_edu.__main__`` lists them.
-
-This module holds what the commands share: the help formatter (each default printed once,
-never "(default: None)") and argument types that refuse a bad value before any work starts.
+"""The command line: one file per command, each with ``add_arguments(parser)`` and ``run(args) -> int``
+(listed in ``deeplab_edu.__main__``). Here: what they share, the help formatter and argument types
+that refuse a bad value before any work starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -28,22 +27,22 @@ def configure(parser: argparse.ArgumentParser, description: str) -> None:
     parser.description = description
 
 
-def _int_at_least(text: str, low: int, what: str) -> int:
+def _int_in(text: str, low: int, what: str, high: int | None = None) -> int:
     try:
         value = int(text)
     except ValueError:
         value = low - 1  # not an integer: the same message as one out of range
-    if value < low:
+    if value < low or (high is not None and value > high):
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
 
 
 def positive_int(text: str) -> int:
-    return _int_at_least(text, 1, "a positive integer")
+    return _int_in(text, 1, "a positive integer")
 
 
 def non_negative_int(text: str) -> int:
-    return _int_at_least(text, 0, "an integer >= 0")
+    return _int_in(text, 0, "an integer >= 0")
 
 
 def _finite(text: str) -> float:
@@ -99,17 +98,7 @@ SEED_MAX = 2**32 - 1  # NumPy's seeds stop there; PyTorch's and Python's go furt
 
 def seed_value(text: str) -> int:
     """A random seed every library accepts: an integer in 0..2**32-1."""
-    return _in_range(text, 0, SEED_MAX, "a seed")
-
-
-def _in_range(text: str, low: int, high: int, what: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"expected {what} in {low}..{high}, got {text!r}")
-    return value
+    return _int_in(text, 0, f"a seed in 0..{SEED_MAX}", SEED_MAX)
 
 
 def run_profile(parser: argparse.ArgumentParser):
@@ -125,8 +114,6 @@ def run_profile(parser: argparse.ArgumentParser):
 
 def existing_file(path, what: str, hint: str = ""):
     """``path`` if it is a file; otherwise a one-line error saying whether it is missing or a folder."""
-    from pathlib import Path
-
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{what} {path} is a folder; expected a file{hint}")
@@ -139,8 +126,6 @@ def existing_file(path, what: str, hint: str = ""):
 
 def checkpoint_file(path, what: str = "checkpoint"):
     """A training checkpoint's path, checked; a run folder is answered with the file inside it."""
-    from pathlib import Path
-
     path = Path(path)
     inside = path / "checkpoint.pt"
     hint = f" (did you mean {inside}?)" if inside.is_file() else "; give the checkpoint.pt that `train` wrote"
@@ -149,8 +134,6 @@ def checkpoint_file(path, what: str = "checkpoint"):
 
 def existing_folder(path, what: str, hint: str = ""):
     """``path`` if it is a folder; otherwise a one-line error saying whether it is missing or a file."""
-    from pathlib import Path
-
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"{what} {path} is a file; expected a folder{hint}")

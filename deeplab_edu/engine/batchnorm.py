@@ -1,11 +1,8 @@
-"""BatchNorm's running-average momentum, set on a built model.
+"""BatchNorm's running-average momentum, set on a built model (``TrainConfig.bn_momentum``).
 
-PyTorch updates a running statistic as ``running = (1 − momentum) · running + momentum · batch``;
-TensorFlow's ``decay`` is the weight of the old value, ``running = decay · running + (1 − decay) ·
-batch``. So TF DeepLab's decay 0.9997 (v3 §4.1: "batch normalization parameters are trained with
-decay = 0.9997") is PyTorch's momentum 1 − 0.9997 = 0.0003, not 0.9997 (a known trap). The
-models are built with PyTorch's default 0.1; ``TrainConfig.bn_momentum`` replaces it in every
-BatchNorm of the backbone and the head when the engine builds the model.
+PyTorch updates ``running = (1 − momentum) · running + momentum · batch``; TensorFlow's ``decay``
+weighs the old value, ``running = decay · running + (1 − decay) · batch``. So TF DeepLab's decay
+0.9997 (v3 §4.1) is PyTorch's momentum 1 − 0.9997 = 0.0003, not 0.9997 (a known trap).
 """
 
 from __future__ import annotations
@@ -13,13 +10,6 @@ from __future__ import annotations
 from torch import nn
 
 from deeplab_edu import validate
-
-
-def momentum_from_tf_decay(decay: float) -> float:
-    """PyTorch's BatchNorm momentum for TensorFlow's moving-average ``decay``: 1 − decay."""
-    if not 0 <= decay <= 1:
-        raise ValueError(f"a TF batch-norm decay lies in [0, 1], got {decay!r}")
-    return 1.0 - decay
 
 
 def set_batchnorm_momentum(model: nn.Module, momentum: float) -> int:

@@ -1,18 +1,11 @@
 """What training runs will cost before it is spent: FLOPs of one step, and seconds on a device.
 
-Two estimates, one from arithmetic and one from the clock:
-
-* **FLOPs.** ``step_flops`` counts the matrix products and convolutions of one training step —
-  forward and backward, the whole batch — with ``torch.utils.flop_counter.FlopCounterMode`` on
-  the *meta* device, where tensors have shapes but no data: a full-size ResNet-101 is counted in
-  a second on any CPU. A run costs ``step_flops × iterations``; on a GPU of dense peak ``P``
-  that reaches a share ``s`` of it, ``seconds = FLOPs / (s · P)`` (``projected_seconds``).
-  ``REFERENCE_SHARE`` is ``s`` until ``gpu-check`` measures it: the share of the bf16 peak that
-  torchvision's DeepLabV3-ResNet-101 reaches in training on an H100.
-* **The clock.** ``time_steps`` times a few real training steps of one recipe on this device
-  (random crops, random weights, its random streams restored afterwards), and
-  ``estimate_time`` scales that rate by the FLOPs of every run of a chapter: the
-  arithmetic gives the ratios between recipes, the warm-up the device's speed.
+* **FLOPs.** ``step_flops`` counts the matrix products and convolutions of one training step
+  (forward and backward, the whole batch) with ``FlopCounterMode`` on the *meta* device, where
+  tensors have shapes but no data: a full-size ResNet-101 is counted in a second on any CPU. On
+  a GPU of dense peak ``P`` reaching a share ``s`` of it, ``seconds = FLOPs / (s · P)``.
+* **The clock.** ``time_steps`` times a few real training steps of one recipe on this device;
+  ``estimate_time`` scales that rate by the FLOPs of every run of a chapter.
 """
 
 from __future__ import annotations
@@ -59,9 +52,8 @@ def count_flops(fn: Callable, *args) -> float | None:
 
 
 def _recipe_key(config: TrainConfig, num_classes: int) -> str:
-    """What decides a step's FLOPs: the model, the crop, the loss's heads; not the rate or seed.
-    CRF-as-RNN's mean-field layer is left out: its permutohedral filtering is no matrix product,
-    which is all ``FlopCounterMode`` counts (the network below it is counted)."""
+    """What decides a step's FLOPs: the model, the crop, the loss's heads. CRF-as-RNN is left out:
+    its permutohedral filtering is no matrix product, which is all ``FlopCounterMode`` counts."""
     model = config.resolved().model_config(num_classes)
     model.pop("crf_rnn", None)
     return json.dumps({"model": model, "crop": config.crop_size,
@@ -113,8 +105,8 @@ def run_flops(config: TrainConfig, num_classes: int = 21) -> float:
 
 
 def remaining_iterations(config: TrainConfig) -> int:
-    """The iterations a run still has to train: all of them, or, when its folder holds a checkpoint,
-    those after its log's last step (a finished run is loaded, not trained again; ``run_dir``)."""
+    """The iterations a run still has to train: those after its log's last step when its folder holds
+    a checkpoint (a finished run is loaded, not trained again), else all of them."""
     from deeplab_edu.engine import log as run_log
 
     out = Path(config.out_dir)
@@ -133,10 +125,9 @@ def projected_seconds(flops: float, peak_tflops: float, share: float = REFERENCE
 
 def time_steps(config: TrainConfig, steps: int = 3, num_classes: int = 21,
                device: torch.device | str | None = None) -> float:
-    """Seconds per training step of ``config`` on ``device``, from ``steps`` timed steps after one
-    untimed one (kernels chosen, memory allocated). Random weights and random crops: the cost of a
-    step does not depend on them. The global random streams are restored afterwards, so a chapter
-    that estimates before it trains draws the same numbers as one that does not."""
+    """Seconds per training step of ``config`` on ``device``: ``steps`` timed steps of random weights and
+    crops after one untimed one; the global random streams are restored afterwards, so a chapter that
+    estimates before it trains draws the same numbers as one that does not."""
     from deeplab_edu.datasets.transforms import rgb_from_normalized
     from deeplab_edu.engine.loop import forward_backward
     from deeplab_edu.engine.outputs import TrainingScores
@@ -168,7 +159,7 @@ def time_steps(config: TrainConfig, steps: int = 3, num_classes: int = 21,
                                  1 / config.accumulate, config.aux_weight)
             optimizer.step()
 
-        step()
+        step()  # untimed: kernels chosen, memory allocated
         _sync(device)
         start = time.perf_counter()
         for _ in range(steps):
@@ -219,9 +210,8 @@ class Estimate:
 
 def estimate_time(configs: Sequence[TrainConfig], num_classes: int = 21, steps: int = 3,
                   device: torch.device | str | None = None) -> Estimate:
-    """The time ``configs`` (one entry per run) will take on ``device``: ``steps`` timed steps of
-    the first run still to train, its seconds per FLOP applied to every run's FLOPs over the
-    iterations it has left (``remaining_iterations``: none for a run its folder holds finished)."""
+    """The time ``configs`` (one per run) will take on ``device``: the first run still to train is
+    timed, and its seconds per FLOP applied to every run's FLOPs over its ``remaining_iterations``."""
     if not configs:
         raise ValueError("configs is empty: nothing to estimate")
     from deeplab_edu.runtime import describe_device, resolve_device

@@ -1,9 +1,7 @@
-"""The training log, ``<out>/log.csv``: one row every ``log_every`` steps; and the validation
-log, ``<out>/val.csv``: the val mIoU every ``validate_every`` steps (``VAL_FIELDS``).
+"""The training log ``<out>/log.csv`` (every ``log_every`` steps) and the validation log ``val.csv``.
 
-A run killed while writing leaves a partial last line. Reading skips any row that does not
-parse (and says so), and a resumed run rewrites the log atomically from the rows it keeps, so
-the log never holds half a row after the resume.
+A run killed while writing leaves a partial last line: reading skips (and names) rows that do not
+parse, and a resumed run rewrites the log atomically from the rows it keeps.
 """
 
 from __future__ import annotations

@@ -1,21 +1,14 @@
 """The run directory's one rule: nothing in it is replaced without being asked.
 
-``<out>/checkpoint.pt`` and ``<out>/log.csv`` belong to one run. Training into a folder that
-holds a checkpoint
+Training into a folder that holds a checkpoint **resumes** it when the recipe
+(``TrainConfig.recipe``) is the saved one, **refuses** naming every differing field when it is
+not (the optimiser's state belongs to the old recipe), and **starts over** only with
+``overwrite=True``. A ``log.csv`` or ``val.csv`` without a checkpoint is refused too: a new run
+would replace rows of another.
 
-* **resumes** it when the recipe (``TrainConfig.recipe``) is the saved one (the default);
-* **refuses**, naming every differing field, when the recipe differs (another lr, seed, batch,
-  crop, dataset, model …): the optimiser's state belongs to the old recipe;
-* **starts over** only with ``overwrite=True`` (``--overwrite``).
-
-A folder holding a ``log.csv`` or ``val.csv`` but no checkpoint (moved away, or a run killed
-before its first save) is refused too: those rows belong to some other run, and a new one
-would replace them. One process at a time trains in a folder (``run_lock``).
-
-A larger ``iterations`` extends the run: the poly schedule is recomputed for the new length,
-so from the checkpoint's step ``it`` the rate is ``base·(1 − it/N_new)^power`` (v2 §4.1) and
-reaches 0 at the new last step; the step schedule does not depend on the length. A checkpoint
-already past ``iterations`` is refused.
+A larger ``iterations`` extends the run: from the checkpoint's step ``it`` the poly rate is
+``base·(1 − it/N_new)^power`` (v2 §4.1), reaching 0 at the new last step. A checkpoint already
+past ``iterations`` is refused.
 """
 
 from __future__ import annotations
@@ -49,8 +42,8 @@ def recipe_differences(saved: TrainConfig, wanted: TrainConfig) -> list[str]:
 
 
 def data_identity(config: TrainConfig) -> dict | None:
-    """What identifies the built-in set a run reads (its ``builtin.json`` without the class list):
-    a set painted again by a newer version of the book is other data under the same folder name."""
+    """What identifies the built-in set a run reads (its ``builtin.json`` without the class list): a set
+    painted again by a newer book is other data under the same folder name."""
     if config.dataset not in ("builtin", "sample") or config.data_root is None:
         return None
     try:

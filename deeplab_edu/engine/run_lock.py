@@ -1,17 +1,10 @@
 """One writer per run folder: ``<out>/run.lock``, held while a run trains there.
 
-The lock is taken with the kernel's advisory lock (``fcntl.flock``) on a file that records
-the holder's PID, host and start time. The kernel drops the lock when its process dies, so a
-run killed by SIGKILL or a power cut leaves only a *stale* file: the next run finds it
-unlocked, says whose it was, and takes it over. A second ``train`` into a folder in use stops
-before touching anything, naming the PID and host of the running one.
-
-Where ``fcntl`` does not exist (Windows) or the file system refuses it (some network mounts),
-the file itself is the lock, created with ``O_CREAT | O_EXCL`` (atomic); a file whose PID no
-longer runs on this host is stale.
-
-``process_alive`` is also what keeps a writer's temporary files safe: a ``.tmp`` file is
-removed as stale only when the process that named itself in it is gone.
+The lock is the kernel's advisory ``fcntl.flock`` on a file that records the holder's PID, host
+and start time. The kernel drops it when its process dies, so a killed run leaves only a *stale*
+file, which the next run takes over; a second ``train`` into a folder in use stops before touching
+anything, naming the running one. Without ``flock`` (Windows, some network mounts) the file itself
+is the lock (``O_CREAT | O_EXCL``), stale when its PID no longer runs on this host.
 """
 
 from __future__ import annotations
@@ -47,11 +40,9 @@ def process_alive(pid: int, host: str | None = None) -> bool:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
     except PermissionError:  # it exists, under another user
         return True
-    except OSError:
+    except OSError:  # ProcessLookupError included
         return False
     return True
 
@@ -132,11 +123,8 @@ def _acquire_exclusive(folder: Path, path: Path) -> int:
 
 @contextlib.contextmanager
 def hold_run_folder(folder: str | Path, writer: bool = True) -> Iterator[Path | None]:
-    """Hold ``folder``'s lock for the duration of the ``with`` block (created if missing).
-
-    ``writer=False`` (the other processes of a torchrun job, which never write) takes nothing.
-    Raises ``RunFolderBusy`` naming the holder when another live process has the folder.
-    """
+    """Hold ``folder``'s lock (created if missing) for the ``with`` block, or raise ``RunFolderBusy`` naming
+    the holder; ``writer=False`` (torchrun's other processes, which never write) takes nothing."""
     if not writer:
         yield None
         return

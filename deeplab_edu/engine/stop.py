@@ -1,8 +1,5 @@
-"""Stopping a run cleanly: SIGINT (Ctrl-C) or SIGTERM ends the current step, saves, and exits.
-
-While ``StopRequest`` is active the first signal only sets a flag; the loop finishes its step,
-writes a checkpoint at that step and raises ``TrainingInterrupted`` naming the checkpoint and
-how to resume. A second Ctrl-C interrupts at once, as usual.
+"""Stopping a run cleanly: the first SIGINT (Ctrl-C) or SIGTERM only sets a flag, so the loop ends
+its step, saves and says how to resume; a second Ctrl-C interrupts at once.
 """
 
 from __future__ import annotations
