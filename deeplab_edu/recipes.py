@@ -328,34 +328,16 @@ CRF_RNN_LR_MULT = Cited(
 
 # Each compared field: (attribute or derived name, label). The rows follow this order.
 COMPARED: tuple[tuple[str, str], ...] = (
-    ("dataset", "training set"),
-    ("backbone", "backbone"),
-    ("width", "width (× channels)"),
-    ("blocks", "units per ResNet stage"),
-    ("dropout", "dropout"),
-    ("initialisation", "initial weights"),
-    ("optimizer", "optimiser"),
-    ("lr", "base learning rate"),
-    ("head_lr_mult", "head learning-rate multiplier"),
-    ("head_layers", "layers at the head's rate"),
-    ("bias_lr_mult", "bias lr × (of its layer's)"),
-    ("bias_decay_mult", "bias weight decay ×"),
-    ("norm_decay_mult", "BatchNorm γ, β weight decay ×"),
+    ("dataset", "training set"), ("backbone", "backbone"), ("width", "width (× channels)"),
+    ("blocks", "units per ResNet stage"), ("dropout", "dropout"), ("initialisation", "initial weights"),
+    ("optimizer", "optimiser"), ("lr", "base learning rate"), ("head_lr_mult", "head learning-rate multiplier"),
+    ("head_layers", "layers at the head's rate"), ("bias_lr_mult", "bias lr × (of its layer's)"),
+    ("bias_decay_mult", "bias weight decay ×"), ("norm_decay_mult", "BatchNorm γ, β weight decay ×"),
     ("depthwise_decay_mult", "depthwise weight decay ×"),
-    ("schedule", "schedule"),
-    ("power", "poly power"),
-    ("step_size", "step (iterations)"),
-    ("gamma", "step factor γ"),
-    ("momentum", "momentum"),
-    ("weight_decay", "weight decay"),
-    ("batch_size", "batch size"),
-    ("crop_size", "crop"),
-    ("iterations", "iterations"),
-    ("scale", "random scale"),
-    ("output_stride", "output stride (train)"),
-    ("eval_output_stride", "output stride (evaluation)"),
-    ("loss", "loss"),
-    ("batchnorm", "BatchNorm"),
+    ("schedule", "schedule"), ("power", "poly power"), ("step_size", "step (iterations)"), ("gamma", "step factor γ"),
+    ("momentum", "momentum"), ("weight_decay", "weight decay"), ("batch_size", "batch size"), ("crop_size", "crop"),
+    ("iterations", "iterations"), ("scale", "random scale"), ("output_stride", "output stride (train)"),
+    ("eval_output_stride", "output stride (evaluation)"), ("loss", "loss"), ("batchnorm", "BatchNorm"),
     ("bn_momentum", "BatchNorm momentum (PyTorch)"),
 )
 # This book's options that no paper's recipe has: (attribute, label, the paper's value).
@@ -439,14 +421,11 @@ def _show(value: Any) -> str:
 
 
 def _resolved(config):
-    """``config.resolved()`` where it has one (the backbone and output stride written out)."""
-    resolve = getattr(config, "resolved", None)
-    if callable(resolve):
-        try:
-            return resolve()
-        except ValueError:
-            return config
-    return config
+    """``config.resolved()`` (the backbone and output stride written out) where it has one."""
+    try:
+        return config.resolved()
+    except (AttributeError, ValueError):
+        return config
 
 
 def _run_value(config, resolved, field: str, paper: Any) -> Any:
