@@ -1,16 +1,10 @@
-"""The chapters' one namespace: every name a chapter calls, with where it lives and who teaches it.
+"""The chapters' one namespace (like d2l's ``d2l``): ``from deeplab_edu import book``, then
+``book.atrous_conv1d(x, w, rate=2)``.
 
-    from deeplab_edu import book
-    y = book.atrous_conv1d(x, w, rate=2)
-
-Like d2l's ``d2l`` module, a chapter imports this one face instead of the package's module
-paths. :data:`TEACHES` is the index: for each chapter, the modules it teaches from and the names
-it introduces (a name is listed once, under the first chapter that uses it; later chapters
-call it from here too). ``book.where(name)`` gives ``(module, chapter)`` for one name, and
-:func:`modules_by_chapter` is the module → chapter index the README prints.
-
-A name is imported from its module the first time it is read, so a chapter on the 1-D formula
-loads neither the training engine nor the CRF.
+:data:`TEACHES` is the index: for each chapter, the modules it teaches from and the names it
+introduces (each listed once, under the first chapter that uses it). A name is imported from its
+module the first time it is read, so a chapter on the 1-D formula loads neither the training
+engine nor the CRF.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""The training runs each chapter (07-11) makes, as configs: what a chapter will cost, per profile.
-
-Each function lists the runs of one chapter as the chapter builds them (``TrainConfig.from_profile``
-and the changes its cells make), one entry per run and seed, so that their FLOPs
-(``engine.estimate``) project the chapter's time on any GPU before a GPU is at hand, and
-``gpu-check`` can time them where one is. ``chapter_seconds`` projects every chapter;
-``gpu_iterations`` recomputes the ``gpu`` profile's iteration count from the FLOPs.
+"""The training runs each chapter (07-11) makes, as configs, one per run and seed, as its cells
+build them: their FLOPs (``engine.estimate``) project a chapter's time on any GPU per profile,
+and ``gpu-check`` times them where a GPU is. ``gpu_iterations`` recomputes the ``gpu`` profile's
+iteration count from the FLOPs.
 """
 
 from __future__ import annotations

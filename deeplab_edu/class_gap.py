@@ -100,8 +100,8 @@ def class_gap(a: str, results_a: Sequence[EvalResult], b: str, results_b: Sequen
 
 
 def predicted_as(results: Sequence[EvalResult], name: str) -> dict[str, float]:
-    """The share of the pixels truly of class ``name`` that were predicted as each class, over
-    all of ``results`` (their confusion matrices summed: the row of ``name``, normalised)."""
+    """The share of the pixels truly of class ``name`` predicted as each class (the row of ``name``
+    in the summed confusion matrices of ``results``, normalised)."""
     if not results:
         raise ValueError("predicted_as needs at least one EvalResult")
     index = _class_index(results[0], name)
@@ -112,6 +112,5 @@ def predicted_as(results: Sequence[EvalResult], name: str) -> dict[str, float]:
 
 
 def miou_without(results: Sequence[EvalResult], name: str) -> list[float]:
-    """Per result (one per seed): the mIoU over every class but ``name``, to set a difference
-    that remains without that class against the seeds' spread (``experiments.compare``)."""
+    """Per result (one per seed): the mIoU over every class but ``name``."""
     return [float(np.nanmean(np.delete(r.confusion.per_class_iou(), _class_index(r, name)))) for r in results]
