@@ -14,17 +14,13 @@ the **output stride**: the ratio of input to output resolution (32 for VGG-16 an
 8 for DeepLab v1, 16 or 8 for v3). Output i of layer l sees input pixels a_l + i·j_l up to
 a_l + i·j_l + RF_l - 1.
 
-The book computes the field three ways and the tests hold them equal:
+Three ways, held equal by the tests: ``field_table`` (the recurrence); ``dependency_tree_1d``
+(loops over layers and taps collecting the inputs one output reads, holes included: the study
+notes' "{1,2,3,4}" picture); ``measure_support`` (back-propagate a one-hot gradient through a
+torch network built from the spec and read the input gradient's support).
 
-* ``field_table`` — the recurrence above, one row per layer (the analytic answer);
-* ``dependency_tree_1d`` — explicit loops over layers and kernel taps that collect the set of
-  input indices one output reads (the "{1,2,3,4}" picture of the study notes, holes included);
-* ``measure_support`` — a randomly initialised torch network built from the same spec:
-  back-propagate a one-hot gradient from one output and read the support of the input gradient.
-
-Ready specs: ``vgg16`` (as FCN uses it, output stride 32), ``deeplab_v1`` with each fc6 design
-of the DeepLab v1 paper's Table 2 (``FC6_VARIANTS``; the LargeFOV one is ``deeplab_v1_largefov``),
-``resnet101_layers`` at output stride 32, 16 or 8, and the study notes' pooling example (``seed_example``).
+Ready specs: ``vgg16`` (FCN's, output stride 32), ``deeplab_v1`` with each fc6 of DeepLab v1's
+Table 2 (``FC6_VARIANTS``), ``resnet101_layers`` at output stride 32, 16 or 8, ``seed_example``.
 """
 
 from __future__ import annotations
@@ -45,10 +41,8 @@ KINDS = ("conv", "maxpool", "avgpool")
 
 @dataclasses.dataclass(frozen=True)
 class Layer:
-    """One convolution or pooling layer, as far as geometry (and parameter count) goes.
-
-    ``dilation`` is the atrous rate r. Channels are optional; they are needed only for
-    ``parameters``. Poolings have no weights and rate 1.
+    """One convolution or pooling layer's geometry: ``dilation`` is the rate r; the (optional)
+    channels count ``parameters``.
     """
 
     name: str
@@ -86,10 +80,7 @@ class Layer:
 
     @property
     def parameters(self) -> int:
-        """Weights and biases of a square convolution: C_in · C_out · k² (+ C_out bias); 0 for pooling.
-
-        The rate does not appear: dilation enlarges the field without adding a single weight.
-        """
+        """C_in · C_out · k² (+ C_out bias), 0 for pooling: the rate adds no weight."""
         if self.kind != "conv":
             return 0
         if self.in_channels is None or self.out_channels is None:
@@ -196,11 +187,10 @@ def format_field_table(rows: Sequence[FieldRow]) -> str:
 # --- the readable way: follow the taps with explicit loops ----------------------------------------
 
 def dependency_tree_1d(layers: Sequence[Layer], output_index: int, input_length: int) -> list[list[int]]:
-    """Which samples of every level feed output ``output_index`` of the last layer, by explicit loops.
+    """Which samples of every level (0: the input) feed output ``output_index`` of the last layer.
 
-    Output o of a layer reads its input at s·o - p + r·t for the taps t = 0 … k-1; taps that land
-    in the zero padding read nothing. Level 0 of the answer is the input, the last level is the
-    output itself. Holes between the taps survive: this is the true support, not just its span.
+    Output o reads its input at s·o - p + r·t for the taps t = 0 … k-1 (padding reads nothing), so
+    the holes between taps survive: the true support, not just its span.
     """
     layers = _check_layers(layers)
     sizes = [validate.integer(input_length, "input_length", minimum=1), *output_sizes(layers, input_length)]
@@ -230,10 +220,9 @@ def input_support_1d(layers: Sequence[Layer], output_index: int, input_length: i
 def build_network(layers: Sequence[Layer], dims: int = 2, seed: int = 0) -> nn.Sequential:
     """A one-channel float64 network with the spec's geometry and random positive weights.
 
-    The field does not depend on the channel count, so one channel suffices. Three choices keep the
-    gradient from hiding part of the field: no ReLU (it would zero some paths), average pooling
-    instead of max pooling (max routes the gradient to one input only), and positive weights that
-    sum to one per kernel (signed weights could cancel; the sum keeps values finite over ~100 layers).
+    So that no part of the field hides from the gradient: no ReLU (it zeroes paths), average pooling
+    (max routes the gradient to one input), positive weights (signed ones could cancel) summing to
+    one per kernel (finite values over ~100 layers).
     """
     if dims not in (1, 2):
         raise ValueError(f"dims must be 1 or 2, got {dims!r}")
@@ -256,10 +245,8 @@ def build_network(layers: Sequence[Layer], dims: int = 2, seed: int = 0) -> nn.S
 
 def measure_support(layers: Sequence[Layer], input_size: int, output_index: int | None = None,
                     dims: int = 2, seed: int = 0) -> torch.Tensor:
-    """Boolean mask of the input pixels whose gradient is non-zero for one output.
-
-    The output is ``output_index`` along every axis (the centre one by default); the input is a
-    line (``dims=1``) or a square (``dims=2``) of side ``input_size``.
+    """Boolean mask of the input pixels (a line or square of side ``input_size``) whose gradient is
+    non-zero for output ``output_index`` along every axis (default: the centre).
     """
     sizes = output_sizes(layers, input_size)
     index = sizes[-1] // 2 if output_index is None else output_index
@@ -286,42 +273,34 @@ def support_extent(mask: torch.Tensor) -> list[int]:
 
 # --- ready specs --------------------------------------------------------------------------------
 
-def vgg16(num_classes: int = 21) -> list[Layer]:
-    """VGG-16 made fully convolutional, as FCN-32s uses it: fc6 a 7×7 convolution, output stride 32."""
+def _vgg_stages(pool_kernel: int, pool_strides: Sequence[int], rates: Sequence[int]) -> list[Layer]:
     layers, channels = [], 3
-    for block, widths in enumerate(VGG16_STAGES, start=1):
-        for i, width in enumerate(widths, start=1):
-            layers.append(conv(f"conv{block}_{i}", channels, width))
-            channels = width
-        layers.append(pool(f"pool{block}", kernel=2, stride=2))
-    layers += [conv("fc6", 512, 4096, kernel=7, padding=0),
-               conv("fc7", 4096, 4096, kernel=1),
-               conv("fc8", 4096, num_classes, kernel=1)]
-    return layers
-
-
-def deeplab_v1(fc6: str = "4x4", num_classes: int = 21) -> list[Layer]:
-    """DeepLab v1's VGG-16 (ICLR 2015, Sec. 3.1): output stride 8 by the hole algorithm.
-
-    The layout is ``deeplab_edu.layouts``' (the one ``backbones.VGG16`` is built from): 3×3
-    poolings with padding 1, pool4 and pool5 with stride 1, conv5_x at rate 2 to make up for
-    pool4, and fc6 at the rate the chosen variant gives (4 in the default DeepLab, 12 in LargeFOV).
-    """
-    if fc6 not in FC6_VARIANTS:
-        raise ValueError(f"fc6 must be one of {sorted(FC6_VARIANTS)}, got {fc6!r}")
-    variant = FC6_VARIANTS[fc6]
-    layers, channels = [], 3
-    stages = zip(VGG16_STAGES, DEEPLAB_POOL_STRIDES, DEEPLAB_CONV_RATES)
-    for block, (widths, pool_stride, rate) in enumerate(stages, start=1):
+    for block, (widths, pool_stride, rate) in enumerate(zip(VGG16_STAGES, pool_strides, rates), start=1):
         for i, width in enumerate(widths, start=1):
             layers.append(conv(f"conv{block}_{i}", channels, width, dilation=rate))
             channels = width
-        layers.append(pool(f"pool{block}", kernel=3, stride=pool_stride, padding=1))
-    width = variant.channels
-    layers += [conv("fc6", 512, width, kernel=variant.kernel, dilation=variant.rate),
-               conv("fc7", width, width, kernel=1),
-               conv("fc8", width, num_classes, kernel=1)]
+        layers.append(pool(f"pool{block}", pool_kernel, pool_stride, padding=(pool_kernel - 1) // 2))
     return layers
+
+
+def vgg16(num_classes: int = 21) -> list[Layer]:
+    """VGG-16 made fully convolutional, as FCN-32s uses it: fc6 a 7×7 convolution, output stride 32."""
+    return _vgg_stages(2, (2,) * 5, (1,) * 5) + [conv("fc6", 512, 4096, kernel=7, padding=0),
+                                                 conv("fc7", 4096, 4096, kernel=1),
+                                                 conv("fc8", 4096, num_classes, kernel=1)]
+
+
+def deeplab_v1(fc6: str = "4x4", num_classes: int = 21) -> list[Layer]:
+    """DeepLab v1's VGG-16 (ICLR 2015, Sec. 3.1), output stride 8: the layout of ``layouts`` (and
+    ``backbones.VGG16``), fc6 as the chosen variant."""
+    if fc6 not in FC6_VARIANTS:
+        raise ValueError(f"fc6 must be one of {sorted(FC6_VARIANTS)}, got {fc6!r}")
+    variant = FC6_VARIANTS[fc6]
+    width = variant.channels
+    return _vgg_stages(3, DEEPLAB_POOL_STRIDES, DEEPLAB_CONV_RATES) + [
+        conv("fc6", 512, width, kernel=variant.kernel, dilation=variant.rate),
+        conv("fc7", width, width, kernel=1),
+        conv("fc8", width, num_classes, kernel=1)]
 
 
 def deeplab_v1_largefov(num_classes: int = 21) -> list[Layer]:
@@ -358,12 +337,9 @@ def fc6_table(num_classes: int = 21) -> list[Fc6Row]:
 def resnet101_layers(output_stride: int = 32, multi_grid: Sequence[int] | None = None) -> list[Layer]:
     """ResNet-101's longest path (conv1, max pool, then 1×1 → 3×3 → 1×1 per bottleneck).
 
-    A residual block's field is that of its 3×3 branch; the identity shortcut sees a subset of it,
-    so the chain of branches gives the network's field. The stride sits on the 3×3 of each stage's
-    first block (torchvision's "ResNet v1.5"). Each 3×3's stride and rate come from
-    ``layouts.stage_geometry``, the hole algorithm our ResNet backbone is built by: for output
-    stride 16 (DeepLab v3, Sec. 3.2) res5 keeps stride 1 and runs at rate 2; for 8, res4 too at
-    rate 2 and res5 at rate 4, and the field does not change with the output stride.
+    The shortcut sees a subset of the 3×3 branch's field, so the chain of branches gives the
+    network's. Each 3×3's stride and rate come from ``layouts.stage_geometry`` (the backbone's
+    hole algorithm): the field does not change with the output stride.
     """
     layers = [conv("conv1", kernel=7, stride=2, bias=False),
               pool("maxpool", kernel=3, stride=2, padding=1)]
@@ -378,10 +354,8 @@ def resnet101_layers(output_stride: int = 32, multi_grid: Sequence[int] | None =
 
 
 def seed_example() -> dict[str, list[Layer]]:
-    """The study notes' picture: pooling then a kernel-2 convolution, three ways.
-
-    Pool stride 2 → conv k=2 sees inputs {1,2,3,4}; pool stride 1 → {1,2,3} (denser, smaller field);
-    pool stride 1 → conv k=2 at rate 2 (the hole algorithm) sees {1,2,3,4} again.
+    """The study notes' picture: pool then a k=2 conv sees {1,2,3,4}; pool stride 1 only {1,2,3};
+    pool stride 1 then the conv at rate 2 (the hole algorithm) {1,2,3,4} again.
     """
     return {
         "pool stride 2, conv k=2": [pool("pool", 2, 2), conv("conv", kernel=2, padding=0)],
@@ -398,10 +372,7 @@ def stack(kernel: int, stride: int, rate: int, depth: int) -> list[Layer]:
 
 
 def stack_field(kernel: int, stride: int, rate: int, depth: int) -> int:
-    """Closed form for ``stack``: RF = 1 + (k_e - 1)(1 + s + … + s^(depth-1)).
-
-    A second derivation of the recurrence for identical layers, used by the tests.
-    """
+    """Closed form for ``stack``, held equal to the recurrence: RF = 1 + (k_e - 1)(1 + s + … + s^(depth-1))."""
     effective = effective_kernel_size(kernel, rate)
     geometric = depth if stride == 1 else (stride**depth - 1) // (stride - 1)
     return 1 + (effective - 1) * geometric
