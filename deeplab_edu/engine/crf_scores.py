@@ -21,7 +21,7 @@ import torch
 
 from deeplab_edu import validate
 from deeplab_edu.crf import CRFParams, dense_crf
-from deeplab_edu.engine.evaluation import DEFAULT_TRIMAP_WIDTHS, EvalResult, evaluate, new_result, update_result
+from deeplab_edu.engine.evaluation import DEFAULT_TRIMAP_WIDTHS, EvalResult, new_result, update_result
 from deeplab_edu.progress import tqdm
 from deeplab_edu.runtime import default_device
 
@@ -129,17 +129,4 @@ def crf_evaluate(dataset, scores_dir: str | Path, params: CRFParams | None = Non
         _WORKER.clear()  # the in-process run's dataset; a pool's workers exit with theirs
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    return before, after
-
-
-def evaluate_with_crf(model: torch.nn.Module, dataset, scores_dir: str | Path, params: CRFParams | None = None,
-                      trimap_widths: Sequence[int] = DEFAULT_TRIMAP_WIDTHS,
-                      device: torch.device | str | None = None, progress: bool = True
-                      ) -> tuple[EvalResult, EvalResult]:
-    """(network alone, network + dense CRF): ``evaluate`` saving the probabilities in
-    ``scores_dir``, then ``crf_evaluate`` (the lattice, on ``device``) on exactly those."""
-    before = evaluate(model, dataset, trimap_widths=trimap_widths, device=device, scores_dir=scores_dir,
-                      progress=progress)
-    _, after = crf_evaluate(dataset, scores_dir, params, trimap_widths=trimap_widths, progress=progress,
-                            device=device)
     return before, after

@@ -10,15 +10,16 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from deeplab_edu.progress import tqdm
 
 from deeplab_edu.engine.inference import predict_probs
 from deeplab_edu.metrics import ConfusionMatrix, TrimapConfusion
+from deeplab_edu.progress import tqdm
 
 DEFAULT_TRIMAP_WIDTHS = (2, 4, 8)
 
@@ -86,3 +87,17 @@ def evaluate(model: torch.nn.Module, dataset, scales: Sequence[float] = (1.0,), 
     finally:
         model.train(was_training)
     return result
+
+
+def format_results_table(rows: list[dict[str, object]]) -> str:
+    """The chapters' results rows as a Markdown table; floats with 3 decimals (times, `` s`` columns, with 1)."""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+
+    def cell(key: str, value: object) -> str:
+        if isinstance(value, float):
+            return "—" if math.isnan(value) else f"{value:.1f}" if key.endswith(" s") else f"{value:.3f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(c, row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
