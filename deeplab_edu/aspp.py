@@ -13,9 +13,8 @@ LargeFOV head (fc6 1024 channels, fc7 1×1, fc8 1×1); with ResNet-101 each bran
 a 1×1 convolution, three 3×3 convolutions at r = (6, 12, 18) (doubled, (12, 24, 36), at
 output stride 8), and **image pooling** (global average → 1×1 conv → broadcast back), each
 with BatchNorm and ReLU; a 1×1 projection to 256 channels follows. Why image pooling: as the
-rate grows towards the feature map's size, fewer of a 3×3 filter's taps land inside the map,
-until it degenerates to a 1×1 filter (v3, Fig. 4); global context has to come from
-somewhere else. The **separable** variant (v3+, §3.2) makes the three 3×3 branches
+rate nears the feature map's size, a 3×3 filter degenerates to a 1×1 one (v3, Fig. 4;
+``hole.valid_tap_fraction``). The **separable** variant (v3+, §3.2) makes the three 3×3 branches
 depthwise-separable (``deeplab_edu.separable``).
 
 Module and parameter names are torchvision's (``convs.0`` … ``convs.4``, ``project``), so a
@@ -137,8 +136,7 @@ class ASPP(nn.Module):
         return self.project(torch.cat([branch(x) for branch in self.convs], dim=1))
 
     def layer_specs(self) -> list[rf.Layer]:
-        """The widest atrous branch and the projection. Image pooling sees the whole image:
-        with it the true field is global, which the models report apart (``global_context``)."""
+        """The widest atrous branch and the projection (image pooling's global field: ``global_context``)."""
         widest = 1 + max(range(len(self.rates)), key=lambda i: self.rates[i])
         return [rf.conv(f"convs.{widest}", kernel=3, dilation=max(self.rates), bias=False),
                 rf.conv("project.0", kernel=1, bias=False)]

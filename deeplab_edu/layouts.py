@@ -1,8 +1,5 @@
-"""The networks' layouts as the papers give them: one source for the models and the lessons.
-
-The backbones (``deeplab_edu.backbones``) build their layers from these tables and the
-receptive-field lesson (``deeplab_edu.receptive_field``) builds its layer specs from the same
-ones, so the geometry the chapters print is the geometry the models run.
+"""The networks' layouts as the papers give them: the backbones build their layers and the
+receptive-field lesson its layer specs from these, so the chapters print the geometry the models run.
 
 * **VGG-16** (Simonyan & Zisserman, 2015): five stages of 3×3 convolutions, each ended by a
   max-pool. DeepLab v1 (ICLR 2015, §3.1) keeps output stride 8 by the hole algorithm: pool4
@@ -15,7 +12,7 @@ ones, so the geometry the chapters print is the geometry the models run.
   subsampled, so the dense network computes the sparse one's values (and torchvision's
   DeepLabV3 uses the same rule). **Multi-grid** (v3 §4.1) multiplies the last stage's units
   by (r1, r2, r3), the first unit included.
-* **DeepLab v1's fc6 designs** (ICLR 2015, Table 2), with the figures the paper prints.
+* **DeepLab v1's fc6 designs** (ICLR 2015, Table 2), with the paper's figures.
 """
 
 from __future__ import annotations
@@ -51,9 +48,8 @@ def stage_geometry(output_stride: int, blocks: Sequence[int],
                    multi_grid: Sequence[int] | None = None) -> list[list[tuple[int, int]]]:
     """(stride, rate) of every unit's 3×3 convolution, stage by stage: the hole algorithm.
 
-    ``multi_grid`` gives the last stage's unit rates (r1, r2, r3); a stage of other than three
-    units (the small models) cycles through them, as v3's extra cascaded blocks repeat the grid
-    (§3.2). ``None`` keeps the plain hole-algorithm rates.
+    ``multi_grid`` (None: plain hole-algorithm rates) gives the last stage's unit rates, cycled
+    through for other than three units, as v3's cascaded blocks repeat the grid (§3.2).
     """
     check_output_stride(output_stride)
     if multi_grid is not None:

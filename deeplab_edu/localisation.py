@@ -1,19 +1,14 @@
 """Invariance against localisation: a trained classifier's class scores at output stride 32 and 8.
 
-DeepLab v2 (Chen et al., TPAMI 2017, §1) names the third challenge of DCNNs for labelling
+DeepLab v2 (TPAMI 2017, §1; v1, ICLR 2015, §1) names the third challenge of DCNNs for labelling
 pixels: "an object-centric classifier requires invariance to spatial transformations, inherently
-limiting the spatial accuracy of a DCNN" (DeepLab v1, ICLR 2015, §1, makes the same point).
-This module measures that on a trained network.
+limiting the spatial accuracy of a DCNN". This module measures it on a trained network.
 
-A classifier pools its last features and applies one linear layer ``fc``. Applied *per
-position* instead, as a 1 × 1 convolution (:func:`class_score_map`), ``fc`` gives a map of class
-scores, one per cell of the output stride; because pooling and ``fc`` are both linear, the map's
-mean is exactly the classifier's logits. At output stride 32 a cell is 32 input pixels wide, so
-the map can say where an object is only to within 32 pixels: shift the object by a few pixels
-and the map's peak stays put, then jumps by 32. The same weights rebuilt at output stride 8 by
-the hole algorithm (:func:`with_output_stride`, ``backbones.resnet``) move the peak in steps
-of 8. :func:`shift_study` places an object at a series of horizontal shifts and records, per
-output stride, the object class's score maps and the column of their peak (in input pixels).
+The classifier's ``fc`` applied per position, as a 1 × 1 convolution (:func:`class_score_map`),
+gives one class score per cell of the output stride (their mean is exactly the logits: pooling and
+``fc`` are linear). At output stride 32 the map's peak stays put as the object shifts by a few
+pixels, then jumps by 32; the same weights rebuilt at output stride 8 by the hole algorithm
+(:func:`with_output_stride`) move it in steps of 8. :func:`shift_study` records both.
 """
 
 from __future__ import annotations
@@ -34,15 +29,10 @@ __all__ = ["with_output_stride", "class_score_map", "place_object", "peak_column
 
 
 def with_output_stride(backbone: ResNet, output_stride: int) -> ResNet:
-    """``backbone`` rebuilt at ``output_stride`` (32, 16 or 8) with the same weights, in eval mode.
-
-    Only strides and rates change (``backbones.resnet.stage_geometry``), so the state dict loads
-    key for key and the dense network computes the sparse one's values at every
-    (output stride ratio)-th position.
-    """
-    # Rebuild the geometry rather than patch strides in place: one code path for every stride.
-    # The blocks (units per stage) fix the architecture; the width is read back from the widest
-    # stage (512 · width inner channels), and a strict load_state_dict catches any mismatch.
+    """``backbone`` rebuilt at ``output_stride`` (32, 16 or 8) with the same weights, in eval mode: only
+    strides and rates change (``layouts.stage_geometry``), so the state dict loads key for key."""
+    # Rebuilt, not patched in place: one code path for every stride. The width is read back from
+    # layer4 (512 · width inner channels); the strict load catches any mismatch.
     width = backbone.layer4[0].conv1.out_channels / RESNET_STAGE_PLANES[-1]
     dense = ResNet(output_stride=output_stride, width=width, blocks=backbone.blocks)
     dense.load_state_dict(backbone.state_dict())
@@ -50,21 +40,15 @@ def with_output_stride(backbone: ResNet, output_stride: int) -> ResNet:
 
 
 def class_score_map(backbone: nn.Module, fc: nn.Linear, x: torch.Tensor) -> torch.Tensor:
-    """The classifier's ``fc`` applied at every position of ``backbone(x)["out"]``: (N, classes, h, w).
-
-    ``fc`` is a 1 × 1 convolution in disguise (DeepLab v1 §3.1 converts VGG's fully connected
-    layers the same way); the spatial mean of the map equals ``fc(mean of the features)``.
-    """
+    """The classifier's ``fc`` as a 1 × 1 convolution over ``backbone(x)["out"]`` (as DeepLab v1 §3.1
+    converts VGG's fully connected layers): (N, classes, h, w)."""
     features = backbone(x)["out"]
     return F.conv2d(features, fc.weight[:, :, None, None], fc.bias)
 
 
 def place_object(image: np.ndarray, canvas: int, shift: int) -> np.ndarray:
-    """``image`` (H, W, 3) pasted at the centre of a ``canvas`` × ``canvas`` frame, moved ``shift`` px right.
-
-    The frame is filled with the mean colour of the image's border (its background), so the
-    only thing that moves between two shifts is the image itself.
-    """
+    """``image`` (H, W, 3) at the centre of a ``canvas``² frame of its border's mean colour, moved
+    ``shift`` px right: only the image moves between two shifts."""
     height, width = image.shape[:2]
     top, left = (canvas - height) // 2, (canvas - width) // 2 + shift
     if top < 0 or left < 0 or left + width > canvas:
@@ -77,11 +61,8 @@ def place_object(image: np.ndarray, canvas: int, shift: int) -> np.ndarray:
 
 
 def peak_column(score_map: torch.Tensor | np.ndarray, output_stride: int) -> float:
-    """The input-pixel column of the centre of the highest cell of a (h, w) score map.
-
-    Cell j of a map at output stride s covers input columns s·j … s·j + s − 1; its centre is
-    s·j + (s − 1)/2. The peak can therefore only move in steps of s.
-    """
+    """The input column of the centre of a (h, w) score map's highest cell: cell j at output stride s
+    covers columns s·j … s·j + s − 1, so the peak moves in steps of s."""
     scores = score_map.detach().cpu().numpy() if isinstance(score_map, torch.Tensor) else np.asarray(score_map)
     _, column = np.unravel_index(int(np.argmax(scores)), scores.shape)
     return float(output_stride * column + (output_stride - 1) / 2)
@@ -89,11 +70,8 @@ def peak_column(score_map: torch.Tensor | np.ndarray, output_stride: int) -> flo
 
 @dataclass(frozen=True)
 class ShiftStudy:
-    """One object at several horizontal shifts, seen at several output strides.
-
-    ``maps[s]``: the object class's score maps at output stride s, (shifts, h, w);
-    ``peaks[s]``: the peak's column in input pixels per shift.
-    """
+    """One object at several horizontal shifts, seen at several output strides: ``maps[s]`` the class's
+    score maps at output stride s (shifts, h, w), ``peaks[s]`` their peak column per shift."""
 
     shifts: np.ndarray
     maps: dict[int, np.ndarray]
@@ -115,9 +93,8 @@ def shift_study(backbone: ResNet, fc: nn.Linear, image: np.ndarray, class_index:
                 output_strides: Sequence[int] = (32, 8), canvas: int = 128) -> ShiftStudy:
     """Place ``image`` at each of ``shifts`` (:func:`place_object`) and score it at each output stride.
 
-    ``backbone`` is the trained classifier's backbone (any output stride), ``fc`` its linear
-    layer and ``class_index`` the row of ``fc`` to follow (the object's class). ``prepare`` turns
-    a uint8 (N, 3, H, W) batch into the network's input (e.g. ``pretrain.normalize_batch``).
+    ``backbone`` and ``fc`` are the trained classifier's, ``class_index`` the row of ``fc`` to follow;
+    ``prepare`` turns a uint8 (N, 3, H, W) batch into the network's input (``pretrain.normalize_batch``).
     """
     shifts_ = np.asarray(validate.integers(list(shifts), "shifts"), dtype=np.int64)
     validate.integer(class_index, "class_index", minimum=0, maximum=fc.out_features - 1)

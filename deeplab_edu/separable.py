@@ -7,13 +7,10 @@ k²·C·C' weights. The separable one factorises it:
   so atrous at no extra cost): k²·C weights;
 * **pointwise**: a 1×1 convolution mixing the channels: C·C' weights.
 
-For k = 3, C = C' = 256 that is 2 304 + 65 536 weights instead of 589 824, about 8.7× fewer
-(chapter 06 prints the figures from the modules). DeepLab v3+ puts BatchNorm and ReLU after
-each of the two steps, as here.
-
-``depthwise_conv2d_loop`` is the readable definition (a loop over channels, each its own 2-D
-atrous convolution); the module uses ``groups=C``, PyTorch's fast form, and a test holds the
-two equal.
+For k = 3, C = C' = 256: 2 304 + 65 536 weights instead of 589 824, about 8.7× fewer (chapter
+06 counts them). v3+ puts BatchNorm and ReLU after each step, as here. ``depthwise_conv2d_loop``
+is the readable definition (a loop over channels); the module uses ``groups=C``, the fast form,
+held equal by a test.
 """
 
 from __future__ import annotations
@@ -28,8 +25,7 @@ from deeplab_edu import validate
 def depthwise_conv2d_loop(x: torch.Tensor, weight: torch.Tensor, rate: int = 1) -> torch.Tensor:
     """Depthwise convolution as written: output channel c = input channel c ⋆ filter c (rate r).
 
-    ``x`` is (N, C, H, W), ``weight`` (C, 1, k, k); 'same' padding r·(k − 1)/2 for odd k.
-    """
+    ``x`` (N, C, H, W), ``weight`` (C, 1, k, k); 'same' padding r·(k − 1)/2 for odd k."""
     rate = validate.integer(rate, "rate", minimum=1)
     if x.ndim != 4 or weight.ndim != 4 or weight.shape[1] != 1 or weight.shape[0] != x.shape[1]:
         raise ValueError(f"expected x (N, C, H, W) and weight (C, 1, k, k) with the same C, "

@@ -1,11 +1,10 @@
 """Aligned Xception-65, DeepLab v3+'s backbone (Chen et al., ECCV 2018, §3.2, Fig. 4).
 
-Chollet's Xception (2017) built of depthwise-separable convolutions, "aligned" by MSRA for
-dense prediction and changed by DeepLab v3+ (§3.2): deeper (a middle flow of 16 units instead
-of 8), every max pooling replaced by a separable convolution with stride 2 — so atrous
-convolution can replace any stride — and BatchNorm + ReLU after each depthwise convolution.
-The layer specification is the authors' TF code's, ``tensorflow/models``
-``research/deeplab/core/xception.py``, ``xception_65_factory``:
+Chollet's Xception (2017), "aligned" by MSRA for dense prediction and changed by v3+ (§3.2):
+a middle flow of 16 units instead of 8, every max pooling a stride-2 separable convolution (so
+atrous convolution can replace any stride), BatchNorm + ReLU after each depthwise convolution.
+The layers are the authors' TF code's (``research/deeplab/core/xception.py``,
+``xception_65_factory``):
 
 ==========================  ====================  ============  ======  =====
 flow / block                channels (3 sep convs) shortcut      stride  units
@@ -19,23 +18,18 @@ exit_flow/block1            728, 1024, 1024       1×1 conv      2       1
 exit_flow/block2            1536, 1536, 2048      none          1       1
 ==========================  ====================  ============  ======  =====
 
-Each separable convolution is depthwise 3×3 → BN → pointwise 1×1 → BN, no biases
-(``xception_arg_scope``: BN with scale after every conv). Units whose
-``activation_fn_in_separable_conv`` is False (all but exit_flow/block2) apply ReLU *before*
-each separable conv; exit_flow/block2 applies it after each BN instead. The stride of a unit
-sits on its third separable convolution; the shortcut's 1×1 conv has the same stride.
+A separable convolution is depthwise 3×3 → BN → pointwise 1×1 → BN, no biases. ReLU comes
+*before* each separable conv, except in exit_flow/block2 (``activation_fn_in_separable_conv``),
+where it follows each BN. A unit's stride sits on its third separable conv and on its shortcut.
 
-**Output stride** (``stack_blocks_dense``): the stem halves the image, then units run in order;
-once the running stride reaches the target, each later unit runs at stride 1 with the current
-rate r (on all three of its depthwise convolutions, times ``multi_grid`` in exit_flow/block2),
-and r is multiplied by the stride the unit gave up. So at output stride 16 exit_flow/block1
-runs at r = 1 and exit_flow/block2 at r = 2; at output stride 8 entry_flow/block3 stops
-subsampling, the middle flow and exit_flow/block1 run at r = 2 and exit_flow/block2 at r = 4.
+**Output stride** (``stack_blocks_dense``): once the running stride (the stem's 2 first) reaches
+the target, later units run at stride 1 with the current rate r on all three depthwise convs
+(times ``multi_grid`` in exit_flow/block2), and r grows by the stride given up: at output stride
+16 exit_flow/block2 runs at r = 2; at 8 the middle flow and exit_flow/block1 at 2, block2 at 4.
 
 ``forward`` returns ``{"low_level", "out"}``: ``low_level`` is entry_flow/block2's second
-separable convolution (256 channels, stride 4: the TF code's decoder end point
-``entry_flow/block2/unit_1/xception_module/separable_conv2_pointwise``), ``out`` the exit flow.
-``width`` scales the channels and ``middle_units`` the middle flow for the CPU profiles.
+separable conv (256 channels, stride 4: the TF decoder's end point), ``out`` the exit flow.
+``width`` and ``middle_units`` make the small models of the CPU profiles.
 """
 
 from __future__ import annotations

@@ -10,9 +10,8 @@ name               what                                     file
 =================  =======================================  ===========================================
 
 Wrappers of any of them: ``MultiScale`` (v2's multi-scale inputs), ``LearnedUpsampling`` (FCN's
-deconvolution) and ``CRFRNNSegmenter`` (CRF-as-RNN on top). ``build_from_config`` builds what a
-training config or a checkpoint's ``model_config`` describes, wrappers included. Every model
-meets one training contract, ``training_outputs(x) -> TrainingOutput`` (``base.py``).
+deconvolution) and ``CRFRNNSegmenter`` (CRF-as-RNN on top); ``build_from_config`` builds what a
+``model_config`` describes, wrappers included. The training contract is ``base.py``'s.
 """
 
 from __future__ import annotations
@@ -49,22 +48,17 @@ def build_model(name: str, num_classes: int, output_stride: int | None = None, b
                 width: float = 1.0, **options) -> SegmentationModel:
     """Build a DeepLab by name. ``model(x)`` gives logits (N, C, H, W) at the input's size.
 
-    ``output_stride`` and ``backbone`` default to each paper's choice (v1/v2: 8, v3/v3+: 16;
-    VGG-16 for v1, ResNet-101 otherwise). ``width`` scales every channel count (minimum 8);
-    ``blocks=(1, 1, 1, 1)`` sets the ResNet units per stage: together they make the small
-    version of the same model for CPU profiles. Other ``options`` go to the model class:
+    ``output_stride`` and ``backbone`` default to each paper's (v1/v2: 8, v3/v3+: 16; VGG-16 for v1,
+    ResNet-101 otherwise). ``width`` (channel scale, minimum 8) and ``blocks=(1, 1, 1, 1)`` (ResNet
+    units per stage) make the small version of the same model. Other ``options``:
 
     * v1: ``fc6`` in ``"largefov"``, ``"7x7"``, ``"4x4"``, ``"4x4-rate8"``; ``dropout``.
     * v2: ``rates`` (a tuple, or ``"aspp-l"`` / ``"aspp-s"``), ``blocks``, ``scales`` (e.g.
-      (1, 0.75, 0.5)) to wrap the model in multi-scale max fusion.
-    * v3 / v3+: ``multi_grid`` (default ``DEFAULT_MULTI_GRID``; None for plain hole-algorithm
-      rates, torchvision's geometry), ``rates``,
-      ``blocks``, ``image_pooling``; v3 ``aux_loss`` and ``head`` (``"paper"``, the default, or
-      ``"torchvision"`` for its checkpoints: ``weights.TORCHVISION_DEEPLABV3``); v3+
-      ``separable``, and ``backbone="xception65"`` (the paper's aligned Xception-65, with
-      ``middle_units`` instead of ``blocks``).
-    * any: ``upsampling="deconvolution"`` brings the scores to the input with FCN's learned
-      transposed convolution (``learned_upsampling.py``) instead of fixed bilinear interpolation.
+      (1, 0.75, 0.5)) for multi-scale max fusion.
+    * v3 / v3+: ``multi_grid`` (default ``DEFAULT_MULTI_GRID``; None: torchvision's plain rates),
+      ``rates``, ``blocks``, ``image_pooling``; v3 ``aux_loss`` and ``head`` (``"paper"`` or
+      ``"torchvision"``); v3+ ``separable`` and ``backbone="xception65"`` with ``middle_units``.
+    * any: ``upsampling="deconvolution"``: FCN's learned upsampling (``learned_upsampling.py``).
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {MODELS}")
@@ -105,9 +99,8 @@ def build_from_config(model_config: dict,
                       to_rgb: Callable[[torch.Tensor], torch.Tensor] | None = None) -> SegmentationModel:
     """The model a ``TrainConfig.model_config`` (or a checkpoint's) describes, freshly initialised.
 
-    With a ``crf_rnn`` entry (``CRFParams`` fields and ``CRF_LAYER_OPTIONS``) the model gets a
-    ``CRFasRNN`` layer on top; ``to_rgb`` then maps its normalised input back to colours 0–255
-    (the engine passes ``datasets.transforms.rgb_from_normalized``).
+    A ``crf_rnn`` entry (``CRFParams`` fields and ``CRF_LAYER_OPTIONS``) puts a ``CRFasRNN`` layer on
+    top, fed colours by ``to_rgb`` (the engine's ``datasets.transforms.rgb_from_normalized``).
     """
     options = dict(model_config.get("options", {}))
     model = build_model(model_config["model"], model_config["num_classes"],

@@ -1,15 +1,10 @@
 """A model's anatomy: its parts' strides, rates, receptive fields, parameters and FLOPs.
 
-Two ways to know a receptive field, held equal by ``tests/test_models.py``:
-
-* ``model.receptive_field()`` — the calculator (``deeplab_edu.receptive_field``) over the
-  model's own layer specs: RF_l = RF_{l−1} + (k_e − 1)·j_{l−1};
-* ``measure_receptive_field`` — back-propagate from one score of a copy of the model whose
-  weights are all positive and whose max-pools are average-pools (max would send the gradient
-  to one input only), and measure the extent of the input pixels that receive gradient.
-
-FLOPs come from ``torch.utils.flop_counter.FlopCounterMode`` (multiply and add counted as 2),
-run on the ``meta`` device so that a full-size model at 513×513 is counted without computing.
+Two ways to know a receptive field, held equal by ``tests/test_models.py``: the calculator over
+the model's layer specs (``model.receptive_field()``), and ``measure_receptive_field``, the extent
+of the input pixels that receive gradient from one score of a copy with positive weights and
+average-pools (a max-pool sends the gradient to one input only). FLOPs come from
+``FlopCounterMode`` (a multiply-add counts 2); on the ``meta`` device nothing is computed.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """DeepLab v1 (Chen et al., ICLR 2015): VGG-16 made dense + fc6/fc7 as atrous convolutions.
 
-The backbone is ``deeplab_edu.backbones.VGG16`` (output stride 8). The head is VGG's fully
-connected layers rewritten as convolutions (§3.1): fc6 → ReLU → dropout → fc7 (1×1) → ReLU →
-dropout → fc8 (1×1, one channel per class). The paper tried several fc6 designs (Table 2),
-named here as in ``deeplab_edu.layouts.FC6_VARIANTS`` (which the receptive-field lesson reads too):
+The backbone is ``backbones.VGG16`` (output stride 8); the head is VGG's fully connected layers
+as convolutions (§3.1): fc6 → ReLU → dropout → fc7 (1×1) → ReLU → dropout → fc8 (1×1, the
+classes). The paper's fc6 designs (Table 2) are ``layouts.FC6_VARIANTS``:
 
 =============  ======  ======  ========  ===========================================
 variant        kernel  rate r  channels  note
@@ -14,9 +13,8 @@ variant        kernel  rate r  channels  note
 ``largefov``   3×3     12      1 024     DeepLab-LargeFOV: 6.5× fewer parameters, as good
 =============  ======  ======  ========  ===========================================
 
-The scores come out at output stride 8; v1 trains them against labels subsampled 8× and at
-test time interpolates them bilinearly to the image, then refines with the dense CRF
-(``deeplab_edu.crf``).
+v1 trains the stride-8 scores against labels subsampled 8×; at test time they are interpolated
+bilinearly to the image and refined by the dense CRF (``deeplab_edu.crf``).
 """
 
 from __future__ import annotations
@@ -52,7 +50,6 @@ class DeepLabV1(SegmentationModel):
         if r * (k - 1) % 2:
             raise validate.ArgumentError(f"fc6_rate must make r·(k − 1) even for the {k}×{k} fc6 (so that "
                                          f"padding r(k−1)/2 keeps the size), got {fc6_rate!r}")
-        # padding r(k-1)/2 keeps the size; r(k-1) is even for every variant, 4×4 included.
         # Dropout as Caffe's "Dropout" layer in DeepLab's prototxt: each activation on its own,
         # not whole channels (Dropout2d would silence half of a 256-channel head at a time).
         self.classifier = nn.Sequential(OrderedDict(

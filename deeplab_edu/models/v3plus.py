@@ -46,11 +46,8 @@ class Decoder(nn.Module):
 class DeepLabV3Plus(SegmentationModel):
     """ResNet or aligned Xception-65 + separable ASPP (encoder) + the decoder on stride-4 features.
 
-    ``backbone="xception65"`` is the paper's (§3.2, ``deeplab_edu.backbones.xception``); its
-    ``multi_grid`` applies to exit_flow/block2 and ``middle_units`` sets the middle flow's
-    length (16) for small models. ``multi_grid=None`` keeps the plain hole-algorithm rates (for
-    Xception the TF code's (1, 1, 1)); ``build_model`` passes each backbone's default
-    (``models.DEFAULT_MULTI_GRID``).
+    For ``backbone="xception65"`` (the paper's, §3.2) ``multi_grid`` applies to exit_flow/block2
+    and ``middle_units`` sets the middle flow's length (16).
     """
 
     score_stride = 4
@@ -94,9 +91,8 @@ class DeepLabV3Plus(SegmentationModel):
     def receptive_field(self) -> int:
         """Encoder field + what the upsampling and the decoder add, in input pixels.
 
-        Bilinear upsampling reads two neighbouring encoder outputs (+ output_stride pixels);
-        the decoder's two 3×3 convolutions at stride 4 add 2 · (3 − 1) · 4 = 16. This is an
-        upper bound: depending on where a pixel falls between encoder outputs, the measured
-        field can be up to one output stride smaller (``tests/test_models.py``).
+        Bilinear upsampling reads two neighbouring encoder outputs (+ output_stride pixels), the
+        decoder's two 3×3 convolutions at stride 4 add 2 · (3 − 1) · 4 = 16. An upper bound: the
+        measured field can be up to one output stride smaller (``tests/test_models.py``).
         """
         return rf.receptive_field(self.layer_specs()) + self.output_stride + 2 * (3 - 1) * 4
