@@ -25,11 +25,9 @@ trained at 16 (``published.TABLES["v3plus_xception"]``). The book follows the OS
 engine scores a model at the stride it was trained with (it never re-dilates a trained network),
 and 16 is the cheaper. v3's text evaluates at 8, so its table shows that departure.
 
-``comparison_rows`` / ``format_comparison`` set a run's configuration (duck-typed like
-``train.TrainConfig``) beside the paper's, one row per field of ``COMPARED``; ``NOT_COMPARED`` says
-why each other field is left out; the book's own options (``EXTRAS``) are listed only when a run
-sets them. ``config_overrides`` gives the ``TrainConfig`` keyword arguments that reproduce a
-recipe. ``CRF_RNN_LR_MULT`` records the rates the CRF-as-RNN release gives its layer.
+``format_comparison`` sets a run's configuration beside the paper's, one row per field of
+``COMPARED`` (``NOT_COMPARED`` says why each other field is left out); ``config_overrides`` gives
+the ``TrainConfig`` keyword arguments that reproduce a recipe.
 """
 
 from __future__ import annotations
@@ -61,8 +59,8 @@ class Cited:
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     """A version's training recipe. ``head_layers``: names of the modules (last component of
-    the module path in this book's models) that train at ``head_lr_mult`` × the base rate.
-    ``blocks``, ``dropout``, ``bn_momentum`` hold None where the network has no such thing."""
+    the module path) that train at ``head_lr_mult`` × the base rate. ``blocks``, ``dropout``,
+    ``bn_momentum`` hold None where the network has no such thing."""
 
     model: str
     title: str
@@ -81,9 +79,6 @@ class Recipe:
     norm_decay_mult: Cited
     depthwise_decay_mult: Cited
     schedule: Cited
-    power: Cited | None
-    step_size: Cited | None
-    gamma: Cited | None
     momentum: Cited
     weight_decay: Cited
     batch_size: Cited
@@ -95,6 +90,9 @@ class Recipe:
     loss: Cited
     batchnorm: Cited
     bn_momentum: Cited
+    power: Cited | None = None  # the poly schedule's
+    step_size: Cited | None = None  # the step schedule's
+    gamma: Cited | None = None
     notes: str = ""
 
 
@@ -146,7 +144,6 @@ RECIPES: dict[str, Recipe] = {
         norm_decay_mult=Cited(1.0, f"VGG-16 has no BatchNorm; {_CAFFE_DEFAULT_DECAY}"),
         depthwise_decay_mult=Cited(1.0, f"VGG-16 has no depthwise convolution; {_CAFFE_DEFAULT_DECAY}"),
         schedule=Cited("step", f"{_V1_PAPER} ('multiplying the learning rate by 0.1 at every 2000 iterations')"),
-        power=None,
         step_size=Cited(2000, f"{_V1_PAPER} ('by 0.1 at every 2000 iterations'); rulixiang's comment "
                               "(line 25) steps every 4000 instead"),
         gamma=Cited(0.1, f"{_V1_PAPER} ('multiplying the learning rate by 0.1')"),
@@ -198,8 +195,6 @@ RECIPES: dict[str, Recipe] = {
                                f"(poly, batch 10, 20K iterations) as summarised with line references in the code "
                                f"index"),
         power=Cited(0.9, f"{_KAZ_CFG} line 48 (POLY_POWER: 0.9)"),
-        step_size=None,
-        gamma=None,
         momentum=Cited(0.9, f"{_KAZ_CFG} line 46"),
         weight_decay=Cited(5e-4, f"{_KAZ_CFG} line 49"),
         batch_size=Cited(10, f"{_KAZ_CFG} lines 38, 41 (5 images × ITER_SIZE 2); {_KAZ_README} line 219"),
@@ -245,8 +240,6 @@ RECIPES: dict[str, Recipe] = {
         depthwise_decay_mult=Cited(1.0, "ResNet-101 and v3's ASPP have no depthwise convolution"),
         schedule=Cited("poly", f"{_TF_TRAIN} flag learning_policy (default 'poly')"),
         power=Cited(0.9, f"{_TF_TRAIN} flag learning_power (default 0.9)"),
-        step_size=None,
-        gamma=None,
         momentum=Cited(0.9, f"{_TF_TRAIN} flag momentum (default 0.9)"),
         weight_decay=Cited(1e-4, f"{_TF_TRAIN} comment above flag weight_decay ('Use 0.0001 for ResNet "
                                  "model variants')"),
@@ -294,8 +287,6 @@ RECIPES: dict[str, Recipe] = {
                                         "(depthwise weights_regularizer=None)"),
         schedule=Cited("poly", f"{_TF_TRAIN} flag learning_policy"),
         power=Cited(0.9, f"{_TF_TRAIN} flag learning_power"),
-        step_size=None,
-        gamma=None,
         momentum=Cited(0.9, f"{_TF_TRAIN} flag momentum"),
         weight_decay=Cited(4e-5, f"{_TF_TRAIN} comment above flag weight_decay ('use 0.00004 for "
                                  "MobileNet-V2 or Xception model variants')"),
