@@ -66,9 +66,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"--device {args.device} but PyTorch sees no CUDA device")
     size = args.size if args.size != "auto" else ("gpu" if device.type == "cuda" else "tiny")
     sizes = SIZES[size]
-    if args.train_seconds is not None:
-        if not args.train_seconds > 0:
-            raise SystemExit(f"--train-seconds must be > 0, got {args.train_seconds}")
+    if args.train_seconds is not None:  # positive_float has checked it
         sizes = dataclasses.replace(sizes, train_seconds=float(args.train_seconds),
                                     budgets={**sizes.budgets,
                                              "training": sizes.budgets["training"] - sizes.train_seconds

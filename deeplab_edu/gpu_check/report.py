@@ -47,13 +47,16 @@ def build_report(results: list[StageResult], sizes: Sizes, device: torch.device,
     })
 
 
+def _check_types(mapping: dict, where: str, kinds: dict) -> None:
+    for key, kind in kinds.items():
+        if not isinstance(mapping.get(key), kind):
+            raise ValueError(f"{where}[{key!r}] must be {kind}, got {mapping.get(key)!r}")
+
+
 def validate_report(report: dict) -> None:
     """Raise ``ValueError`` naming the first field of ``report`` that breaks the schema."""
-    top = {"schema": str, "created": str, "size": str, "device": str, "gpu_measured": bool,
-           "total_seconds": (int, float), "stages": list}
-    for key, kind in top.items():
-        if not isinstance(report.get(key), kind):
-            raise ValueError(f"report[{key!r}] must be {kind}, got {report.get(key)!r}")
+    _check_types(report, "report", {"schema": str, "created": str, "size": str, "device": str,
+                                    "gpu_measured": bool, "total_seconds": (int, float), "stages": list})
     if report["schema"] != SCHEMA:
         raise ValueError(f"report['schema'] must be {SCHEMA!r}, got {report['schema']!r}")
     if report["size"] not in SIZES:
@@ -61,9 +64,7 @@ def validate_report(report: dict) -> None:
     stage = {"name": str, "title": str, "status": str, "seconds": (int, float), "budget_s": (int, float),
              "summary": str, "figures": dict, "rows": list, "notes": list}
     for i, s in enumerate(report["stages"]):
-        for key, kind in stage.items():
-            if not isinstance(s.get(key), kind):
-                raise ValueError(f"report['stages'][{i}][{key!r}] must be {kind}, got {s.get(key)!r}")
+        _check_types(s, f"report['stages'][{i}]", stage)
         if s["name"] not in STAGES:
             raise ValueError(f"report['stages'][{i}]['name'] {s['name']!r} is not one of {list(STAGES)}")
         if s["status"] not in STATUSES:

@@ -32,9 +32,9 @@ def _torchvision_missing() -> str | None:
     for another torch fails with RuntimeError, not ImportError)."""
     try:
         importlib.import_module("torchvision.models.segmentation")
-        return None
     except Exception as error:
         return short_error(error)
+    return None
 
 
 def _build_torchvision(classes: int = 21) -> torch.nn.Module:
@@ -211,7 +211,6 @@ def compare_throughput(rows: list[dict], on_gpu: bool) -> dict:
 def stage_throughput(ctx: Context, result: StageResult) -> None:
     sizes, device = ctx.sizes, ctx.device
     why_not = _torchvision_missing()
-    have_torchvision = why_not is None
     if why_not:
         result.notes.append(f"torchvision is not importable ({why_not}): no reference rows")
     if device.type != "cuda":
@@ -224,7 +223,7 @@ def stage_throughput(ctx: Context, result: StageResult) -> None:
     measured_on_cpu: dict[tuple, str] = {}
     for variant in VARIANTS:
         row = {"config": variant.label, "model": variant.model, "mode": variant.mode}
-        if variant.model == "torchvision" and not have_torchvision:
+        if variant.model == "torchvision" and why_not:
             continue
         same = (variant.model, variant.mode, variant.compile)  # bf16, CL, fused, cudnn: CUDA only
         if device.type != "cuda" and same in measured_on_cpu:
