@@ -1,10 +1,9 @@
 """Checks on what a caller passes in, each mistake worded one way across the book.
 
-The public entry points (a model's constructor, a dataset builder, a lesson's top-level
-function) call these once at the top; the code below them can then read like the paper's
-formula. A failed check raises :class:`ArgumentError`, which is both a ``ValueError`` (a
-:class:`~deeplab_edu.errors.UserError`, printed by the command line as one line) and a
-``TypeError``, so that ``rate=True`` and ``rate=0`` are one kind of mistake to the caller.
+The public entry points call these once at the top, so the code below them can read like the
+paper's formula. A failed check raises :class:`ArgumentError`, both a ``ValueError`` (a
+:class:`~deeplab_edu.errors.UserError`, one line on the command line) and a ``TypeError``, so
+that ``rate=True`` and ``rate=0`` are one kind of mistake to the caller.
 """
 
 from __future__ import annotations
