@@ -11,6 +11,7 @@ from deeplab_edu.crf.energy import appearance_kernel, smoothness_kernel
 from deeplab_edu.crf.params import CRFParams
 from deeplab_edu.datasets.palette import colorize
 from deeplab_edu.metrics import IGNORE_INDEX, trimap_band
+from deeplab_edu.viz import off
 
 
 def label_rgb(label: np.ndarray) -> np.ndarray:
@@ -19,19 +20,14 @@ def label_rgb(label: np.ndarray) -> np.ndarray:
     return colorize(np.asarray(label)).astype(np.float64) / 255
 
 
-def label_legend(ax, class_names: Sequence[str], present: Sequence[int]) -> None:
-    """A legend of :func:`label_rgb`'s colours for the ``present`` classes, right of ``ax``."""
+def label_legend(ax, class_names: Sequence[str], present: Sequence[int], **where) -> None:
+    """A legend of :func:`label_rgb`'s colours for the ``present`` classes, right of ``ax`` (or ``where``)."""
     from matplotlib.patches import Patch
 
     handles = [Patch(facecolor=label_rgb(np.array([[c]]))[0, 0], edgecolor="grey", label=f"{c} {class_names[c]}")
                for c in sorted(set(int(c) for c in present) - {IGNORE_INDEX})]
-    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
-
-
-def _off(ax, title):
-    ax.set_title(title, fontsize=9)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    where = where or {"loc": "center left", "bbox_to_anchor": (1.02, 0.5)}
+    ax.legend(handles=handles, fontsize=8, frameon=False, **where)
 
 
 def plot_kernels(image: np.ndarray, params: CRFParams, pixel: tuple[int, int]) -> plt.Figure:
@@ -39,14 +35,14 @@ def plot_kernels(image: np.ndarray, params: CRFParams, pixel: tuple[int, int]) -
     y, x = pixel
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
     axes[0].imshow(image)
-    _off(axes[0], f"image, chosen pixel {pixel}")
+    off(axes[0], f"image, chosen pixel {pixel}")
     maps = [(appearance_kernel(image, pixel, params.sigma_alpha, params.sigma_beta),
              f"appearance: σα={params.sigma_alpha:g}, σβ={params.sigma_beta:g}"),
             (smoothness_kernel(image.shape[:2], pixel, params.sigma_gamma),
              f"smoothness: σγ={params.sigma_gamma:g}")]
     for ax, (k, title) in zip(axes[1:], maps):
         im = ax.imshow(k, cmap="magma", vmin=0, vmax=1)
-        _off(ax, title)
+        off(ax, title)
     for ax in axes:
         ax.plot(x, y, marker="+", color="cyan", markersize=12, mew=2)
     fig.colorbar(im, ax=axes[1:], shrink=0.8, label="k(i, j)")
@@ -67,7 +63,7 @@ def plot_mean_field(steps: Sequence[tuple[int, np.ndarray, float]], show: Sequen
     if image is not None:
         ax = fig.add_subplot(grid[0, 0])
         ax.imshow(image)
-        _off(ax, "image")
+        off(ax, "image")
     present: set[int] = set()
     for k, t in enumerate(show):
         q = steps[t][1]
@@ -75,19 +71,17 @@ def plot_mean_field(steps: Sequence[tuple[int, np.ndarray, float]], show: Sequen
         present |= set(np.unique(labels).tolist())
         top = fig.add_subplot(grid[0, lead + k])
         top.imshow(label_rgb(labels), interpolation="nearest")
-        _off(top, f"argmax Q after {t} step{'s' * (t != 1)}")
+        off(top, f"argmax Q after {t} step{'s' * (t != 1)}")
         bottom = fig.add_subplot(grid[1, lead + k])
         sure = bottom.imshow(q.max(0), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
-        _off(bottom, f"max_l Q(l) after {t}")
+        off(bottom, f"max_l Q(l) after {t}")
     # The colour bar hangs beside the last sureness panel, so the panels keep their size.
     fig.colorbar(sure, cax=bottom.inset_axes([1.06, 0.0, 0.08, 1.0]), label="how sure: max_l Q(l)")
     if class_names:
         if image is not None:  # the free cell under the image holds the legend
             holder = fig.add_subplot(grid[1, 0])
             holder.axis("off")
-            handles = [plt.matplotlib.patches.Patch(facecolor=label_rgb(np.array([[c]]))[0, 0], edgecolor="grey",
-                                                    label=f"{c} {class_names[c]}") for c in sorted(present)]
-            holder.legend(handles=handles, loc="center", fontsize=8, frameon=False)
+            label_legend(holder, class_names, present, loc="center")
         else:
             label_legend(top, class_names, sorted(present))
     curve = fig.add_subplot(grid[:, -1])
@@ -112,7 +106,7 @@ def plot_refinement(image: np.ndarray, label: np.ndarray, before: np.ndarray, af
     fig = axes[0].figure
     for ax, (picture, title) in zip(axes, panels):
         ax.imshow(picture, interpolation="nearest")
-        _off(ax, title)
+        off(ax, title)
     if class_names:
         present = set(np.unique(label).tolist()) | set(np.unique(np.asarray(before).argmax(0)).tolist())
         if after is not None:
@@ -128,7 +122,7 @@ def plot_trimap(label: np.ndarray, widths: Sequence[int], curves: dict[str, dict
     shade[trimap_band(label, max(widths))] = (0.9, 0.9, 0.3)
     shade[trimap_band(label, min(widths))] = (1.0, 0.5, 0.0)
     axes[0].imshow(shade, interpolation="nearest")
-    _off(axes[0], f"trimap bands: width {min(widths)} (orange), {max(widths)} (yellow)")
+    off(axes[0], f"trimap bands: width {min(widths)} (orange), {max(widths)} (yellow)")
     for name, curve in curves.items():
         axes[1].plot(list(curve), list(curve.values()), marker="o", label=name)
     axes[1].set_xlabel("band width N (pixels each side of the boundary)")

@@ -1,5 +1,4 @@
-"""Figures for the fast-CRF and CRF-as-RNN chapter: the lattice's kernel, side-by-side
-segmentations, and a learned compatibility matrix."""
+"""Figures for the fast-CRF and CRF-as-RNN chapter: the lattice's kernel and a learned compatibility matrix."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ import torch
 
 from deeplab_edu.crf.permutohedral import (PermutohedralLattice, gaussian_filter_brute_force,
                                            spatial_features)
-from deeplab_edu.viz.crf import label_rgb
 
 
 def lattice_impulse_response(sigma: float, size: int = 31) -> tuple[np.ndarray, np.ndarray]:
@@ -41,19 +39,6 @@ def plot_lattice_kernel(sigma: float = 4.0, size: int = 31) -> plt.Figure:
     axes[2].set_xlabel("offset from the bright pixel (px)")
     axes[2].set_title("one row through the middle")
     axes[2].legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def plot_segmentations(image: np.ndarray, label: np.ndarray, predictions: dict[str, np.ndarray]) -> plt.Figure:
-    """The image, its truth and each named label map, in one row."""
-    panels = [("image", image), ("truth", label_rgb(label))]
-    panels += [(name, label_rgb(pred)) for name, pred in predictions.items()]
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.8))
-    for ax, (title, picture) in zip(axes, panels):
-        ax.imshow(picture, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        ax.axis("off")
     fig.tight_layout()
     return fig
 

@@ -11,12 +11,7 @@ from matplotlib.patches import Patch, Rectangle
 
 from deeplab_edu.datasets.palette import IGNORE_INDEX, VOC_PALETTE, colorize
 from deeplab_edu.datasets.transforms import denormalize
-
-
-def _off(ax, title: str = "") -> None:
-    ax.set_title(title, fontsize=9)
-    ax.set_xticks([])
-    ax.set_yticks([])
+from deeplab_edu.viz import off
 
 
 def legend(ax, class_names: Sequence[str], present: Sequence[int] | None = None, ignore: bool = True) -> None:
@@ -36,15 +31,15 @@ def plot_label_anatomy(label: np.ndarray, window: tuple[int, int, int], class_na
     fig, axes = plt.subplots(1, 3, figsize=(12, 4))
     axes[0].imshow(colorize(label), interpolation="nearest")
     axes[0].add_patch(Rectangle((c - 0.5, r - 0.5), s, s, fill=False, ec="white", lw=1.5))
-    _off(axes[0], "what a viewer shows: palette colours")
+    off(axes[0], "what a viewer shows: palette colours")
     axes[1].imshow(label, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    _off(axes[1], "what the file stores: indices as grey levels")
+    off(axes[1], "what the file stores: indices as grey levels")
     patch = label[r:r + s, c:c + s]
     axes[2].imshow(colorize(patch), interpolation="nearest")
     for (y, x), v in np.ndenumerate(patch):
         axes[2].text(x, y, str(v), ha="center", va="center", fontsize=6,
                      color="white" if VOC_PALETTE[v].astype(int).sum() < 300 else "black")
-    _off(axes[2], f"zoom: rows {r}..{r + s - 1}, cols {c}..{c + s - 1}")
+    off(axes[2], f"zoom: rows {r}..{r + s - 1}, cols {c}..{c + s - 1}")
     legend(axes[2], class_names, present=np.unique(label).tolist(), ignore=IGNORE_INDEX in label)
     fig.tight_layout()
     return fig
@@ -62,9 +57,9 @@ def plot_pairs(pairs: Sequence[tuple[np.ndarray, np.ndarray]], class_names: Sequ
         top, bottom = axes[2 * (k // columns), k % columns], axes[2 * (k // columns) + 1, k % columns]
         top.imshow(image)
         bottom.imshow(colorize(np.asarray(label)), interpolation="nearest")
-        _off(top, titles[k] if titles else "")
+        off(top, titles[k] if titles else "")
         top.axis("on"), bottom.axis("on")
-        _off(bottom)
+        off(bottom)
         present |= set(np.unique(label).tolist())
     legend(axes[1, -1], class_names, present=sorted(present), ignore=IGNORE_INDEX in present)
     fig.tight_layout()
@@ -102,13 +97,13 @@ def plot_augmentations(image: np.ndarray, label: np.ndarray,
     fig, axes = plt.subplots(2, n, figsize=(1.9 * n, 4.0), squeeze=False)
     axes[0, 0].imshow(image)
     axes[1, 0].imshow(colorize(label), interpolation="nearest")
-    _off(axes[0, 0], f"original {image.shape[1]}×{image.shape[0]}")
-    _off(axes[1, 0])
+    off(axes[0, 0], f"original {image.shape[1]}×{image.shape[0]}")
+    off(axes[1, 0])
     for k, (x, y) in enumerate(samples, start=1):
         axes[0, k].imshow(denormalize(x))
         axes[1, k].imshow(colorize(y.numpy().astype(np.int64)), interpolation="nearest")
-        _off(axes[0, k], f"sample {k}: {x.shape[-1]}×{x.shape[-2]}")
-        _off(axes[1, k], f"ignored: {(y == IGNORE_INDEX).float().mean().item():.0%}")
+        off(axes[0, k], f"sample {k}: {x.shape[-1]}×{x.shape[-2]}")
+        off(axes[1, k], f"ignored: {(y == IGNORE_INDEX).float().mean().item():.0%}")
     legend(axes[1, -1], class_names, present=np.unique(label).tolist())
     fig.tight_layout()
     return fig
