@@ -6,14 +6,11 @@ tables hold what the papers measured on VOC 2012 val, every number a :class:`rec
 :func:`paper_difference` gives the paper's difference between two cells in mean-IoU points with a
 short citation ("+3.20 (v2 Table 3)"), for a chapter's verdict table.
 
-Where the tables were read: transcriptions of the papers in the public code index, whose large
-files are named by index file id (``read_file`` with that id); each source string names them.
-Every number was checked one by one against the text read. v1 Table 2 agrees with a second
-(Korean) summary for 7x7 / 4x4 / LargeFOV. v3's prose confirms the ends of Table 1 (20.29 to
-75.18), Table 4's +1.39 at output stride 8, and Table 6's +1.3 (OS 8), +0.94 (multi-scale),
-+0.32 (flip) and 79.77 (a second transcription, index id 23939652097, prints the tables as
-images). v3+'s second transcription misprints one Table 3 row that is not kept here (multi-scale
-at eval OS 8: 78.45 for the PDF's 79.45, which is v3 Table 6's number).
+The tables were read in transcriptions of the papers in the public code index (named by index
+file id in each source) and checked number by number. v1 Table 2 agrees with a second (Korean)
+summary; v3's prose confirms Table 1's ends (20.29, 75.18), Table 4's +1.39 and Table 6's +1.3,
++0.94, +0.32 and 79.77 (a second transcription, index id 23939652097, prints the tables as
+images); v3+'s second transcription misprints a Table 3 row not kept here (78.45 for 79.45).
 
 ``NOT_INCLUDED`` names any table a chapter cites whose text could not be read here; numbers
 from memory do not belong in ``TABLES``.

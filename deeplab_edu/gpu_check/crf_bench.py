@@ -46,8 +46,8 @@ def crf_case(height: int, width: int, labels: int, seed: int = 0):
 
 def _median_seconds(fn: Callable, repeats: int, device: torch.device,
                     max_seconds: float = math.inf) -> tuple[float, object]:
-    """Median time of ``fn()`` over up to ``repeats`` runs after a warm-up; fewer runs when
-    they would take longer than ``max_seconds`` (at least one)."""
+    """Median time of ``fn()`` over up to ``repeats`` runs after a warm-up (fewer, at least one,
+    past ``max_seconds``)."""
     out = fn()  # warm-up: kernels, allocations
     sync(device)
     samples: list[float] = []

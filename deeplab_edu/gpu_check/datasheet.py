@@ -7,8 +7,7 @@ has no bf16 units: its fp16 peak (65 TFLOP/s) is what mixed precision reaches th
 from __future__ import annotations
 
 
-# Dense (no sparsity) bf16 tensor-core peaks in TFLOP/s from the vendors' datasheets, matched
-# against torch.cuda.get_device_name in this order (the more specific name first).
+# Matched against torch.cuda.get_device_name in this order (the more specific name first).
 BF16_PEAK_TFLOPS: tuple[tuple[str, float], ...] = (
     ("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H200 NVL", 835.0),
     ("GH200", 989.0), ("H100", 989.0), ("H200", 989.0), ("H800", 989.0), ("B200", 2250.0),

@@ -17,12 +17,9 @@ from deeplab_edu.gpu_check.stage import random_batch, sync
 
 
 def ddp_worker(out_json: str, size_name: str) -> int:
-    """Run under torchrun: join the process group (NCCL on CUDA, gloo on a CPU) even with one
-    process, SyncBatchNorm on CUDA, DDP around the engine's step; write what happened as JSON.
-
-    ``train`` treats a world of one as not distributed; this worker forces the group and DDP,
-    so one GPU exercises the code path an 8-GPU run takes.
-    """
+    """Under torchrun: the process group (NCCL on CUDA, gloo on a CPU), SyncBatchNorm on CUDA and
+    DDP around the engine's step, forced even for a world of one (which ``train`` treats as not
+    distributed), so one GPU exercises an 8-GPU run's code path; writes what happened as JSON."""
     import torch.distributed as dist
 
     from deeplab_edu import distributed as ddp

@@ -75,10 +75,8 @@ def validate_report(report: dict) -> None:
 
 def write_reports(out: Path, results: list[StageResult], sizes: Sizes, device: torch.device,
                   seconds: float) -> dict:
-    """Write ``report.json`` and ``report.md`` (atomically) and return the report.
-
-    The JSON is written first and on its own, so a bug in the Markdown cannot cost the figures.
-    """
+    """Write ``report.json``, then ``report.md`` (each atomically), and return the report: a bug in
+    the Markdown cannot cost the figures."""
     report = build_report(results, sizes, device, seconds)
     write_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")
     try:

@@ -7,8 +7,6 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True)
 class Sizes:
-    """How big each stage runs: ``gpu`` is the issue's setting, ``tiny`` seconds on a CPU."""
-
     name: str
     # throughput (stage 2): DeepLabV3, output stride 8
     crop: int

@@ -184,11 +184,8 @@ TARGET_SPEEDUP = 1.3  # the issue's: the engine ≥ 1.3× torchvision's fastest 
 
 
 def compare_throughput(rows: list[dict], on_gpu: bool) -> dict:
-    """The engine's best row against the reference, for training and inference.
-
-    Training's reference is torchvision's fastest training row; inference's is torchvision's
-    eager bf16 + channels-last (the issue's). ``*_target_met`` is judged on a GPU only.
-    """
+    """The engine's best row against torchvision's fastest training row, and (inference) its eager
+    bf16 + channels-last row (the issue's); ``*_target_met`` is judged on a GPU only."""
     def best(model: str, mode: str) -> dict | None:
         found = [r for r in rows if r["model"] == model and r["mode"] == mode and r.get("images_s")]
         return max(found, key=lambda r: r["images_s"]) if found else None
