@@ -1,14 +1,9 @@
 """``python -m deeplab_edu COMMAND``: the book's command line.
 
-Each command is a module with two functions, ``add_arguments(parser)`` and ``run(args) -> int``
-(the book's own live in ``deeplab_edu.cli``). Adding a command is one line in ``COMMANDS``. The
-table names the modules without importing them, so ``--help`` answers at once instead of
-waiting for torch to load.
-
-Errors: a mistake the user can fix (``UserError``, ``ValueError``, ``FileNotFoundError`` and
-other ``OSError`` s such as a full disk) prints one line, ``error: ...``, and exits with status 2;
-a run stopped by Ctrl-C / SIGTERM exits with 130 after saying how to resume; anything else is
-a bug and shows its traceback.
+Each command is a module with ``add_arguments(parser)`` and ``run(args) -> int``, named in
+``COMMANDS`` without importing it, so ``--help`` answers before torch loads. A mistake the user
+can fix (``ValueError``, ``OSError``) prints one line and exits with status 2; a run stopped by
+Ctrl-C / SIGTERM exits with 130 after saying how to resume; anything else shows its traceback.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""The environment check a new reader runs first (chapter 00, ``python -m deeplab_edu env``).
-
-It answers the questions that otherwise surface as a confusing traceback three chapters in:
-which versions are installed, is there a GPU, does pydensecrf import, which run profile is
-active, and where will data be read from.
+"""The environment check a new reader runs first (chapter 00, ``python -m deeplab_edu env``): versions,
+GPU, pydensecrf, run profile and data paths, before they surface as a traceback three chapters in.
 """
 
 from __future__ import annotations
@@ -15,15 +12,8 @@ import platform
 from . import paths, profiles, runtime
 
 # (distribution name on PyPI, module it imports as)
-_PACKAGES = [
-    ("torch", "torch"),
-    ("numpy", "numpy"),
-    ("matplotlib", "matplotlib"),
-    ("ipywidgets", "ipywidgets"),
-    ("pydensecrf2", "pydensecrf.densecrf"),
-    ("jupyterlab", "jupyterlab"),
-    ("jupytext", "jupytext"),
-]
+_PACKAGES = [("torch", "torch"), ("numpy", "numpy"), ("matplotlib", "matplotlib"), ("ipywidgets", "ipywidgets"),
+             ("pydensecrf2", "pydensecrf.densecrf"), ("jupyterlab", "jupyterlab"), ("jupytext", "jupytext")]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,10 +1,6 @@
-"""``python -m deeplab_edu predict``: colour a user's image with a trained DeepLab.
-
-The image is scored whole (``evaluate.predict_probs``: padded to output_stride·k + 1,
-optionally multi-scale + flip), each pixel gets its most probable class, the classes are
-painted in the PASCAL VOC palette, and the colours are blended over the photo where the
-prediction is not background. The model comes from a training checkpoint of this book or
-from torchvision's ``deeplabv3_resnet101`` weights (a local file; nothing is downloaded).
+"""``python -m deeplab_edu predict``: colour a user's image with a trained DeepLab (a training
+checkpoint, or torchvision's ``deeplabv3_resnet101`` weights from a local file): scored whole, each
+pixel's most probable class painted in the PASCAL VOC palette over the photo where it is not background.
 """
 
 from __future__ import annotations
@@ -43,8 +39,7 @@ def predict_label(model: torch.nn.Module, image: np.ndarray, scales: Sequence[fl
 
 
 def smallest_side(scales: Sequence[float]) -> int:
-    """The shortest image side that every scale keeps at least one pixel wide: resizing by s
-    gives ``floor(n·s)`` pixels (``F.interpolate``), so n must reach 1/s."""
+    """The shortest image side that every scale keeps at least one pixel wide (``floor(n·s) >= 1``)."""
     low = min(scales)
     n = max(1, math.ceil(1 / low))
     while math.floor(n * low) < 1:
@@ -74,9 +69,9 @@ def load_predictor(checkpoint: str | Path | None = None, torchvision: str | Path
                          "(a deeplabv3_resnet101 weights file)")
     if torchvision is not None:
         from deeplab_edu.models import build_model
-        from deeplab_edu.weights import load_torchvision_deeplabv3
+        from deeplab_edu.weights import TORCHVISION_DEEPLABV3, load_torchvision_deeplabv3
 
-        model = build_model("deeplabv3", len(VOC_CLASSES), output_stride=8, multi_grid=None, head="torchvision")
+        model = build_model("deeplabv3", len(VOC_CLASSES), **TORCHVISION_DEEPLABV3)
         load_torchvision_deeplabv3(model, torchvision)
         return model.to(device).eval(), VOC_CLASSES
     from deeplab_edu.checkpoint import load_trained, read_checkpoint
@@ -113,8 +108,8 @@ def overlay_with_legend(image: np.ndarray, label: np.ndarray, names: Sequence[st
 
 
 def default_output(image_path: str | Path, out: str | Path | None = None) -> Path:
-    """Where ``predict`` writes: ``out``, or ``<stem>_overlay.png`` in the working directory —
-    never next to the input (it may lie in site-packages) and never the input itself."""
+    """``out``, or ``<stem>_overlay.png`` in the working directory (the input may lie in site-packages);
+    never the input itself."""
     from PIL import Image
 
     image_path = Path(image_path)

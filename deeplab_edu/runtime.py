@@ -10,11 +10,8 @@ import torch
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:
-    """Seed Python, NumPy and PyTorch (CPU and every GPU) and return a seeded generator.
-
-    Chapters call this first so that every figure and number they show is reproducible;
-    the returned generator is for code that wants its own stream.
-    """
+    """Seed Python, NumPy and PyTorch (CPU and every GPU); return a seeded generator for code that
+    wants its own stream."""
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     random.seed(seed)
@@ -25,12 +22,8 @@ def seed_everything(seed: int = 0) -> torch.Generator:
 
 
 def native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX), read from ``/proc/cpuinfo``.
-
-    Where it does not, bf16 autocast is emulated and slower than float32, so the ``laptop`` profile
-    asks bf16 only where this is true (``TrainConfig.from_profile``; ``benchmarks/bench_speed.py``
-    measures both). Off Linux: ``False``.
-    """
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX; ``/proc/cpuinfo``, so off
+    Linux ``False``). Elsewhere bf16 autocast is emulated and slower than float32 (``bench_speed.py``)."""
     try:
         with open("/proc/cpuinfo") as f:
             flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
@@ -40,10 +33,8 @@ def native_bf16() -> bool:
 
 
 def default_device() -> torch.device:
-    """The device runs use unless told otherwise: the first CUDA GPU, else Apple's MPS, else CPU.
-
-    ``DEEPLAB_EDU_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``) overrides the choice.
-    """
+    """``DEEPLAB_EDU_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``), else the first CUDA GPU, else
+    Apple's MPS, else the CPU."""
     wanted = os.environ.get("DEEPLAB_EDU_DEVICE", "").strip()
     if wanted:
         try:

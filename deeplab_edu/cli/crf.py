@@ -1,10 +1,5 @@
-"""``python -m deeplab_edu crf``: refine saved network probabilities with the dense CRF.
-
-DeepLab v1/v2 apply the fully-connected CRF after the network, as a separate step
-(v1 §4.3, v2 §3.3). Kept apart as in kazuto1011/deeplab-pytorch: ``evaluate --save-scores
-DIR`` writes each image's probabilities once; this command reads them back and runs
-``crf.dense_crf`` over the images (``engine.crf_scores.crf_evaluate``), then prints the scores
-before and after the CRF, computed from the same saved probabilities.
+"""``python -m deeplab_edu crf``: refine the probabilities ``evaluate --save-scores DIR`` wrote with the
+dense CRF, a separate step after the network (v1 §4.3, v2 §3.3), and print the scores before and after.
 """
 
 from __future__ import annotations
@@ -43,9 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_score_files(folder: Path, ids) -> None:
-    """Name a saved score file that holds no probabilities (all zero, or negative somewhere): the
-    CRF only sees NaN where such a file was normalised (0/0). Run when the CRF step failed, so a
-    good set of files is read once, not twice."""
+    """Name a saved score file that holds no probabilities (all zero, or negative somewhere), which the
+    CRF step sees only as NaN (0/0); run after that step failed, so good files are read once."""
     import numpy as np
 
     for image_id in ids:

@@ -1,10 +1,8 @@
-"""Memory a command asks for, named by the flag that asked: refused before the work when it
-cannot fit, and an allocation that fails anyway reported as one line instead of an allocator's
-traceback.
+"""Memory a command asks for, named by the flag that asked: refused before the work when it exceeds
+the machine's (or the GPU's) outright, and a failed allocation reported as one line.
 
-The estimates are rough on purpose (a factor of two either way): they exist to tell a user
-that ``--crop-size 100000`` wants terabytes, not to budget a run. A request is refused before
-any work only when it exceeds the memory of the machine (or of the GPU) outright.
+The estimates are rough on purpose (a factor of two either way): they tell a user that
+``--crop-size 100000`` wants terabytes; they do not budget a run.
 """
 
 from __future__ import annotations
@@ -30,7 +28,6 @@ def human_bytes(n: float) -> str:
         if n < 1024 or unit == "PiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-    return f"{n:.1f} PiB"
 
 
 def machine_bytes(device: str | None = None) -> int | None:
@@ -85,8 +82,7 @@ def naming_memory(needed: float, what: str) -> Iterator[None]:
 
 
 def failed_request(err: BaseException) -> str | None:
-    """The size of the request the allocator refused, as it reported it (PyTorch's CPU allocator in
-    bytes, its CUDA allocator and NumPy in GiB)."""
+    """The size of the request the allocator refused, as it reported it (CPU: bytes; CUDA, NumPy: GiB)."""
     import re
 
     text = str(err)

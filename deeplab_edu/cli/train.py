@@ -74,33 +74,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="skip the few timed steps that estimate the run's time before it starts")
 
 
+# Options named as the ``TrainConfig`` field they set.
+CONFIG_OPTIONS = ("model", "backbone", "output_stride", "width", "aux_weight", "dataset", "data_root", "crop_size",
+                  "batch_size", "num_workers", "iterations", "lr", "weight_decay", "schedule", "loss", "accumulate",
+                  "clip_grad_norm", "batchnorm", "amp", "compile", "seed", "log_every", "checkpoint_every",
+                  "overwrite", "device")
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     from deeplab_edu.engine.pretrained import default_pretrained
 
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {name: getattr(args, name) for name in ("fc6", "dropout", "rates")
+                               if getattr(args, name) is not None}
     if args.blocks is not None:
         options["blocks"] = tuple(args.blocks)
     elif args.width < 1 and args.model != "deeplabv1":
         options["blocks"] = (1, 1, 1, 1)
-    if args.fc6:
-        options["fc6"] = args.fc6
-    if args.dropout is not None:
-        options["dropout"] = args.dropout
-    if args.rates:
-        options["rates"] = args.rates
     pretrained = {"auto": default_pretrained(args.model, args.backbone, args.width, options),
                   "none": None}.get(args.pretrained, args.pretrained)
-    return TrainConfig(model=args.model, backbone=args.backbone, output_stride=args.output_stride, width=args.width,
-                       model_options=options, pretrained=pretrained, aux_weight=getattr(args, "aux_weight", 0.0),
-                       dataset=args.dataset, data_root=args.data_root, crop_size=args.crop_size,
-                       scale=tuple(args.scale), batch_size=args.batch_size, num_workers=args.num_workers,
-                       iterations=args.iterations, lr=args.lr, weight_decay=args.weight_decay,
-                       schedule=args.schedule, loss=args.loss, accumulate=args.accumulate,
-                       clip_grad_norm=args.clip_grad_norm,
-                       batchnorm=args.batchnorm, amp=args.amp, compile=args.compile, seed=args.seed,
-                       out_dir=args.out, log_every=args.log_every, checkpoint_every=args.checkpoint_every,
-                       overwrite=getattr(args, "overwrite", False), device=args.device,
-                       progress=not args.no_progress)
+    return TrainConfig(**{name: getattr(args, name) for name in CONFIG_OPTIONS}, model_options=options,
+                       pretrained=pretrained, scale=tuple(args.scale), out_dir=args.out, progress=not args.no_progress)
 
 
 # Options that only some models take: (flag, attribute, the models that take it).
@@ -140,12 +133,10 @@ def run(args: argparse.Namespace) -> int:
     config.validate()
     if args.pretrained not in ("auto", "none"):
         existing_file(args.pretrained, "--pretrained", "; give an ImageNet weights file, 'auto' or 'none'")
-    if config.pretrained is not None and not Path(config.pretrained).is_file():
-        if args.pretrained == "auto":  # a full-size model in the gpu / full profile without ImageNet
-            from deeplab_edu.weights import missing_imagenet_message
-            raise FileNotFoundError(missing_imagenet_message(config.pretrained))
-        raise FileNotFoundError(f"--pretrained {config.pretrained}: no such file; give an ImageNet weights file, "
-                                "'auto' or 'none'")
+    elif config.pretrained is not None and not Path(config.pretrained).is_file():
+        from deeplab_edu.weights import missing_imagenet_message  # 'auto': a full-size model, gpu / full profile
+
+        raise FileNotFoundError(missing_imagenet_message(config.pretrained))
     device = resolve_device(config.device)  # a missing GPU is named before any data is written
     needed, what = training_memory(config)
     refuse_if_too_large(needed, what, str(device))

@@ -1,10 +1,5 @@
-"""The dense CRF on saved network probabilities (kazuto1011/deeplab-pytorch's ``crf`` step).
-
-The network's probabilities are written once (``evaluate(..., scores_dir=)``), then
-``crf_evaluate`` refines them with ``crf.dense_crf``, with no network in memory: by default
-with the permutohedral lattice in PyTorch, on the GPU when there is one, else on all the CPU's
-cores; pydensecrf, single-threaded, gets worker processes instead. A worker that dies (a crash
-in C++ code) is reported as an error, never waited for.
+"""The dense CRF on saved network probabilities (kazuto1011/deeplab-pytorch's ``crf`` step): written
+once by ``evaluate(..., scores_dir=)``, refined by ``crf_evaluate`` with no network in memory.
 """
 
 from __future__ import annotations
@@ -28,9 +23,8 @@ from deeplab_edu.runtime import default_device
 
 def load_scores(scores_dir: str | Path, image_id: str, shape: tuple[int, int],
                 num_classes: int | None = None) -> np.ndarray:
-    """The saved probabilities of ``image_id``, float32 (C, H, W) renormalised; clear errors
-    for a missing or corrupt file, another image size, or (given ``num_classes``) another
-    class count than the dataset's."""
+    """The saved probabilities of ``image_id``, float32 (C, H, W) renormalised; clear errors for a missing,
+    corrupt or non-finite file, another image size or (given ``num_classes``) another class count."""
     path = Path(scores_dir) / f"{image_id}.npy"
     if not path.is_file():
         raise FileNotFoundError(f"no saved scores {path}; run evaluate with scores_dir= (--save-scores) first")
@@ -79,11 +73,10 @@ def crf_evaluate(dataset, scores_dir: str | Path, params: CRFParams | None = Non
                  progress: bool = True, device: str | torch.device | None = None) -> tuple[EvalResult, EvalResult]:
     """(before, after): the saved scores' argmax and the dense-CRF-refined argmax, scored.
 
-    ``method`` is a ``crf.dense_crf`` method; the default, the permutohedral lattice in PyTorch,
-    runs on ``device`` (default: CUDA when available, else the CPU), one image after another in
-    this process: PyTorch already spreads each image over the CPU's cores (or the GPU). The
-    single-threaded methods ("pydensecrf", "exact") default to ``workers`` = one process per
-    core, up to 4. The confusion matrices are sums, so the result does not depend on ``workers``.
+    The PyTorch methods (the default, the permutohedral lattice) run on ``device`` (default: CUDA
+    when available) in this process, which PyTorch already spreads over the CPU's cores; the
+    single-threaded ones ("pydensecrf", "exact") default to one worker process per core, up to 4.
+    A worker that dies (a crash in C++) is reported, never waited for.
     """
     gpu = method in TORCH_METHODS and torch.device(device or default_device()).type != "cpu"
     if workers is None:

@@ -1,10 +1,7 @@
-"""``evaluate``: every image of a set scored whole, one confusion matrix over all its pixels.
-
-* **One confusion matrix** accumulated over every pixel of the set (``metrics.ConfusionMatrix``)
-  gives mIoU, per-class IoU, pixel accuracy, mean accuracy and frequency-weighted IoU — never an
-  average of per-image IoUs.
-* **Trimap accuracy** (v1 §5, v2 §4.1): accuracy within bands of a few pixels around the
-  label boundaries (``metrics.TrimapConfusion``), where the CRF and v3+'s decoder earn their keep.
+"""``evaluate``: every image of a set scored whole into one confusion matrix over all its pixels (mIoU,
+per-class IoU, pixel / mean accuracy, fwIoU — never an average of per-image IoUs), and trimap
+accuracy (v1 §5, v2 §4.1) in bands around the label boundaries, where the CRF and v3+'s decoder
+earn their keep.
 """
 
 from __future__ import annotations
@@ -65,12 +62,8 @@ def update_result(result: EvalResult, pred: np.ndarray, label: np.ndarray) -> No
 def evaluate(model: torch.nn.Module, dataset, scales: Sequence[float] = (1.0,), flip: bool = False,
              trimap_widths: Sequence[int] = DEFAULT_TRIMAP_WIDTHS, device: torch.device | str | None = None,
              scores_dir: str | Path | None = None, progress: bool = True) -> EvalResult:
-    """Score every image of ``dataset`` whole; accumulate one confusion matrix (and trimap).
-
-    ``dataset`` yields (image normalised (3, H, W), label (H, W)) and has ``num_classes``,
-    ``class_names`` and ``ids``. With ``scores_dir`` each image's probabilities are saved as
-    ``<id>.npy`` (float16, (C, H, W)) for ``crf_evaluate``.
-    """
+    """Score every image of ``dataset`` (normalised (3, H, W), label (H, W); ``num_classes``, ``class_names``,
+    ``ids``) whole; with ``scores_dir`` save each one's probabilities as ``<id>.npy`` (float16) for the CRF."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     result = new_result(dataset.num_classes, dataset.class_names, trimap_widths)
     if scores_dir is not None:

@@ -1,10 +1,7 @@
-"""Whole-image inference, as the papers score: padded to output_stride·k + 1, multi-scale + flip.
-
-Each validation image is scored whole, padded at the bottom/right to output_stride·k + 1 (the
-mean colour, 0 after normalisation) so the corners of the image and of the score map align,
-and the logits are cropped back; a centre crop would drop pixels the benchmark counts.
-Multi-scale + flip (v2 §4.1 "MSC", v3 §4.3, v3+ §4): the softmax of the image at several
-scales and left-right flipped, each resized to the image, averaged.
+"""Whole-image inference, as the papers score: padded at the bottom/right to output_stride·k + 1 (the
+mean colour, 0 after normalisation) so the image's and the score map's corners align, and cropped
+back (a centre crop would drop pixels the benchmark counts); multi-scale + flip (v2 §4.1 "MSC",
+v3 §4.3, v3+ §4) averages the softmax over scales and mirrored images.
 """
 
 from __future__ import annotations
@@ -33,12 +30,8 @@ def pad_to_stride(images: torch.Tensor, output_stride: int) -> torch.Tensor:
 @torch.no_grad()
 def predict_probs(model: torch.nn.Module, images: torch.Tensor, scales: Sequence[float] = (1.0,),
                   flip: bool = False) -> torch.Tensor:
-    """Class probabilities (N, C, H, W) of whole images, averaged over ``scales`` and flips.
-
-    Each scale s resizes the image by s, pads it to the model's output_stride·k + 1, crops the
-    logits back, resizes them to (H, W) and takes the softmax; flipping scores the mirrored
-    image and mirrors the answer back. One scale without flip is plain whole-image inference.
-    """
+    """Class probabilities (N, C, H, W) of whole images, averaged over ``scales`` and flips: each
+    resized image padded, its logits cropped back, resized to (H, W) and softmaxed."""
     scales = check_scales(scales)
     if images.ndim != 4 or images.shape[-1] < 1 or images.shape[-2] < 1:
         raise ValueError(f"images must be (N, 3, H, W) with H, W >= 1, got {tuple(images.shape)}")

@@ -7,7 +7,6 @@ parse, and a resumed run rewrites the log atomically from the rows it keeps.
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 import tempfile
@@ -42,14 +41,6 @@ def read_rows(path: str | Path, until_step: int | None = None,
     return rows
 
 
-def _format(rows: list[dict], fields: tuple[str, ...]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def rewrite(path: str | Path, rows: list[dict], fields: tuple[str, ...] = LOG_FIELDS) -> None:
     """Write the header and ``rows`` atomically (temporary file, then ``os.replace``)."""
     path = Path(path)
@@ -60,7 +51,9 @@ def rewrite(path: str | Path, rows: list[dict], fields: tuple[str, ...] = LOG_FI
     try:
         match_umask(fd)  # mkstemp's 0600 would make the log private
         with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(_format(rows, fields))
+            writer = csv.DictWriter(handle, fieldnames=fields, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
         os.replace(tmp, path)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)

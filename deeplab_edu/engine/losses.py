@@ -1,19 +1,14 @@
 """The training losses: pixel-wise cross-entropy, skipping label 255 ("void").
 
-Two ways to compare coarse scores with full-resolution labels:
+* ``downsampled_loss`` — v1/v2 (ICLR 2015 §3.1; TPAMI 2017 §4.1): the scores at the output stride
+  against the labels subsampled to their grid (every 8th pixel of an 8·k+1 crop); cheap, but the
+  thin parts of objects fall between the samples;
+* ``upsampled_loss`` — v3 (§4.1): the scores bilinearly upsampled to the crop, against every label
+  pixel ("we find it important to keep the groundtruths intact").
 
-* ``downsampled_loss`` — v1/v2 (ICLR 2015 §3.1; TPAMI 2017 §4.1): the scores at the output
-  stride against the labels subsampled to the same grid (every 8th pixel; the corners align
-  because the crop is 8·k+1). Cheap, but the thin parts of objects fall between the samples;
-* ``upsampled_loss`` — v3 (§4.1): the scores bilinearly upsampled to the crop, against every
-  label pixel ("we find it important to keep the groundtruths intact").
-
-``training_loss`` adds what a model's training output may carry besides one score map: v2's
-multi-scale inputs (the loss "is the sum over the scales and the fusion", §4.1) and v3's
-auxiliary head on ``layer3`` (weight ``aux_weight``, as torchvision trains it).
-
-A crop whose labels are all 255 is legal (a crop of a void region): its loss is 0, with a
-gradient of zeros, not the NaN of a mean over no pixels.
+``training_loss`` adds v2's multi-scale terms (the loss "is the sum over the scales and the
+fusion", §4.1) and v3's auxiliary ``layer3`` head (``aux_weight``, as torchvision trains it). An
+all-void crop has loss 0 with zero gradient, not the NaN of a mean over no pixels.
 """
 
 from __future__ import annotations

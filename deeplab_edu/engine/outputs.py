@@ -1,9 +1,5 @@
-"""What the engine asks a model in training: ``model.training_outputs(x)``, nothing else.
-
-Every model and wrapper meets that one contract (``deeplab_edu.models.base``): a
-``TrainingOutput`` with the scores for the loss, v3's auxiliary scores and v2's per-scale
-scores. ``TrainingScores`` makes the call its ``forward``, so that DistributedDataParallel's
-forward hooks (which synchronise the gradients) and ``torch.compile`` see it.
+"""What the engine asks a model in training: ``model.training_outputs(x)`` (``models.base``), nothing
+else. ``TrainingScores`` makes it a ``forward``, so DDP's gradient hooks and ``torch.compile`` see it.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """Which weights a run starts from when not told: DeepLab always starts from ImageNet.
 
-Full-size models: torchvision's ImageNet file for the backbone, from ``paths.imagenet_root()``
-(nothing is downloaded). In the ``gpu`` and ``full`` profiles that file is required: no DeepLab
-paper trains a full ResNet-101 or VGG-16 from random weights, and such a run would not learn VOC
-in any sitting. There the expected path is returned even when the file is missing, so the run
-stops at its start with ``weights.missing_imagenet_message`` (where to put the file, and how to
-train from scratch on purpose). Small models: the book's miniature-ImageNet weights
-(``deeplab_edu.pretrain``), if it ships a file of that shape. Otherwise random weights.
+Full-size models: torchvision's ImageNet file from ``paths.imagenet_root()``, required in the
+``gpu`` and ``full`` profiles (no paper trains a full backbone from random weights), so there the
+path is returned even when missing and the run stops at its start saying where to put it. Small
+models: the book's miniature-ImageNet weights, when it ships a file of that shape.
 """
 
 from __future__ import annotations
@@ -17,12 +14,8 @@ IMAGENET_REQUIRED = ("gpu", "full")
 
 def default_pretrained(model: str, backbone: str | None, width: float, options: dict,
                        profile: str | None = None) -> str | None:
-    """The weights file a run starts from unless told otherwise, or ``None`` (random weights).
-
-    ``profile`` (default: the active one, ``DEEPLAB_EDU_PROFILE``) decides what a missing
-    ImageNet file means at full width: random weights in ``smoke`` / ``laptop``, a stop in
-    ``IMAGENET_REQUIRED``.
-    """
+    """The weights file a run starts from unless told otherwise, or ``None`` (random weights); ``profile``
+    (default: the active one) decides whether a missing ImageNet file means random weights or a stop."""
     from deeplab_edu.models import DEFAULT_BACKBONES
     from deeplab_edu.paths import imagenet_root
     from deeplab_edu.pretrain import shipped_weights

@@ -1,10 +1,6 @@
-"""Reproducible data: which image and which random crop a step sees depends only on the
-seed and the step number.
-
-Sample ``k`` of the run (over all steps and processes) is image ``perm_e[k mod n]`` of epoch
-``e = k // n``, augmented by a generator seeded from ``k``. So a resumed run sees exactly what
-the uninterrupted one would have, and two processes with a batch of 2 each see exactly the
-images of one process with a batch of 4.
+"""Reproducible data: which image and which random crop a step sees depends only on the seed and the
+step, so a resumed run sees what the uninterrupted one would have, and two processes with a batch of
+2 each see the images of one process with a batch of 4.
 """
 
 from __future__ import annotations
@@ -16,12 +12,9 @@ from deeplab_edu.datasets import TrainTransform
 
 
 class DrawSampler(torch.utils.data.Sampler):
-    """Yields ``(image_index, k)`` for this process's samples of steps [start, stop).
-
-    Sample k (counted over every step and process) is image ``perm_e[k mod n]`` of epoch
-    ``e = k // n``, the permutation seeded from (seed, e): a shuffle per epoch that a resumed
-    or distributed run reproduces exactly.
-    """
+    """Yields ``(image_index, k)`` for this process's samples of steps [start, stop): sample k (counted
+    over every step and process) is image ``perm_e[k mod n]`` of epoch ``e = k // n``, ``perm_e``
+    seeded from (seed, e)."""
 
     def __init__(self, num_images: int, seed: int, start: int, stop: int, batch_size: int,
                  env: ddp.DistEnv) -> None:
