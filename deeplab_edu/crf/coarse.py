@@ -24,12 +24,11 @@ from ..metrics import IGNORE_INDEX
 
 def coarse_scores(label: np.ndarray, num_classes: int, factor: int = 8, blur: float = 4.0,
                   noise: float = 0.3, confidence: float = 6.0, seed: int = 0) -> np.ndarray:
-    """Network-like probabilities (C, H, W) float32 for an (H, W) label map.
+    """Network-like probabilities (C, H, W) float32 for an (H, W) label map, seeded.
 
-    ``blur`` (pixels) widens every region's evidence, ``factor`` is the output stride,
-    ``noise`` (standard deviation, in units of one-hot) perturbs each low-resolution score,
-    ``confidence`` scales the scores before the softmax. Ignored pixels (255) count as
-    background. Seeded: the same arguments give the same scores.
+    ``blur`` (pixels) widens every region's evidence, ``factor`` is the output stride, ``noise``
+    (std, in one-hot units) perturbs each low-resolution score, ``confidence`` scales them before
+    the softmax. Ignored pixels (255) count as background.
     """
     label = np.asarray(label)
     if label.ndim != 2 or not np.issubdtype(label.dtype, np.integer):
@@ -56,11 +55,10 @@ def coarse_scores(label: np.ndarray, num_classes: int, factor: int = 8, blur: fl
 
 def ellipse_scene(height: int, width: int, num_classes: int = 21, ellipses: int = 6,
                   seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A textured test scene at any size: (image uint8 (H, W, 3), label (H, W), probs (C, H, W)).
+    """A seeded textured scene at any size: (image uint8 (H, W, 3), label (H, W), probs (C, H, W)).
 
-    A few ellipses of random classes over a shaded background, each with its own colour and
-    texture, plus sensor noise; ``probs`` are :func:`coarse_scores` of the label map. Used to
-    time and compare CRF implementations on VOC-sized inputs without the dataset. Seeded.
+    Textured ellipses of random classes on a shaded background, plus noise; ``probs`` are
+    :func:`coarse_scores`. For timing CRF implementations on VOC-sized inputs without the dataset.
     """
     rng = np.random.default_rng(seed)
     ys, xs = np.mgrid[0:height, 0:width]

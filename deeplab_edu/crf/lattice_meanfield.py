@@ -41,11 +41,8 @@ def potts_compatibility(num_classes: int) -> torch.Tensor:
 
 
 class CRFKernels:
-    """The two Gaussian kernels of the dense CRF for a batch of images, built once.
-
-    ``image`` is (batch, 3, H, W) with colours 0–255. :meth:`messages` maps Q (batch, N, C) to
-    the appearance and smoothness messages Σ_j k_m(i, j) Q_j (normalised per ``convention``).
-    """
+    """The dense CRF's two Gaussian kernels for a batch of images (batch, 3, H, W), colours 0–255,
+    built once; :meth:`messages` maps Q (batch, N, C) to Σ_j k_m(i, j) Q_j for each."""
 
     def __init__(self, image: torch.Tensor, params: CRFParams, convention: str = "densecrf"):
         validate.choice(convention, "convention", CONVENTIONS)
@@ -95,11 +92,10 @@ def _smoothness_lattice(batch: int, height: int, width: int, sigma_gamma: float,
 def lattice_mean_field(unary: torch.Tensor, image: torch.Tensor, params: CRFParams,
                        convention: str = "densecrf", compatibility: torch.Tensor | None = None,
                        kernels: CRFKernels | None = None) -> torch.Tensor:
-    """Q after ``params.iterations`` mean-field steps; (batch, C, H, W) in, (batch, C, H, W) out.
+    """Q after ``params.iterations`` mean-field steps; (batch, C, H, W) in and out.
 
-    ``unary`` holds θ = −log P (any real scores work: θ = −logits gives the same Q as the
-    network's softmax). ``image`` is (batch, 3, H, W), colours 0–255. ``compatibility`` is the
-    (C, C) matrix μ (default Potts). ``kernels`` lets a caller reuse lattices it already built.
+    ``unary`` is θ = −log P (θ = −logits gives the same Q), ``image`` (batch, 3, H, W) colours
+    0–255, ``compatibility`` μ (C, C) (default Potts); ``kernels`` reuses lattices already built.
     """
     if not isinstance(unary, torch.Tensor) or unary.dim() != 4:
         raise ValueError(f"unary must be a (batch, C, H, W) tensor, got "

@@ -98,19 +98,15 @@ def _scale_factors(d: int) -> list[float]:
 
 
 def _alpha(d: int) -> float:
-    # Krähenbühl's permutohedral.cpp scales every output by this constant; we keep it so that
-    # our filter equals pydensecrf's number for number. It does not make the lattice's kernel
-    # peak 1: a lone point maps to between about 0.4 and 1 of itself, depending on where it
-    # falls in its simplex (0.37-0.98 for d = 5, 0.61-0.90 for d = 2). Only normalised
-    # filtering, Σ k v / Σ k, is free of that, and it is what the CRF uses.
+    # permutohedral.cpp's output scale, kept so that we equal pydensecrf number for number. The
+    # kernel's peak is still not 1 (a lone point keeps 0.37-0.98 of itself for d = 5, by where it
+    # falls in its simplex); only normalised filtering, Σ k v / Σ k, what the CRF uses, is free of it.
     return 1.0 / (1.0 + 2.0 ** (-d))
 
 
 def permutohedral_filter_reference(features: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The permutohedral lattice filter with explicit loops: (N, d) features, (N, C) values.
-
-    Every step is the paper's (Adams et al. 2010, §3 and Algorithm 1), one point at a time.
-    """
+    """The lattice filter as Adams et al. (2010, §3, Algorithm 1) write it, one point at a time:
+    (N, d) features, (N, C) values."""
     features = np.asarray(features, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
     n, d = features.shape
@@ -193,10 +189,9 @@ def permutohedral_filter_reference(features: np.ndarray, values: np.ndarray) -> 
 class PermutohedralLattice:
     """A permutohedral lattice built once for a batch of feature sets, then used to filter.
 
-    ``features`` is (batch, N, d): N points (pixels) with d features each, already divided by
-    their bandwidths. Images in a batch share one hash table (the batch index is part of every
-    key) but never exchange values. ``lattice.filter(values)`` with values (batch, N, C) returns
-    Σ_j k(f_i, f_j) v_j per image, approximately (see the module docstring).
+    ``features`` is (batch, N, d), already divided by the bandwidths. Images share one hash table
+    (the batch index is part of every key) but never exchange values; ``filter(values)``,
+    values (batch, N, C), returns Σ_j k(f_i, f_j) v_j per image, approximately.
     """
 
     def __init__(self, features: torch.Tensor):
@@ -289,8 +284,8 @@ class PermutohedralLattice:
     def _build(self, weights: torch.Tensor, codes: torch.Tensor) -> None:
         d, device = self.dim, codes.device
         points = weights.shape[0]
-        # One sort hashes the vertices (equal codes = one vertex) and orders the splat matrix;
-        # stable, so each CSR row keeps its columns (points) in increasing order on every device.
+        # One stable sort hashes the vertices (equal codes = one vertex) and orders the splat
+        # matrix's CSR rows, columns increasing, on every device.
         sorted_codes, order = torch.sort(codes.reshape(-1), stable=True)
         new = torch.ones_like(sorted_codes, dtype=torch.bool)
         new[1:] = sorted_codes[1:] != sorted_codes[:-1]
@@ -309,10 +304,8 @@ class PermutohedralLattice:
         pad = torch.full((2 * (d + 1), 1), m, dtype=torch.long, device=device)
         self._plus, self._minus = torch.cat([neighbour, pad], 1).split(d + 1)
 
-        # Splat and slice as (m+1 × P) and (P × m+1) sparse matrices: slice has d+1 entries per
-        # row (α folded in), splat is its transpose without α, stored in CSR too (the sort above
-        # ordered it by vertex) because sparse @ dense is fastest in that layout. Devices without
-        # sparse kernels use the same numbers through index_add and gather.
+        # Splat (m+1 × P) and slice (P × m+1, d+1 entries a row, α folded in) as CSR matrices,
+        # sparse @ dense's fastest layout; devices without sparse kernels use index_add and gather.
         self._vertex = vertex.view(points, d + 1)
         self._splat_weights, self._slice_weights = weights, weights * _alpha(d)
         self._sparse = device.type in ("cpu", "cuda")
@@ -323,11 +316,8 @@ class PermutohedralLattice:
             self._splat = _csr(rows, order // (d + 1), weights.reshape(-1)[order], (m + 1, points))
 
     def scaled(self, scale: torch.Tensor) -> "PermutohedralLattice":
-        """The same lattice filtering diag(s) K diag(s) instead of K; ``scale`` is (batch, N).
-
-        Folding the per-point scale into the sparse matrices makes a normalised filter cost
-        exactly as much as a plain one (the CRF's D^{-1/2} K D^{-1/2}).
-        """
+        """The same lattice filtering diag(s) K diag(s) instead of K, ``scale`` (batch, N) folded into
+        the sparse matrices: the CRF's D^{-1/2} K D^{-1/2} costs what K does."""
         scale = scale.reshape(-1).to(self._splat_weights.dtype)
         if scale.numel() != self.batch * self.num_points:
             raise ValueError(f"scale must have batch·N = {self.batch * self.num_points} entries, "
@@ -344,12 +334,8 @@ class PermutohedralLattice:
 
     @staticmethod
     def weighted_sum(lattices: list["PermutohedralLattice"], weights: list[float]) -> "PermutohedralLattice":
-        """One operator for Σ_k w_k K_k: one splat, one blur sweep and one slice for all of them.
-
-        The lattices' vertices are stacked into one table (each keeps its own neighbours; a
-        lattice of lower dimension skips the extra axes), and w_k is folded into the slice. The
-        CRF's two kernels then cost one pass over the pixels per iteration instead of two.
-        """
+        """One operator for Σ_k w_k K_k: one splat, blur sweep and slice for all (the CRF's two kernels in
+        one pass). The vertex tables are stacked, each keeping its neighbours; w_k goes into the slice."""
         first = lattices[0]
         if len(lattices) != len(weights) or any(
                 (lat.batch, lat.num_points, lat.device, lat._sparse)
@@ -392,9 +378,8 @@ class PermutohedralLattice:
     def filter(self, values: torch.Tensor, reverse: bool = False) -> torch.Tensor:
         """Gaussian-filter ``values`` (batch, N, C) over the lattice; differentiable in ``values``.
 
-        ``reverse`` blurs the axes in the opposite order: that is the filter's transpose, which
-        is what back-propagation needs (splat and slice are each other's transpose, and each
-        axis' blur is symmetric).
+        ``reverse`` blurs the axes in the opposite order: the filter's transpose (splat and slice are
+        each other's, each axis' blur is symmetric), which back-propagation needs.
         """
         if values.dim() != 3 or values.shape[:2] != (self.batch, self.num_points):
             raise ValueError(f"values must be (batch={self.batch}, N={self.num_points}, C), "

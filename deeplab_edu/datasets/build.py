@@ -46,11 +46,8 @@ def _builtin_classes(root: Path) -> tuple[str, ...]:
 
 
 def default_builtin_root(profile_name: str | None = None) -> Path:
-    """Where the built-in set of a run profile lives: ``builtin_root()/<profile>``.
-
-    The one rule the chapters, the command line and ``env`` share; each profile has its own
-    folder, so a ``smoke`` set never stands in for a ``laptop`` one.
-    """
+    """Where a run profile's built-in set lives, ``builtin_root()/<profile>``: the one rule the chapters,
+    the command line and ``env`` share (a ``smoke`` set never stands in for a ``laptop`` one)."""
     from ..profiles import get_profile
 
     return paths.builtin_root() / (profile_name or get_profile().name)
@@ -88,11 +85,8 @@ def _generate(root: Path, train: int, val: int, size: int, progress: bool, holdo
 
 def generate_builtin(root: str | Path, train: int, val: int, size: int, seed: int = 0, holdout: int = 0,
                      progress: bool = True) -> Path:
-    """Write a built-in set to ``root`` (``make-data``): built beside it and swapped in whole.
-
-    Only a folder this book generated (it holds ``builtin.json``), an empty one, or none is
-    written: a folder with other files — a real VOC tree, say — is refused, not overwritten.
-    """
+    """Write a built-in set to ``root`` (``make-data``), built beside it and swapped in whole; only a
+    folder this book generated (with ``builtin.json``), an empty one or none is replaced."""
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise ValueError(f"--root {root} is a file; expected a folder for the built-in set")
@@ -111,11 +105,9 @@ def generate_builtin(root: str | Path, train: int, val: int, size: int, seed: in
 def ensure_builtin(root: str | Path | None = None, progress: bool = True) -> Path:
     """The built-in set's folder (default ``default_builtin_root()``), generated on first use.
 
-    Generated with the run profile's sizes when the folder is missing or empty, and generated
-    again when its ``builtin.json`` has another ``format_version`` than ``synthetic.FORMAT_VERSION``
-    (a set painted by an older version of the book). A set generated earlier is otherwise used
-    as it is; when the default folder holds a set whose sizes are not the run profile's, a
-    warning says so and how to regenerate it.
+    Generated with the run profile's sizes when missing or empty, and again when its ``builtin.json``
+    has another ``format_version`` than ``synthetic.FORMAT_VERSION``; a default folder whose sizes
+    are not the profile's is used as it is, with a warning saying how to regenerate it.
     """
     from ..profiles import get_profile
     from .synthetic import FORMAT_VERSION
@@ -167,7 +159,7 @@ def build_dataset(name: str, split: str, transform: Transform | None = None,
     """The dataset ``name`` (see the table above), split ``split``, read from ``root`` or its default.
 
     Items are ``(image float32 (3, H, W) ImageNet-normalised, label int64 (H, W), 255 = ignore)``;
-    the dataset has ``.num_classes``, ``.class_names``, ``.ids`` and ``.load(i)`` (raw uint8 arrays).
+    it has ``.num_classes``, ``.class_names``, ``.ids`` and ``.load(i)`` (raw uint8 arrays).
     """
     if name not in DATASETS:
         raise ValueError(f"name must be one of {DATASETS}, got {name!r}")

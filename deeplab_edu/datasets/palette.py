@@ -1,14 +1,10 @@
 """PASCAL VOC's 21 classes and its colour map: how a label PNG turns indices into colours.
 
 A VOC label file (``SegmentationClass/*.png``) is a *palette* ("P" mode) PNG: every pixel
-stores a class index, 0 = background, 1..20 the object classes, and 255 = "void" (object
-outlines and ambiguous regions, ignored by training and by the evaluation). The colours you
-see in an image viewer come from the palette stored in the file, the colour map of the VOC
-devkit (``VOCdevkit/VOCcode/VOClabelcolormap.m``): the bits of the index are spread over the
-high bits of R, G and B, three bits per round.
-
-Reading such a PNG as RGB and treating the colours as labels is the classic bug; ``to_index``
-converts colours back to indices for files that were saved as RGB by mistake.
+stores a class index, 0 = background, 1..20 the objects, 255 = "void" (outlines and ambiguous
+regions, ignored by training and evaluation). A viewer shows the file's palette, the VOC devkit's
+colour map (``VOCcode/VOClabelcolormap.m``). Reading the PNG as RGB and taking colours for labels
+is the classic bug; ``to_index`` converts colours back for files saved as RGB by mistake.
 """
 
 from __future__ import annotations
@@ -25,11 +21,8 @@ VOC_CLASSES: tuple[str, ...] = (
 
 
 def voc_colormap(n: int = 256) -> np.ndarray:
-    """The VOC devkit colour map, ``(n, 3)`` uint8, written as the devkit's bit loop.
-
-    For index i, round j (0..7) moves bit 0 of i to bit 7-j of R, bit 1 to G, bit 2 to B,
-    then shifts i right by three. So 1 -> (128, 0, 0), 2 -> (0, 128, 0), 255 -> (224, 224, 192).
-    """
+    """The VOC devkit colour map, ``(n, 3)`` uint8, as the devkit's bit loop: round j moves bits 0,
+    1, 2 of i to bit 7-j of R, G, B, then shifts i right by three (1 -> (128, 0, 0), 255 -> (224, 224, 192))."""
     if not isinstance(n, int) or not 1 <= n <= 256:
         raise ValueError(f"n must be an integer in 1..256, got {n!r}")
     cmap = np.zeros((n, 3), dtype=np.uint8)

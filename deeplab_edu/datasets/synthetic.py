@@ -231,11 +231,8 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def make_scene(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """One scene: ``(image uint8 (size, size, 3), label uint8 (size, size))``.
-
-    The label holds indices into ``CLASSES`` (0 = background); the same seed and size always
-    give the same scene.
-    """
+    """One scene, the same for the same seed and size: ``(image uint8 (size, size, 3), label uint8
+    (size, size))``, the label indices into ``CLASSES`` (0 = background)."""
     size, rng, label = _start(seed, size)
     image = _background(rng, size)
     for k in range(int(rng.integers(1, MAX_OBJECTS + 1))):
@@ -264,9 +261,8 @@ def _start(seed, size) -> tuple[int, np.random.Generator, np.ndarray]:
 def make_object_image(seed: int, size: int) -> tuple[np.ndarray, int]:
     """One object near the centre of a background: ``(image uint8 (size, size, 3), class)``.
 
-    The book's ImageNet in miniature (``deeplab_edu.pretrain``): a classification image whose
-    class (1..7, an index into ``CLASSES``) is the object's, painted by the same code as the
-    scenes' objects so that a backbone trained on these transfers to them.
+    The book's ImageNet in miniature (``deeplab_edu.pretrain``), painted by the scenes' code so that
+    a backbone trained on it transfers to them.
     """
     size, rng, label = _start(seed, size)
     cls = int(rng.integers(1, NUM_CLASSES))
@@ -296,11 +292,9 @@ def write_builtin(root: str | Path, train: int, val: int, size: int, seed: int =
                   progress: bool = True, holdout: int = 0) -> Path:
     """Write ``train`` + ``val`` (+ ``holdout``) scenes under ``root`` in the PASCAL VOC 2012 layout.
 
-    ``JPEGImages/<id>.jpg``, ``SegmentationClass/<id>.png`` (palette PNG, VOC colours),
-    ``ImageSets/Segmentation/{train,val,trainval,holdout}.txt`` and ``builtin.json`` (classes,
-    seed, size), so ``datasets.build_dataset("builtin")`` reads it with the VOC
-    reader. ``holdout`` images are drawn like the train split but never trained on: the CRF's
-    parameters are cross-validated on them, as DeepLab v1 §4.1 held out part of its data.
+    ``JPEGImages``, ``SegmentationClass`` (VOC palette PNGs), ``ImageSets/Segmentation/{train,val,
+    trainval,holdout}.txt`` and ``builtin.json``, so the VOC reader reads it. ``holdout`` is drawn
+    like train, never trained on: the CRF is cross-validated there (as DeepLab v1 §4.1 held out data).
     """
     from PIL import Image
     from deeplab_edu.progress import tqdm

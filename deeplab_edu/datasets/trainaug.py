@@ -41,10 +41,8 @@ def build_trainaug(voc_root: str | Path, sbd_root: str | Path, force: bool = Fal
                    progress: bool = True) -> list[str]:
     """Write the trainaug labels and split file into ``voc_root``; return the split's ids.
 
-    Existing PNGs are kept unless ``force``: a second run checks that each one decodes and has
-    its image's size (a PNG truncated by a killed run is rewritten) and finishes the job. Every
-    label is written to a temporary file and renamed into place, so a killed run leaves no
-    half-written PNG under its final name.
+    Existing PNGs are kept unless ``force`` (one that does not decode or lacks its image's size, a
+    killed run's, is rewritten); each is written under a temporary name and renamed into place.
     """
     from deeplab_edu.progress import tqdm
 

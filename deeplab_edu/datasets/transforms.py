@@ -1,19 +1,13 @@
 """Joint image + label transforms: DeepLab's training augmentation and whole-image evaluation.
 
-Training (DeepLab v2 §4, v3 §4.1): scale the pair by a random factor (the range is each
-version's: none in v1, 0.5–1.5 in v2's reference implementation, 0.5–2.0 in v3 and v3+; see
-``deeplab_edu.recipes``; the default here is v3's) — the image bilinearly, the label by nearest
-neighbour so it keeps class indices —, pad to at least
-the crop size (the image with the ImageNet mean, i.e. 0 after normalisation; the label with
-255 = ignore, so padding never counts as background), take a random ``crop_size`` crop
-(321 in v1/v2, 513 in v3/v3+: output_stride·k + 1), flip left-right with probability ½,
-and normalise with ImageNet's mean and std (what the pretrained backbones expect).
-
-Evaluation uses the whole image, never a centre crop: a crop would drop the pixels the
-benchmark counts.
-
-Inputs are numpy arrays, ``image`` uint8 (H, W, 3) and ``label`` uint8/int (H, W); outputs
-are ``image`` float32 (3, H, W) and ``label`` int64 (H, W) tensors.
+Training (DeepLab v2 §4, v3 §4.1): scale the pair by a random factor (none in v1, 0.5–1.5 in
+v2's reference code, 0.5–2.0 in v3/v3+, the default; ``deeplab_edu.recipes``), the label by
+nearest neighbour so it keeps class indices; pad to the crop size (the image with the mean, 0
+after normalisation; the label with 255 = ignore, never background); take a random
+``crop_size`` crop (321 in v1/v2, 513 in v3/v3+: output_stride·k + 1); flip with probability ½;
+normalise with ImageNet's mean and std. Evaluation uses the whole image: a crop would drop
+pixels the benchmark counts. In: uint8 (H, W, 3) and (H, W) arrays; out: float32 (3, H, W) and
+int64 (H, W) tensors.
 """
 
 from __future__ import annotations
@@ -77,10 +71,9 @@ def rgb_from_normalized(batch: torch.Tensor) -> torch.Tensor:
 class TrainTransform:
     """Random scale in ``scale``, pad (mean / 255), random ``crop_size`` crop, random flip, normalise.
 
-    ``generator`` (a ``torch.Generator``) makes the augmentation reproducible on its own; by
-    default the global torch RNG is used, which ``runtime.seed_everything`` seeds. Leave it
-    ``None`` under a multi-worker ``DataLoader``: every worker would get a copy of the same
-    generator and repeat the same crops, while PyTorch seeds each worker's global RNG apart.
+    ``generator`` makes the augmentation reproducible on its own (default: the global RNG that
+    ``runtime.seed_everything`` seeds). Leave it ``None`` under a multi-worker ``DataLoader``:
+    each worker would copy it and repeat the same crops, while PyTorch seeds their global RNGs apart.
     """
 
     def __init__(self, crop_size: int, scale: tuple[float, float] = (0.5, 2.0), flip: bool = True,

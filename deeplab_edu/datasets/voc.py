@@ -104,11 +104,8 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def read_label(path: str | Path, num_classes: int, ignore_index: int = IGNORE_INDEX) -> np.ndarray:
-    """A label PNG as uint8 (H, W) class indices, checked: values in 0..C-1 or ``ignore_index``.
-
-    The PNG must store indices ("P" palette mode as in VOC, or "L" grayscale); an RGB file
-    holds colours, not classes, and is refused with a hint.
-    """
+    """A label PNG ("P" palette or "L" grayscale: indices, not colours) as uint8 (H, W) class indices,
+    checked: values in 0..C-1 or ``ignore_index``."""
     path = Path(path)
     try:
         with Image.open(path) as im:
@@ -141,9 +138,8 @@ def check_label_values(label: np.ndarray, num_classes: int, ignore_index: int = 
 class VOCSegmentation(torch.utils.data.Dataset):
     """``(image, label)`` pairs listed in ``root/ImageSets/Segmentation/<split>.txt``.
 
-    ``label_dir`` is ``SegmentationClass`` for VOC itself and ``SegmentationClassAug`` for the
-    trainaug labels ``convert-sbd`` writes. Without a ``transform`` the pair goes through
-    ``EvalTransform`` (whole image, normalised). ``load(i)`` gives the raw uint8 arrays.
+    ``label_dir`` is ``SegmentationClassAug`` for trainaug; the default ``transform`` is
+    ``EvalTransform``; ``load(i)`` gives the raw uint8 arrays.
     """
 
     def __init__(self, root: str | Path, split: str, transform: Transform | None = None,
