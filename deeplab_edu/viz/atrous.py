@@ -1,10 +1,5 @@
-"""Figures for atrous convolution and the hole algorithm (chapters 01 and 03).
-
-Each function draws what ``deeplab_edu.atrous`` or ``deeplab_edu.hole`` computed; none of them
-computes anything new (pictures of whole networks' fields are in ``viz.receptive_field``). Each returns its
-``matplotlib`` figure, so tests (and widgets) can inspect it; the chapters end cells with
-``plt.show()``.
-"""
+"""Figures for atrous convolution and the hole algorithm (chapters 01 and 03): each draws what
+``atrous`` or ``hole`` computed and returns its figure."""
 
 from __future__ import annotations
 
@@ -35,10 +30,7 @@ def _cells(ax, y: float, values: Sequence[float] | None, n: int, colours: Sequen
 
 
 def plot_atrous_1d(x: Sequence[float], weight: Sequence[float], rate: int, output_index: int) -> Figure:
-    """Eq. 1 drawn for one output: the input row, the taps y[i] reads, and the output row.
-
-    A line joins each tap x[i + r·k] to y[i] and is labelled with its weight w[k].
-    """
+    """Eq. 1 drawn for one output: the input row, the taps y[i] reads (arrows labelled w[k]), the output row."""
     x_t = torch.as_tensor(np.asarray(x, dtype=np.float64))
     w_t = torch.as_tensor(np.asarray(weight, dtype=np.float64))
     y = atrous.atrous_conv1d(x_t, w_t, rate=rate).numpy()
@@ -51,8 +43,7 @@ def plot_atrous_1d(x: Sequence[float], weight: Sequence[float], rate: int, outpu
     for k, t in enumerate(taps):
         ax.annotate("", xy=(output_index, -0.6), xytext=(t, 0.6),
                     arrowprops=dict(arrowstyle="->", color=TAP, lw=1.2))
-        # Each label sits on its own arrow at its own height, so that adjacent taps (rate 1)
-        # do not print their weights on top of each other.
+        # each label at its own height, so that adjacent taps (rate 1) do not overprint
         height = 0.35 - 0.7 * k / max(len(taps) - 1, 1)
         along = t + (output_index - t) * (0.6 - height) / 1.2
         ax.text(along, height, f"w[{k}]={w_t[k].item():g}", fontsize=7, color=TAP, ha="center", va="center",
@@ -134,12 +125,8 @@ def plot_phases(phases: np.ndarray, rate: int) -> Figure:
 
 
 def plot_sparse_dense(result: SparseDense, crop: int | None = None) -> Figure:
-    """DeepLab v2 Fig. 3: sparse responses (computed at dots) against dense atrous responses.
-
-    The full-resolution input (what the dense path reads) stands beside the downsampled one
-    (what the sparse path reads); both response maps share one colour scale, shown by the bar.
-    ``crop`` shows only the top-left crop × crop pixels, so that single positions are visible.
-    """
+    """DeepLab v2 Fig. 3: sparse responses (computed at dots) against dense atrous responses, beside
+    the full and the downsampled input; ``crop`` shows the top-left crop × crop pixels only."""
     window = (slice(0, crop), slice(0, crop))
     small = slice(0, None if crop is None else -(-crop // result.factor))
     panels = [("input, full resolution\n(what dense reads)", result.image[window], "gray"),

@@ -51,10 +51,8 @@ def plot_kernels(image: np.ndarray, params: CRFParams, pixel: tuple[int, int]) -
 
 def plot_mean_field(steps: Sequence[tuple[int, np.ndarray, float]], show: Sequence[int] | None = None,
                     image: np.ndarray | None = None, class_names: Sequence[str] | None = None) -> plt.Figure:
-    """Mean-field, step by step. Top row: ``image`` (if given), then the labels argmax Q_t at the
-    iterations in ``show`` (a legend names them when ``class_names`` is given). Bottom row: how
-    sure Q_t is, max_l Q_t(l), where the uncertain band along the boundaries narrows. Right: the
-    objective F(Q_t) at every iteration."""
+    """Mean-field step by step: ``image``, then argmax Q_t at the steps in ``show`` (top) and how
+    sure Q_t is, max_l Q_t(l), the band along the boundaries narrowing (bottom); right, F(Q_t)."""
     show = list(show) if show is not None else sorted({0, 1, 2, len(steps) - 1})
     lead = 1 if image is not None else 0
     columns = lead + len(show) + 1

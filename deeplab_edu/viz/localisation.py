@@ -13,10 +13,9 @@ from deeplab_edu.localisation import ShiftStudy, place_object
 
 def plot_shift_study(study: ShiftStudy, image: np.ndarray, show: Sequence[int], canvas: int,
                      class_name: str = "") -> Figure:
-    """Columns: the object at the shifts in ``show``; rows: the input, then the class score map at
-    each output stride, drawn over the input's extent with its peak cell outlined (red) and the
-    object image's centre column dashed (white). A last panel plots every shift's peak
-    displacement against the object's shift (the diagonal = perfect localisation)."""
+    """A column per shift in ``show``: the input, then the class score map at each output stride over
+    the input's extent, peak cell in red, the object's centre dashed; last, each shift's peak
+    displacement against the object's shift (the diagonal: perfect localisation)."""
     strides = list(study.maps)
     rows = 1 + len(strides)
     figure = plt.figure(figsize=(2.1 * len(show) + 4.2, 2.0 * rows + 0.4))

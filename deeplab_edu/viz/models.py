@@ -17,16 +17,10 @@ def most_varied_class(scores: torch.Tensor) -> int:
 
 def plot_forward(image: np.ndarray, scores: torch.Tensor, logits: torch.Tensor, title: str = "",
                  class_index: int | None = None, zoom: int = 12) -> plt.Figure:
-    """One class's score through the forward pass: the coarse grid, its bilinear upsampling, and a zoom.
-
-    ``scores`` and ``logits`` are (1, C, h, w) and (1, C, H, W). Panels: the image; class
-    ``class_index``'s scores on the grid DeepLab computes (default: :func:`most_varied_class`);
-    the same class in the logits at the image's size; the top-left ``zoom`` × ``zoom`` cells of
-    the grid and the same region of the logits, where the blocks and their bilinear blend show.
-    The colour scale is the class's own range (shared by the four score panels, one bar): an
-    untrained network's classes differ far more from each other than across the image, so an
-    arg-max map would be one flat colour.
-    """
+    """One class's score through the forward pass: the image, the coarse grid DeepLab computes
+    (``scores`` (1, C, h, w)), its bilinear upsampling (``logits`` (1, C, H, W)), and the top-left
+    ``zoom``² cells of both. Class ``class_index`` defaults to :func:`most_varied_class`; the four
+    score panels share the class's own range (an untrained network's arg-max map is one colour)."""
     c = most_varied_class(scores) if class_index is None else int(class_index)
     coarse, fine = scores[0, c].cpu().numpy(), logits[0, c].cpu().numpy()
     factor_y, factor_x = fine.shape[0] / coarse.shape[0], fine.shape[1] / coarse.shape[1]
@@ -53,12 +47,8 @@ def plot_forward(image: np.ndarray, scores: torch.Tensor, logits: torch.Tensor, 
 
 
 def aspp_footprints(rates: tuple[int, ...], kernel_size: int = 3) -> np.ndarray:
-    """Which feature-map positions each ASPP branch reads around one output: (R, S, S) booleans.
-
-    Branch r is a ``kernel_size`` × ``kernel_size`` convolution at rate r: its taps, the kernel
-    dilated with r − 1 zeros between them (``atrous.dilate_kernel``), centred on a grid of side
-    S that fits the widest branch.
-    """
+    """Which feature-map positions each ASPP branch (a ``kernel_size``² convolution at rate r, taps as
+    ``atrous.dilate_kernel``) reads around one output: (R, S, S) booleans, S the widest span."""
     rates = validate.integers(rates, "rates", minimum=1)
     side = effective_kernel_size(kernel_size, max(rates))
     out = np.zeros((len(rates), side, side), dtype=bool)

@@ -42,10 +42,9 @@ def smooth(values: np.ndarray, weight: float = 0.9) -> np.ndarray:
 def plot_training_curves(logs: dict[str, dict[str, np.ndarray] | str | Path], title: str = "",
                          validation: dict[str, tuple[Sequence[int], Sequence[float]]] | None = None,
                          smoothing: float = 0.8) -> plt.Figure:
-    """Loss (smoothed, the raw curve faint behind it) against the step, one colour per run;
-    ``validation`` adds each run's val mIoU at a few steps (``{name: (steps, mious)}``) on a right
-    axis. The backbone's learning rate gets a panel of its own only where the runs' schedules
-    differ: one shared schedule is a line of text, not a figure."""
+    """Loss (smoothed over the faint raw curve) against the step, a colour per run; ``validation``
+    (``{name: (steps, mious)}``) on a right axis; the backbone's learning rate a panel only where
+    the runs' schedules differ."""
     from matplotlib.lines import Line2D
 
     logs = {name: read_log(log) if isinstance(log, (str, Path)) else log for name, log in logs.items()}
@@ -74,19 +73,16 @@ def plot_training_curves(logs: dict[str, dict[str, np.ndarray] | str | Path], ti
     if ax_val is not None:
         ax_val.set(ylabel="validation mIoU", ylim=(0, 1))
         styles.append(Line2D([], [], color="grey", marker="o", linestyle="--", label="validation mIoU"))
-    if ax_lr is None:  # the runs' colours join the styles in the one legend
+    if ax_lr is None:  # the runs' colours join the one legend, beside the axes (off the curves and dots)
         styles += [Line2D([], [], color=f"C{k}", label=name) for k, name in enumerate(logs)]
         ax_loss.set_title("loss (faint: raw); every run on the same schedule")
-    if ax_lr is None:  # beside the axes, where it covers neither the curves nor the validation dots
         ax_loss.legend(handles=styles, fontsize=8, loc="upper left", bbox_to_anchor=(1.12 if ax_val else 1.02, 1.0))
     else:
         ax_loss.legend(handles=styles, fontsize=8, loc="upper right")
-    if ax_lr is not None:
         ax_lr.set(xlabel="iteration", ylabel="learning rate (backbone)", title="schedule; colours name the runs")
         ax_lr.legend(fontsize=8)
-    for ax in (ax_loss, ax_lr):
-        if ax is not None:
-            ax.grid(alpha=0.3)
+        ax_lr.grid(alpha=0.3)
+    ax_loss.grid(alpha=0.3)
     figure.suptitle(title)
     figure.tight_layout()
     return figure
