@@ -1,17 +1,6 @@
-"""Where the book reads data from. Nothing is ever downloaded: every path is local.
-
-Each location can be moved with an environment variable, so the chapters, the tests and
-the command line all find the same files:
-
-======================  =============================================  ===================
-variable                default                                        holds
-======================  =============================================  ===================
-``DEEPLAB_EDU_DATA``    ``<repository>/data``                          everything below
-``DEEPLAB_EDU_VOC``     ``$DEEPLAB_EDU_DATA/VOCdevkit/VOC2012``        PASCAL VOC 2012
-``DEEPLAB_EDU_SBD``     ``$DEEPLAB_EDU_DATA/benchmark_RELEASE/dataset``  SBD (Hariharan et al.)
-``DEEPLAB_EDU_BUILTIN`` ``$DEEPLAB_EDU_DATA/builtin``                  the generated offline set
-``DEEPLAB_EDU_IMAGENET`` ``$DEEPLAB_EDU_DATA/imagenet``                torchvision's ImageNet files
-======================  =============================================  ===================
+"""Where the book reads data from; nothing is ever downloaded. Each location can be moved with the
+environment variable its function names (``data/README.md`` lists them), so the chapters, the tests
+and the command line all find the same files.
 """
 
 from __future__ import annotations

@@ -2,17 +2,13 @@
 
 What one iteration does (v1, ICLR 2015, §5; v2, TPAMI 2017, §4.1; v3, §4.1):
 
-1. take ``batch_size`` random crops (random scale in ``config.scale``, each version's range;
-   ``crop_size`` = output_stride·k+1; random flip — ``datasets.transforms.TrainTransform``),
-   drawn reproducibly (``sampling``);
-2. score them and take the pixel-wise cross-entropy, skipping label 255 (``losses``): v1/v2's
-   downsampled labels or v3's upsampled scores, summed over MSC scales, plus v3's auxiliary
-   head; every model, CRF-as-RNN included, gives them by one contract (``outputs``);
-3. step SGD (momentum 0.9, weight decay) over the release's parameter groups: the head at
-   ``head_lr_mult`` × the rate (v1, v2: 10× on fc8; v3, v3+: one rate for all), biases, BatchNorm
-   and depthwise weights at their own multiples of rate and decay (``TrainConfig.optimizer_groups``),
-   the rate following v1's step schedule or the poly schedule (``schedules``); BatchNorm's running
-   averages at ``bn_momentum`` (v3, v3+: TF's decay 0.9997, ``engine.batchnorm``).
+1. take ``batch_size`` random crops (scale in ``config.scale``, ``crop_size`` = output_stride·k+1,
+   random flip), drawn reproducibly (``sampling``);
+2. take the pixel-wise cross-entropy, skipping label 255 (``losses``): v1/v2's downsampled labels
+   or v3's upsampled scores, summed over MSC scales, plus v3's auxiliary head (``outputs``);
+3. step SGD (momentum 0.9, weight decay) over the release's parameter groups (the head at
+   ``head_lr_mult`` × the rate: v1, v2: 10× on fc8; v3, v3+: one rate for all), on v1's step or
+   the poly schedule (``schedules``); BatchNorm averages at ``bn_momentum`` (``engine.batchnorm``).
 
 Around it: bf16 autocast and channels-last memory on GPUs, optional ``torch.compile``, gradient
 accumulation, frozen or synchronised BatchNorm, DDP under torchrun (``distributed``), a CSV log
@@ -47,6 +43,7 @@ from deeplab_edu.errors import TrainingDiverged, TrainingInterrupted, UserError
 from deeplab_edu.models import build_from_config
 from deeplab_edu.runtime import resolve_device, seed_everything
 from deeplab_edu.schedules import make_optimizer, make_scheduler
+from deeplab_edu.weights import check_compatible, load_pretrained
 
 
 @dataclasses.dataclass
@@ -155,10 +152,8 @@ def build_training_model(config: TrainConfig, num_classes: int, device: torch.de
         set_batchnorm_momentum(model, config.bn_momentum)
     inner = model.model if config.crf_rnn is not None else model  # the network under CRF-as-RNN
     if config.pretrained:
-        from deeplab_edu import weights
-        weights.load_pretrained(inner, config.pretrained)
+        load_pretrained(inner, config.pretrained)
     if config.init_from:
-        from deeplab_edu.weights import check_compatible
         state = read_checkpoint(config.init_from)["model"]
         check_compatible(inner, state, what=f"init_from checkpoint {config.init_from}")
         inner.load_state_dict(state, strict=True)

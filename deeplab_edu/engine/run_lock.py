@@ -134,9 +134,8 @@ def hold_run_folder(folder: str | Path, writer: bool = True) -> Iterator[Path | 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
     try:
-        import fcntl  # noqa: F401
         fd = _acquire_flock(folder, path)
-    except (ImportError, _NoFlock):
+    except (ImportError, _NoFlock):  # no fcntl (Windows), or a file system without flock
         fd = _acquire_exclusive(folder, path)
     try:
         yield path
