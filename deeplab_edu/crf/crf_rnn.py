@@ -32,7 +32,8 @@ from torch import nn
 from deeplab_edu import validate
 
 from .energy import CONVENTIONS
-from .lattice_meanfield import CRFKernels, _smoothness_lattice, mean_field_scores, potts_compatibility
+from .lattice_meanfield import (CRFKernels, _smoothness_lattice, compatible_scores, mean_field_scores,
+                               potts_compatibility)
 from .params import CRFParams
 from .permutohedral import PermutohedralLattice, bilateral_features
 
@@ -128,10 +129,7 @@ class CRFasRNN(nn.Module):
                 for _ in range(iterations):
                     appearance, smoothness = filters(torch.softmax(out, -1))
                     message = appearance @ w_app.T + smoothness @ w_smooth.T  # Σ_l' w(l, l') Q̃(l')
-                    if compatibility is None:  # Potts: −(Σ m − m(l)) ≡ +m(l) under the softmax
-                        out = unary + message
-                    else:
-                        out = unary - message @ compatibility.T
+                    out = compatible_scores(message, -unary, compatibility)
         return out.reshape(batch, height, width, c).permute(0, 3, 1, 2).to(dtype)
 
     def extra_repr(self) -> str:

@@ -133,6 +133,12 @@ def mean_field_scores(q: torch.Tensor, theta: torch.Tensor, kernels: CRFKernels,
         message = w1 * appearance + w2 * smoothness
     else:
         message = kernels.weighted_message(q, w1, w2)
+    return compatible_scores(message, theta, compatibility)
+
+
+def compatible_scores(message: torch.Tensor, theta: torch.Tensor,
+                      compatibility: torch.Tensor | None = None) -> torch.Tensor:
+    """−θ − Σ_l' μ(l, l') m(l'): the scores whose softmax is the new Q."""
     if compatibility is None:
         # Potts: the penalty Σ_{l' ≠ l} m(l') = Σ_l' m(l') − m(l); the sum is the same for
         # every label l, and softmax ignores what every label shares, so only −m(l) remains.

@@ -78,11 +78,8 @@ class CRFSearch:
 def score_crf(images: Sequence[np.ndarray], probs: Sequence[np.ndarray], labels: Sequence[np.ndarray],
               num_classes: int, params: CRFParams | None, widths: Iterable[int] = (2, 4, 8),
               method: str = "lattice", device: str | torch.device | None = None) -> CRFScore:
-    """Score argmax(CRF(P)) — or argmax(P) when ``params`` is None — over the whole set.
-
-    In memory, on arrays; ``deeplab_edu.evaluate.crf_evaluate`` does the same for a dataset's
-    saved score files.
-    """
+    """Score argmax(CRF(P)), or argmax(P) when ``params`` is None, over the whole set in memory
+    (``evaluate.crf_evaluate`` does it for a dataset's saved score files)."""
     _check_sets(images, probs, labels)
     widths = list(widths)
     if params is None:
@@ -117,12 +114,10 @@ def coarse_to_fine(images: Sequence[np.ndarray], probs: Sequence[np.ndarray], la
                    device: str | torch.device | None = None, progress: bool = True) -> CRFSearch:
     """The papers' coarse-to-fine search (v1 §5, v2 §4.1.1) on the images given (the fitting set).
 
-    1. Score the coarse grid. 2. While the best value of a parameter is the lowest or highest of
-    its range (and the range has more than one value), extend the range one step outwards on
-    that side (w1 stays ≥ 0, the σ's > 0) and score the new settings — at most
-    ``max_extensions`` times. 3. ``refinements`` times, score a grid of three values per
-    parameter centred on the best, at half the previous spacing. Settings already scored are not
-    scored again.
+    Score the coarse grid; while a parameter's best value is an end of its range (of more than one
+    value), extend the range a step outwards (w1 ≥ 0, σ > 0), at most ``max_extensions`` times;
+    then ``refinements`` times score three values per parameter around the best at half the
+    spacing. No setting is scored twice.
     """
     widths = list(widths)
     ranges = {"w1": _values(w1, "w1"), "sigma_alpha": _values(sigma_alpha, "sigma_alpha"),

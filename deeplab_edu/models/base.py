@@ -1,18 +1,14 @@
 """What every DeepLab model shares: scores at the output stride, upsampled to the input.
 
-DeepLab computes class scores on a grid ``output_stride`` times coarser than the image and
-upsamples them bilinearly (v1, ICLR 2015, §3.1: "we simply bilinearly interpolate ... rather
-than learn a deconvolution"). ``forward_scores`` is the coarse map (what v1's loss compares
-with labels subsampled 8×); ``forward`` is the map at the input's size (what the metrics and
-the CRF use).
-
-**The training contract.** Every model and wrapper (v1, v2, v3, v3+, ``MultiScale``,
-``LearnedUpsampling``, ``CRFRNNSegmenter``) answers ``training_outputs(x)`` with one
-``TrainingOutput``: ``out``, the scores the loss compares with the labels; ``aux``, v3's
-auxiliary head's scores (torchvision's ``"aux"``) or None; ``scales``, v2's multi-scale
-inputs' per-scale scores besides their fusion ``out`` (v2 §4.1: the loss is summed over every
-scale and the fusion). The engine reads nothing else. ``model(x)`` stays the inference answer:
+DeepLab scores a grid ``output_stride`` times coarser than the image and upsamples bilinearly
+(v1, ICLR 2015, §3.1: "we simply bilinearly interpolate ... rather than learn a
+deconvolution"): ``forward_scores`` is the coarse map, ``forward`` (the inference answer) the
 logits at the input's size.
+
+**The training contract.** Every model and wrapper answers ``training_outputs(x)`` with one
+``TrainingOutput``, all the engine reads: ``out``, the scores the loss compares with the labels;
+``aux``, v3's auxiliary head's (torchvision's ``"aux"``) or None; ``scales``, v2's per-scale
+scores besides their fusion ``out`` (v2 §4.1: the loss sums every scale and the fusion).
 """
 
 from __future__ import annotations
@@ -98,11 +94,8 @@ class SegmentationModel(nn.Module):
         raise NotImplementedError
 
     def receptive_field(self) -> int:
-        """Theoretical receptive field of one score, in input pixels, from ``receptive_field``.
-
-        This is the field of the convolutional path. When ``global_context`` is True (image
-        pooling), every score also depends on every pixel of the image through that branch.
-        """
+        """The convolutional path's field of one score, in input pixels (with ``global_context``,
+        image pooling also sees every pixel)."""
         return rf.receptive_field(self.layer_specs())
 
 

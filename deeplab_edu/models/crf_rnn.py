@@ -1,10 +1,9 @@
 """A DeepLab with CRF-as-RNN on top, trained as one network (Zheng et al., ICCV 2015, §4–5).
 
-The network's logits at the image's size are the unaries of ``deeplab_edu.crf.crf_rnn.CRFasRNN``,
-whose T mean-field iterations refine them; the loss is taken on the refined scores, so its
-gradient reaches the CRF's weights and, through the unaries, the network. Here the wrapper
-meets the models' contract (``models.base``): ``forward_scores`` and ``training_outputs`` are
-the CRF's scores, at stride 1 — the network's own scores are ``segmenter.model(x)``.
+The network's logits at the image's size are the unaries of ``crf.crf_rnn.CRFasRNN``; the loss
+on its refined scores reaches the CRF's weights and, through the unaries, the network.
+``forward_scores`` and ``training_outputs`` are the CRF's scores, at stride 1; the network's own
+are ``segmenter.model(x)``.
 """
 
 from __future__ import annotations
@@ -20,11 +19,8 @@ from deeplab_edu.models.base import SegmentationModel
 
 
 class CRFRNNSegmenter(SegmentationModel):
-    """``model`` with a :class:`CRFasRNN` layer on its output.
-
-    ``to_rgb`` maps the model's input batch (normalised, as the datasets yield it) back to
-    colours 0–255 for the CRF's appearance kernel.
-    """
+    """``model`` with a :class:`CRFasRNN` layer on its output; ``to_rgb`` maps the (normalised)
+    input back to colours 0–255 for the appearance kernel."""
 
     score_stride = 1
 

@@ -1,10 +1,8 @@
 """DeepLab v2 (Chen et al., TPAMI 2017): ASPP heads on VGG-16 or ResNet-101.
 
-What changed from v1 (§3.1–3.3, §4): the single fc6 becomes **ASPP**, parallel branches at
-rates (6, 12, 18, 24) (ASPP-L) or (2, 4, 8, 12) (ASPP-S) whose scores are summed
-(``deeplab_edu.aspp.ASPPv2``); ResNet-101 replaces VGG-16 as the stronger backbone (output
-stride 8, ``layer3`` at rate 2, ``layer4`` at rate 4); optional multi-scale inputs with max
-fusion (``deeplab_edu.models.multiscale``); training with the "poly" learning rate.
+What changed from v1 (§3.1–3.3, §4): fc6 becomes **ASPP** (``aspp.ASPPv2``), branches at
+rates ASPP-L or ASPP-S whose scores are summed; ResNet-101 (output stride 8) replaces VGG-16;
+multi-scale inputs with max fusion (``models.multiscale``); the "poly" learning rate.
 """
 
 from __future__ import annotations
