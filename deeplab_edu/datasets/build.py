@@ -9,9 +9,8 @@ voc        PASCAL VOC 2012                                  train, val, trainval
 voc_aug    VOC 2012 + SBD (run ``convert-sbd`` once)        train (= trainaug), val
 =========  ==============================================  ============================
 
-Nothing is downloaded. The built-in set lives in ``data/builtin/<profile>/``
-(``default_builtin_root``) and is generated on first use (sizes from the run profile), and again
-when it was painted by another format version; real data must already be on disk.
+Nothing is downloaded: real data must be on disk; the built-in set (``default_builtin_root``) is
+generated on first use with the run profile's sizes, and again after a format change.
 """
 
 from __future__ import annotations
@@ -63,8 +62,8 @@ def _read_meta(root: Path) -> dict | None:
 
 def _generate(root: Path, train: int, val: int, size: int, progress: bool, holdout: int = 0,
               **options) -> None:
-    """Write the set into a sibling temporary folder, then swap it in: a killed generation
-    leaves no half-written set, and an old set is replaced whole, never mixed with a new one."""
+    """Write the set into a sibling temporary folder, then swap it in whole: a killed generation
+    leaves no half-written set, and old and new are never mixed."""
     from .synthetic import write_builtin
 
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -146,9 +145,8 @@ def ensure_builtin(root: str | Path | None = None, progress: bool = True) -> Pat
 
 
 def default_training_data(profile_name: str) -> tuple[str, str | None]:
-    """``(name, root)`` of what the training chapters train on: VOC 2012 + SBD (``"voc_aug"``,
-    from ``paths``) when VOC is on disk, else the built-in set in the run profile's own folder,
-    ``default_builtin_root(profile)``."""
+    """``(name, root)`` the training chapters train on: ``"voc_aug"`` when VOC is on disk, else the
+    profile's built-in set."""
     if paths.voc_root().is_dir():
         return "voc_aug", None
     return "builtin", str(default_builtin_root(profile_name))

@@ -1,15 +1,11 @@
 """The "trainaug" split: VOC 2012 train ∪ SBD train ∪ SBD val, minus VOC 2012 val.
 
-DeepLab (v1 §5, v2 §4.1) trains on the 1,464 VOC 2012 train images augmented with SBD's
-extra annotations, 10,582 images in all, and reports results on VOC 2012 val (1,449). SBD's
-own val list overlaps VOC val, so those images are removed: validation images must never be
-trained on.
+DeepLab (v1 §5, v2 §4.1) trains on VOC 2012 train augmented with SBD, 10,582 images, and reports
+on VOC 2012 val (1,449), which SBD's lists overlap: those images are removed.
 
-``build_trainaug`` (the ``convert-sbd`` command) runs once: it writes
-``SegmentationClassAug/<id>.png`` palette PNGs next to VOC's ``SegmentationClass`` —
-VOC's own label where VOC has one (finer, with the 255 void band), SBD's ``.mat``
-converted otherwise — and ``ImageSets/Segmentation/trainaug.txt``. Afterwards
-``build_dataset("voc_aug", "train")`` reads it with the plain VOC reader.
+``build_trainaug`` (``convert-sbd``, run once) writes ``SegmentationClassAug/<id>.png`` (VOC's
+own label where it has one, finer, with the void band; SBD's ``.mat`` converted otherwise) and
+``ImageSets/Segmentation/trainaug.txt``, read by ``build_dataset("voc_aug", "train")``.
 """
 
 from __future__ import annotations

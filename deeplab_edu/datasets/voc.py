@@ -8,9 +8,8 @@ The layout (``VOCdevkit/VOC2012``)::
     ImageSets/Segmentation/val.txt        (1,449)
     ImageSets/Segmentation/trainval.txt   (2,913)
 
-Every problem with the files is reported up front, when the dataset is built, or when the
-broken item is read — as a ``FileNotFoundError`` / ``ValueError`` naming the file and what
-was expected, never as a silent wrong label.
+Every problem with the files is reported when the dataset is built or the item read, as an
+error naming the file and what was expected, never as a silent wrong label.
 """
 
 from __future__ import annotations
@@ -49,8 +48,7 @@ def read_split(path: str | Path) -> list[str]:
 
 def check_pairs(ids: list[str], split_file: Path, image_path: Callable[[str], Path],
                 label_path: Callable[[str], Path]) -> None:
-    """Every listed id has its image and its label, checked once, now, rather than an hour
-    into training; the error names the split file, the id and the missing file."""
+    """Every listed id has its image and its label, checked now rather than an hour into training."""
     for i in ids:
         image, label = image_path(i), label_path(i)
         if not image.is_file():
@@ -69,8 +67,8 @@ def check_same_size(image: np.ndarray, label: np.ndarray, label_path: Path) -> N
 
 
 def to_8bit_rgb(im: Image.Image, path: Path) -> np.ndarray:
-    """``im`` as uint8 RGB. A 16-bit image (PNG / TIFF, values 0..65535) is scaled to 8 bits
-    (÷257, so 65535 → 255) with a note: ``convert("RGB")`` would clip it, and most of it turn white."""
+    """``im`` as uint8 RGB; a 16-bit image is scaled by ÷257 with a note (``convert("RGB")`` would
+    clip most of it to white)."""
     if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         values = np.asarray(im).astype(np.float64)
         if im.mode != "I" or values.max(initial=0) > 255:
@@ -83,8 +81,7 @@ def to_8bit_rgb(im: Image.Image, path: Path) -> np.ndarray:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """An RGB image file as uint8 (H, W, 3); a corrupt or truncated file raises ``ValueError``,
-    one beyond Pillow's decompression-bomb limit says so; 16-bit images are scaled to 8 bits."""
+    """An RGB image file as uint8 (H, W, 3); corrupt, truncated or too large: ``ValueError``."""
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"image file {path} is a folder; expected a JPEG/PNG file")
@@ -188,8 +185,7 @@ class VOCSegmentation(torch.utils.data.Dataset):
 
 
 def describe_label_file(path: str | Path) -> dict:
-    """What a label PNG really holds: PIL mode, size, the first palette colours, the values
-    stored and how many pixels hold each (no checking: this is for looking)."""
+    """What a label PNG holds, unchecked: PIL mode, size, palette, and the pixels per stored value."""
     with Image.open(path) as im:
         im.load()
         mode, size = im.mode, im.size
