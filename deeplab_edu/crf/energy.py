@@ -9,11 +9,8 @@ DeepLab v1 (Chen et al., ICLR 2015, §4.3, eq. 1–2) labels the image x by mini
     k(i, j)       = w1 · exp(−‖p_i−p_j‖²/2σα² − ‖I_i−I_j‖²/2σβ²)  (appearance)
                   + w2 · exp(−‖p_i−p_j‖²/2σγ²)                    (smoothness)
 
-Every pixel is connected to every other one, so the pairwise table is N × N for N pixels:
-exact, and only possible for images of a few thousand pixels. The fast paths (pydensecrf's
-permutohedral lattice, the PyTorch path) never build it.
-
-Two conventions for the kernel matrix are offered, because they differ and both matter:
+Every pixel is connected to every other one: the pairwise table is N × N, exact and only
+possible for a few thousand pixels (the fast paths never build it). Two conventions matter:
 
 ``"paper"``
     k(i, j) exactly as above, no self-pair (j ≠ i): Krähenbühl & Koltun (NIPS 2011) eq. 3 and

@@ -92,9 +92,8 @@ def check_finite_output(q, params: CRFParams, method: str):
 
 @dataclasses.dataclass(frozen=True)
 class PublishedCRF:
-    """A released CRF configuration: the parameters, which model they were tuned for, and where
-    they were read. ``checked`` is ``"read"`` (in the release or a faithful port of it),
-    ``"secondary"`` (third-party code quoting it) or ``"unread"`` (origin not found)."""
+    """A released CRF setting, the model it was tuned for and its source; ``checked`` is ``"read"``
+    (the release or a faithful port), ``"secondary"`` (third-party code) or ``"unread"``."""
 
     name: str
     model: str
