@@ -108,8 +108,7 @@ def overlay_with_legend(image: np.ndarray, label: np.ndarray, names: Sequence[st
 
 
 def default_output(image_path: str | Path, out: str | Path | None = None) -> Path:
-    """``out``, or ``<stem>_overlay.png`` in the working directory (the input may lie in site-packages);
-    never the input itself."""
+    """``out``, or ``<stem>_overlay.png`` in the working directory (never beside, or onto, the input)."""
     from PIL import Image
 
     image_path = Path(image_path)

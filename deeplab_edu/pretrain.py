@@ -260,8 +260,7 @@ def shipped_weights(backbone: str, width: float, blocks: tuple[int, ...] | None 
 
 
 def save_classifier(result: PretrainResult, config: PretrainConfig, path: str | Path) -> Path:
-    """Write the backbone's keys and ``fc.*`` (as torchvision's ImageNet files) atomically, plus a
-    ``.json`` record of how they were made."""
+    """Write the backbone's keys and ``fc.*`` atomically, plus a ``.json`` record of how they were made."""
     if Path(path).suffix.lower() == ".json":  # the record would be written over the weights
         raise ValueError(f"weights path {path} ends in .json, where its JSON record goes; give a .pt name")
     state = {key.removeprefix("backbone."): value for key, value in result.model.state_dict().items()}

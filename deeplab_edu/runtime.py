@@ -10,8 +10,7 @@ import torch
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:
-    """Seed Python, NumPy and PyTorch (CPU and every GPU); return a seeded generator for code that
-    wants its own stream."""
+    """Seed Python, NumPy and PyTorch (CPU and every GPU); return a seeded generator of its own."""
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     random.seed(seed)
@@ -33,8 +32,7 @@ def native_bf16() -> bool:
 
 
 def default_device() -> torch.device:
-    """``DEEPLAB_EDU_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``), else the first CUDA GPU, else
-    Apple's MPS, else the CPU."""
+    """``DEEPLAB_EDU_DEVICE`` (cpu, cuda, cuda:1, mps), else the first CUDA GPU, else MPS, else the CPU."""
     wanted = os.environ.get("DEEPLAB_EDU_DEVICE", "").strip()
     if wanted:
         try:
@@ -49,8 +47,7 @@ def default_device() -> torch.device:
 
 
 def resolve_device(name: str | torch.device | None = None) -> torch.device:
-    """``name`` as a device PyTorch can use now (``None``: ``default_device()``), or a
-    ``ValueError`` that says why not — before any work starts, not at the first tensor."""
+    """``name`` (``None``: ``default_device()``) as a device usable now, else a ``ValueError`` saying why not."""
     if name is None or name == "":
         return default_device()
     try:

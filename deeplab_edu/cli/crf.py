@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         resolve_device(args.device)
     existing_folder(args.scores, "scores folder", "; write it with "
                     "`python -m deeplab_edu evaluate CHECKPOINT --save-scores DIR`")
-    progress = not getattr(args, "no_progress", False)
+    progress = not args.no_progress
     dataset = build_dataset(args.dataset, args.split, root=args.data_root, progress=progress)
     try:
         before, after = crf_evaluate(dataset, args.scores, params, args.method, args.workers, args.trimap,

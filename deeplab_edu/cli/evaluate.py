@@ -28,8 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def trained_on(checkpoint: Path) -> tuple[str, str | None]:
-    """``(dataset, data_root)`` the checkpoint's run trained on (its saved ``TrainConfig``);
-    ``builtin`` and the default folder for a checkpoint that does not say, or whose folder is gone."""
+    """``(dataset, data_root)`` the checkpoint's run trained on; builtin / the default for what it does not say."""
     import json
 
     from deeplab_edu.checkpoint import read_checkpoint
@@ -50,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     checkpoint_file(args.checkpoint)
     if args.save_scores is not None and args.save_scores.exists() and not args.save_scores.is_dir():
         raise NotADirectoryError(f"--save-scores {args.save_scores} is a file; expected a folder for <id>.npy files")
-    progress = not getattr(args, "no_progress", False)
+    progress = not args.no_progress
     model, config = load_trained(args.checkpoint, device)
     if args.dataset is None:
         args.dataset, trained_root = trained_on(args.checkpoint)

@@ -60,18 +60,13 @@ def refuse_if_too_large(needed: float, what: str, device: str | None = None) -> 
                         f"({human_bytes(have)}); ask for less")
 
 
-def is_allocation_failure(err: BaseException) -> bool:
-    return isinstance(err, MemoryError) or (isinstance(err, RuntimeError)
-                                            and any(w in str(err) for w in ALLOCATOR_WORDS))
-
-
 @contextlib.contextmanager
 def naming_memory(needed: float, what: str) -> Iterator[None]:
     """Turn a failed allocation inside the block into a ``UserError`` naming ``what``."""
     try:
         yield
     except (MemoryError, RuntimeError) as err:
-        if not is_allocation_failure(err):
+        if not isinstance(err, MemoryError) and not any(w in str(err) for w in ALLOCATOR_WORDS):
             raise
         have = machine_bytes()
         failed = failed_request(err)

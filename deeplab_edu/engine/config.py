@@ -30,17 +30,15 @@ AMP = ("auto", "bf16", "off")
 # (benchmarks/results/laptop_v1_probes.md).
 LAPTOP_DEPARTURES = {"deeplabv1": {"lr": 0.01, "schedule": "poly"}, "deeplabv2": {"lr": 0.01},
                      "deeplabv3": {"lr": 0.02}, "deeplabv3plus": {"lr": 0.02}}
-# VGG's fc6 / fc7 have 1024·width channels (256 at the laptop's 0.25) and drop half of them in
-# training (dropout_ratio 0.5 in the release's prototxt); in a few hundred steps that costs more
-# than it regularises (the same record), so below full width VGG heads train without dropout.
+# VGG's fc6 / fc7 (1024·width channels) drop half of them in training (the release's prototxt); in a
+# few hundred steps that costs more than it regularises (the same record): none below full width.
 SMALL_VGG_DROPOUT = 0.0
-# VGG-16 costs about three times a small ResNet's step on a CPU: its runs take 3/8 of the
-# profile's iterations, so that a chapter of six VGG runs stays within minutes.
+# VGG-16 costs about three times a small ResNet's CPU step: its runs take 3/8 of the profile's
+# iterations, so a chapter of six VGG runs stays within minutes.
 VGG_ITERATION_SHARE = 3 / 8
 
-# The releases' parameter groups (bias 2× without decay; no decay on BN, biases, depthwise
-# weights) are the full profile's; the small profiles keep one group per part, as the laptop
-# rates above were probed with.
+# The releases' parameter groups are the full profile's; the small profiles keep one group per part,
+# as the laptop rates above were probed with.
 SMALL_PROFILE_GROUPS = ("bias_lr_mult", "bias_decay_mult", "norm_decay_mult", "depthwise_decay_mult")
 # TF's BN decay 0.9997 (momentum 0.0003) averages over ~3,300 steps: after a few hundred the running
 # statistics, which evaluation normalises with, still hold most of their start (0.9997^300 ≈ 0.91).
@@ -86,9 +84,8 @@ class TrainConfig:
     # Modules (last name component, e.g. "fc8") trained at head_lr_mult; None: every parameter
     # outside the backbone. v1 puts only fc8 at 10× (fc6, fc7 come from VGG-16 pretrained).
     head_layers: tuple[str, ...] | None = None
-    # Parameter groups within the backbone and the head (``schedules.make_optimizer``): the v1/v2
-    # Caffe releases train every bias at 2× without decay (lr_mult 2, decay_mult 0); TF DeepLab
-    # (v3, v3+) decays neither biases, BatchNorm's γ/β, nor depthwise weights. 1.0: as the weights.
+    # Parameter groups (``schedules.make_optimizer``): the v1/v2 Caffe releases train biases at 2×
+    # without decay; TF DeepLab (v3, v3+) decays neither biases, BN's γ/β, nor depthwise weights.
     bias_lr_mult: float = 1.0
     bias_decay_mult: float = 1.0
     norm_decay_mult: float = 1.0
@@ -116,8 +113,8 @@ class TrainConfig:
     device: str | None = None
     out_dir: str = "runs/deeplab"
     log_every: int = 10
-    # Score the val split every N steps and at the end into <out_dir>/val.csv (None: never). It
-    # draws no random numbers the training uses, so the run's weights do not depend on it.
+    # Score the val split every N steps and at the end into <out_dir>/val.csv (None: never); the
+    # run's weights do not depend on it.
     validate_every: int | None = None
     checkpoint_every: int | None = None  # None: a quarter of ``iterations`` (a short run still saves)
     overwrite: bool = False  # a run directory with a checkpoint resumes, unless this is set: then it starts over
@@ -225,8 +222,7 @@ class TrainConfig:
             raise ValueError(f"crf_rnn must be a dict of CRFParams fields or None, got {self.crf_rnn!r}")
 
     def resolved(self) -> "TrainConfig":
-        """This config with the defaults written out (backbone, output stride, the auxiliary
-        head's option, the built-in set's folder), so a saved config says what was built and
+        """This config with the defaults written out, so a saved config says what was built and
         ``--output-stride 16`` matches a run that left it at its default."""
         from deeplab_edu.models import DEFAULT_BACKBONES, DEFAULT_OUTPUT_STRIDES
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from deeplab_edu import validate
 from deeplab_edu.engine.config import TrainConfig
 
 #: Share of the dense bf16 peak reached in training, until ``gpu-check`` measures it on the
@@ -135,8 +136,7 @@ def time_steps(config: TrainConfig, steps: int = 3, num_classes: int = 21,
     from deeplab_edu.models import build_from_config
     from deeplab_edu.schedules import make_optimizer
 
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps!r}")
+    validate.integer(steps, "steps", minimum=1)
     config = config.resolved()
     device = resolve_device(device if device is not None else config.device)
     channels_last = device.type == "cuda" if config.channels_last is None else config.channels_last

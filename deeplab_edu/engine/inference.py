@@ -30,8 +30,7 @@ def pad_to_stride(images: torch.Tensor, output_stride: int) -> torch.Tensor:
 @torch.no_grad()
 def predict_probs(model: torch.nn.Module, images: torch.Tensor, scales: Sequence[float] = (1.0,),
                   flip: bool = False) -> torch.Tensor:
-    """Class probabilities (N, C, H, W) of whole images, averaged over ``scales`` and flips: each
-    resized image padded, its logits cropped back, resized to (H, W) and softmaxed."""
+    """Class probabilities (N, C, H, W) of whole padded images, averaged over ``scales`` and flips."""
     scales = check_scales(scales)
     if images.ndim != 4 or images.shape[-1] < 1 or images.shape[-2] < 1:
         raise ValueError(f"images must be (N, 3, H, W) with H, W >= 1, got {tuple(images.shape)}")

@@ -28,10 +28,7 @@ def saved_config(state: dict) -> TrainConfig | None:
         return None
     values = json.loads(text)
     known = {f.name for f in dataclasses.fields(TrainConfig)}
-    values = {k: v for k, v in values.items() if k in known}
-    if isinstance(values.get("scale"), list):
-        values["scale"] = tuple(values["scale"])
-    return TrainConfig(**values).resolved()
+    return TrainConfig(**{k: v for k, v in values.items() if k in known}).resolved()
 
 
 def recipe_differences(saved: TrainConfig, wanted: TrainConfig) -> list[str]:
