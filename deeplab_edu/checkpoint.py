@@ -76,16 +76,6 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
     return stale
 
 
-def _is_disk_full(err: BaseException) -> bool:
-    # torch.save reports a full disk from C++ ("inline_container.cc … file write failed" or
-    # "… unexpected pos"); a file-size limit (ulimit -f) shows as EFBIG.
-    import errno
-
-    text = str(err)
-    return getattr(err, "errno", None) in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) \
-        or any(s in text for s in ("file write failed", "unexpected pos", "No space left", "File too large"))
-
-
 def _payload_bytes(obj: Any) -> int:
     """Roughly how many bytes ``torch.save(obj)`` writes: the tensors it holds."""
     if isinstance(obj, torch.Tensor):
@@ -100,7 +90,7 @@ def _payload_bytes(obj: Any) -> int:
 def atomic_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` to a temporary file, fsync, then ``os.replace`` it onto ``path`` (killed writes'
     temporaries removed first); a full disk keeps the old ``path`` and raises "no space left on <folder>"."""
-    from deeplab_edu.files import match_umask
+    from deeplab_edu.files import is_disk_full, match_umask
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +105,7 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
         os.replace(tmp, path)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, (OSError, RuntimeError)) and _is_disk_full(err):
+        if isinstance(err, (OSError, RuntimeError)) and is_disk_full(err):
             kept = (f"; the last good checkpoint {path} is intact" if path.exists()
                     else f"; nothing was written yet, so there is no earlier {path.name}")
             raise OSError(f"no space left on {path.parent} while writing {path.name} (about "

@@ -4,6 +4,7 @@ atomically written checkpoint or log gets the mode ``open()`` would have given i
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 
@@ -32,3 +33,10 @@ def match_umask(fd_or_path: int | str | os.PathLike) -> None:
     if isinstance(fd_or_path, int) and os.chmod not in os.supports_fd:
         return  # Windows: no modes to widen
     os.chmod(fd_or_path, mode)
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """Whether ``err`` says the disk is full: ENOSPC, EDQUOT, EFBIG (``ulimit -f``), or torch.save's words
+    for them from C++ ("inline_container.cc … file write failed" or "… unexpected pos")."""
+    return getattr(err, "errno", None) in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", -1)) or any(
+        s in str(err) for s in ("file write failed", "unexpected pos", "No space left", "File too large"))

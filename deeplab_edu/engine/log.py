@@ -73,9 +73,9 @@ def append(path: str | Path, row: dict, fields: tuple[str, ...] = LOG_FIELDS) ->
 
 def _named(err: OSError, path: Path) -> OSError:
     """The error again, saying which file and folder (a full disk names neither by itself)."""
-    import errno
+    from deeplab_edu.files import is_disk_full
 
-    if err.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", -1)):
+    if is_disk_full(err):
         return OSError(err.errno, f"no space left on {path.parent} while writing {path.name} "
                                   f"({err.strerror}); free some space or choose another folder")
     return OSError(err.errno, f"cannot write {path} ({err.strerror or err})")
