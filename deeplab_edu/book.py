@@ -94,6 +94,7 @@ TEACHES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "09 · Training DeepLab v3": {
         "class_gap": ("class_gap", "miou_without", "predicted_as"),
+        "datasets.build": ("generate_builtin",),
         "evaluate": ("evaluate", "format_results_table"),
         "experiments": ("MIN_NOISE", "Spread"),
         "models.learned_upsampling": ("bilinear_kernel",),
