@@ -40,7 +40,11 @@ def dense_crf_pydensecrf(image: np.ndarray, probs: np.ndarray, params: CRFParams
     """Refine (C, H, W) probabilities with pydensecrf; returns float32 (C, H, W)."""
     check_inputs(image, probs)
     check_sigma_range(probs.shape[1:], params)
-    import pydensecrf.densecrf as dcrf  # the pydensecrf2 dependency
+    try:
+        import pydensecrf.densecrf as dcrf
+    except ImportError as error:  # a compiled dependency: its build can fail where the rest installs
+        raise ImportError("method='pydensecrf' needs the pydensecrf2 package (pip install pydensecrf2); "
+                          "method='lattice' and method='torch' need nothing extra") from error
     c, h, w = probs.shape
     crf = dcrf.DenseCRF2D(w, h, c)  # note the order: width first
     # The C++ side reads raw memory: a float64 or transposed array would be garbage, not an error.
