@@ -83,7 +83,7 @@ estimate_runs(list(configs.values()), seeds=SEEDS, device=device)  # before the 
 # %%
 first = run_trial("v3", configs["deeplabv3"], SEEDS[:1], val_set, device=device)
 tuned = tune_crf(first.runs[0].model, holdout_split(DATASET, DATA_ROOT), iterations=profile.crf_iterations,
-                 device=device)
+                 max_extensions=2, device=device)
 crf_params = tuned.params
 print(tuned.describe())
 LABELS = {"deeplabv3": "v3", "deeplabv3plus": "v3+", "deeplabv3plus_dense": "v3+, no separable convs"}
