@@ -304,6 +304,27 @@ effects.append(compare("mIoU", "grid (1, 1, 1)", grids[(1, 1, 1)].values(), "gri
                        paper=paper_difference("v3_multi_grid", ("(1, 2, 4)", "block4"), ("(1, 1, 1)", "block4"))))
 
 # %% [markdown]
+# At this profile's crops the last stage's map is small (the closing cell prints its size), and a
+# rate-8 unit there reads mostly padding. Does the grid pay where its rates fit? The same pair at
+# about twice the crop (from scenes painted larger, so that a crop is scene, not padding) costs
+# about four times as much per step, so it runs as a benchmark,
+# `python benchmarks/bench_multigrid.py --record benchmarks/results/multigrid_257.json`; this cell
+# reads its record and the closing cell sets it against the reason it tests.
+
+# %%
+record = REPO_ROOT / "benchmarks" / "results" / "multigrid_257.json"
+wide = None
+if record.is_file():
+    saved = json.loads(record.read_text())
+    big = (saved["crop"] - 1) // 16 + 1
+    wide = compare("mIoU", f"grid (1, 1, 1), {saved['crop']} px", saved["mIoU"]["(1, 1, 1)"],
+                   f"grid (1, 2, 4), {saved['crop']} px", saved["mIoU"]["(1, 2, 4)"],
+                   paper=paper_difference("v3_multi_grid", ("(1, 2, 4)", "block4"), ("(1, 1, 1)", "block4")))
+    print(f"{record.name}: {saved['crop']}-px crops of {saved['size']}-px scenes, seeds {saved['seeds']}; the "
+          f"stage-4 map is {big} x {big}, where rate 8 reads {valid_tap_fraction(big, 8, 3):.0%} of its taps; "
+          + saved["provenance"].splitlines()[1])
+
+# %% [markdown]
 # ## Results
 #
 # Every row is the mean over seeds ± half their range; the last table sets each effect here
@@ -333,7 +354,7 @@ print(format_results_table([e.row() for e in effects]))
 cells = (config.crop_size - 1) // 16 + 1  # the training score map at output stride 16
 why = {effect_label(e): Why(f"at {config.crop_size}-px crops the stage-4 map is {cells} x {cells}; the (1, 2, 4) grid's "
                      f"rate-8 unit reads {valid_tap_fraction(cells, 8, 3):.0%} of its taps inside it (rate 2: "
-                     f"{valid_tap_fraction(cells, 2, 3):.0%}), so the larger rates see mostly padding")
+                     f"{valid_tap_fraction(cells, 2, 3):.0%}), so the larger rates see mostly padding", wide)
        for e in effects if e.a == "grid (1, 1, 1)"}
 if scratch is not None:
     pretrained_effect = next(e for e in effects if e.a == "random weights")
