@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--crop", type=int, default=257, help="training crop (16k + 1)")
     parser.add_argument("--size", type=int, default=288, help="side of the painted scenes")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--head-rates", type=int, nargs="+", default=None,
+                        help="the ASPP's rates (default: v3's); 1 with --no-pooling leaves a head without a large "
+                             "field, like v3's cascaded models (Table 3), so the grid is the field's only source")
+    parser.add_argument("--no-pooling", action="store_true", help="drop the ASPP's image-pooling branch")
     parser.add_argument("--profile", default="laptop", help="run profile for everything but the crop (smoke: a quick check)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_multigrid"))
     parser.add_argument("--record", type=Path, default=None,
@@ -54,6 +58,10 @@ def main(argv: list[str] | None = None) -> None:
     trials = {}
     for grid in GRIDS:
         options = {**base.model_options, "blocks": (1, 1, 1, 3), "multi_grid": grid}
+        if args.head_rates is not None:
+            options["rates"] = tuple(args.head_rates)
+        if args.no_pooling:
+            options["image_pooling"] = False
         config = book.TrainConfig.from_profile("deeplabv3", profile, dataset="builtin", data_root=str(root),
                                                output_stride=16, model_options=options,
                                                out_dir=str(args.out / f"grid{''.join(map(str, grid))}"))
@@ -70,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.record is not None:
         args.record.write_text(json.dumps({
             "provenance": provenance(), "crop": args.crop, "size": args.size, "seeds": args.seeds,
+            "head_rates": args.head_rates, "image_pooling": not args.no_pooling,
             "mIoU": {str(grid): trials[grid].values() for grid in GRIDS},
             "seconds_per_run": {str(grid): trials[grid].seconds for grid in GRIDS}}, indent=1) + "\n")
 
