@@ -296,7 +296,8 @@ after = Spread.of(rnn.values())
 change = after.mean - at_start["CRF-as-RNN"]
 where = ("about where it started: the change is inside the seeds' noise" if abs(change) <= max(after.range, MIN_NOISE)
          else f"{'higher' if change > 0 else 'lower'} than where it started")
-print(f"CRF-as-RNN before stage 2: val mIoU {at_start['CRF-as-RNN']:.3f}; after: {after}, {change:+.3f} — {where}")
+points = round(100 * change, 1) + 0.0  # + 0.0: a change that rounds to zero prints as +0.0, not -0.0
+print(f"CRF-as-RNN before stage 2: val mIoU {at_start['CRF-as-RNN']:.3f}; after: {after}, {points:+.1f} points — {where}")
 
 # %% [markdown]
 # Which classes moved? mIoU is the mean of the per-class IoUs, so a change can sit in one class
