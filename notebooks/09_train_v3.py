@@ -251,8 +251,8 @@ if scratch is not None:
 #
 # The papers fine-tune on VOC's 10,582 images, a small set beside ImageNet's 1.28 million
 # photographs, and that imbalance is what the pretrained start pays off. The runs above fine-tune
-# on 400 scenes of a world of eight classes, which a small ResNet can learn from random weights
-# within the run. If that is what hides the head start, it should come back when the training set
+# on a few hundred scenes of a world of eight classes, which a small ResNet can learn from random
+# weights within the run. If that is what hides the head start, it should come back when the training set
 # is small: both starts again, on the first eighth of the same scenes (`generate_builtin` writes
 # them; the scenes are the same, there are fewer of them), for half the steps to keep the chapter
 # short, scored on the same validation images.
