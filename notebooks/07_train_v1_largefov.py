@@ -168,7 +168,7 @@ print(tuned.describe())
 trials = {name: run_trial(name, config, SEEDS, val_set, crf_params=crf_params, trimap_widths=(2, 4), device=device,
                           trained=first if name == "LargeFOV" else None) for name, config in configs.items()}
 logs, validation = training_curves(trials.values(), seeds=SEEDS[:1])
-plot_training_curves(logs, validation=validation, title="DeepLab v1: six recipes, seed 0 (dots: validation mIoU)")
+plot_training_curves(logs, validation=validation, title=f"DeepLab v1: {len(configs)} recipes, seed 0 (dots: validation mIoU)")
 plt.show()
 
 # %% [markdown]
