@@ -14,6 +14,7 @@ from pathlib import Path
 from deeplab_edu.engine.config import TrainConfig
 from deeplab_edu.engine.estimate import (CHAPTER_BUDGET_S, REFERENCE_GPUS, REFERENCE_SHARE, projected_seconds,
                                          run_flops)
+from deeplab_edu.layouts import FC6_VARIANTS
 from deeplab_edu.profiles import Profile, get_profile
 
 
@@ -26,45 +27,67 @@ def _each_seed(configs: list[TrainConfig], profile: Profile) -> list[TrainConfig
     return [dataclasses.replace(c, seed=s) for c in configs for s in range(seeds(profile))]
 
 
+def _scaled(rate: int, crop_size: int, even: bool = False) -> int:
+    """A rate chosen for the paper's 41 x 41 score maps scaled to this crop's map at output stride 8,
+    as chapters 07 and 08 scale them (an even kernel keeps its size only at an even rate)."""
+    cells = (crop_size - 1) // 8 + 1
+    return max(2 * round(rate * cells / 41 / 2), 2) if even else max(round(rate * cells / 41), 1)
+
+
 def chapter_07(p: Profile) -> list[TrainConfig]:
-    """v1: LargeFOV, fc6 4×4 at rate 4, the upsampled loss, and LargeFOV on the ResNet."""
+    """v1: LargeFOV and the fc6 4×4, each at the paper's rate and at a rate scaled to the score map,
+    the upsampled loss, and LargeFOV on the ResNet."""
     base = TrainConfig.from_profile("deeplabv1", p)
     v2 = TrainConfig.from_profile("deeplabv2", p)
     on_resnet = dataclasses.replace(base, model="deeplabv2", backbone=v2.backbone, pretrained=v2.pretrained,
                                     model_options={**v2.model_options, "rates": (12,)})
-    arms = [base, dataclasses.replace(base, model_options={**base.model_options, "fc6": "4x4"}),
-            dataclasses.replace(base, loss="upsampled"), on_resnet]
+    fc6 = {"largefov": {}, "4x4": {"fc6": "4x4"}}
+    scaled = {"largefov": _scaled(FC6_VARIANTS["largefov"].rate, p.crop_size),
+              "4x4": _scaled(FC6_VARIANTS["4x4"].rate, p.crop_size, even=True)}
+    arms = [dataclasses.replace(base, model_options={**base.model_options, **fc6[k]}) for k in fc6]
+    arms += [dataclasses.replace(base, model_options={**base.model_options, **fc6[k], "fc6_rate": scaled[k]})
+             for k in fc6]
+    arms += [dataclasses.replace(base, loss="upsampled"), on_resnet]
     return _each_seed(arms, p)
 
 
 def chapter_08(p: Profile) -> list[TrainConfig]:
-    """v2: the LargeFOV, ASPP-S and ASPP-L heads on the same ResNet."""
+    """v2: the LargeFOV, ASPP-S and ASPP-L heads on the same ResNet, and LargeFOV at a rate scaled to the map."""
     config = TrainConfig.from_profile("deeplabv2", p)
     heads = [dataclasses.replace(config, model_options={**config.model_options, "rates": r})
-             for r in ((12,), "aspp-s", "aspp-l")]
+             for r in ((12,), "aspp-s", "aspp-l", (_scaled(12, p.crop_size),))]
     return _each_seed(heads, p)
 
 
 def chapter_09(p: Profile) -> list[TrainConfig]:
-    """v3 at output stride 16, with FCN's learned deconvolution, and from random weights where the
-    start is the book's miniature-ImageNet one (its ``.json`` record beside the weights)."""
+    """v3 at output stride 16, with FCN's learned deconvolution, multi-grid (1, 1, 1) and (1, 2, 4) on a
+    ResNet with three units in its last stage, and — where the start is the book's miniature-ImageNet
+    one (its ``.json`` record beside the weights) — from random weights, and both starts for half as
+    many iterations on an eighth of the built-in scenes."""
     config = TrainConfig.from_profile("deeplabv3", p, output_stride=16)
     arms = [config, dataclasses.replace(config, model_options={**config.model_options,
                                                                "upsampling": "deconvolution"})]
+    arms += [TrainConfig.from_profile("deeplabv3", p, output_stride=16,
+                                      model_options={**config.model_options, "blocks": (1, 1, 1, 3),
+                                                     "multi_grid": grid}) for grid in ((1, 1, 1), (1, 2, 4))]
     if config.pretrained and Path(config.pretrained).with_suffix(".json").is_file():
         arms.append(dataclasses.replace(config, pretrained=None))
+        half = dataclasses.replace(config, iterations=config.iterations // 2)
+        arms += [half, dataclasses.replace(half, pretrained=None)]
     return _each_seed(arms, p)
 
 
 def chapter_10(p: Profile) -> list[TrainConfig]:
-    """v3 against v3+ (the decoder)."""
-    return _each_seed([TrainConfig.from_profile(m, p) for m in ("deeplabv3", "deeplabv3plus")], p)
+    """v3 against v3+ (the decoder), and v3+ without its separable convolutions."""
+    v3, plus = (TrainConfig.from_profile(m, p) for m in ("deeplabv3", "deeplabv3plus"))
+    dense = dataclasses.replace(plus, model_options={**plus.model_options, "separable": False})
+    return _each_seed([v3, plus, dense], p)
 
 
 def chapter_11(p: Profile) -> list[TrainConfig]:
-    """CRF-as-RNN: one stage-1 run, then half as many iterations again, plain and through the CRF layer."""
+    """CRF-as-RNN: one stage-1 run, then an eighth as many iterations again, plain and through the CRF layer."""
     stage1 = TrainConfig.from_profile("deeplabv2", p, backbone="resnet50")
-    stage2 = dataclasses.replace(stage1, iterations=max(stage1.iterations // 2, 1))
+    stage2 = dataclasses.replace(stage1, iterations=max(stage1.iterations // 8, 1))
     rnn = dataclasses.replace(stage2, crf_rnn={"iterations": 5})
     return [stage1] + _each_seed([stage2, rnn], p)
 

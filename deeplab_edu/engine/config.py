@@ -34,7 +34,7 @@ LAPTOP_DEPARTURES = {"deeplabv1": {"lr": 0.01, "schedule": "poly"}, "deeplabv2":
 # few hundred steps that costs more than it regularises (the same record): none below full width.
 SMALL_VGG_DROPOUT = 0.0
 # VGG-16 costs about three times a small ResNet's CPU step: its runs take 3/8 of the profile's
-# iterations, so a chapter of six VGG runs stays within minutes.
+# iterations, so a chapter of ten VGG runs (07) stays within minutes.
 VGG_ITERATION_SHARE = 3 / 8
 
 # The releases' parameter groups are the full profile's; the small profiles keep one group per part,
