@@ -40,7 +40,7 @@ TEACHES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "03 · The hole algorithm": {
         "hole": ("METHODS", "gridding_footprint", "hole_conv2d", "im2col", "space_to_batch", "sparse_vs_dense",
-                 "valid_tap_fraction"),
+                 "valid_tap_fraction", "score_map_size", "scaled_rate"),
         "localisation": ("shift_study",),
         "pretrain": ("NUM_CLASSES", "PretrainConfig", "SHIPPED_DIR", "load_classifier", "normalize_batch",
                      "weights_name"),

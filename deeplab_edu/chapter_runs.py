@@ -14,6 +14,7 @@ from pathlib import Path
 from deeplab_edu.engine.config import TrainConfig
 from deeplab_edu.engine.estimate import (CHAPTER_BUDGET_S, REFERENCE_GPUS, REFERENCE_SHARE, projected_seconds,
                                          run_flops)
+from deeplab_edu.hole import scaled_rate, score_map_size
 from deeplab_edu.layouts import FC6_VARIANTS
 from deeplab_edu.profiles import Profile, get_profile
 
@@ -27,11 +28,9 @@ def _each_seed(configs: list[TrainConfig], profile: Profile) -> list[TrainConfig
     return [dataclasses.replace(c, seed=s) for c in configs for s in range(seeds(profile))]
 
 
-def _scaled(rate: int, crop_size: int, even: bool = False) -> int:
-    """A rate chosen for the paper's 41 x 41 score maps scaled to this crop's map at output stride 8,
-    as chapters 07 and 08 scale them (an even kernel keeps its size only at an even rate)."""
-    cells = (crop_size - 1) // 8 + 1
-    return max(2 * round(rate * cells / 41 / 2), 2) if even else max(round(rate * cells / 41), 1)
+def _scaled(rate: int, crop_size: int, kernel_size: int = 3) -> int:
+    """A rate chosen for the paper's 41 x 41 score maps scaled to this crop's map, as chapters 07 and 08 scale it."""
+    return scaled_rate(rate, score_map_size(crop_size, 8), kernel_size=kernel_size)
 
 
 def chapter_07(p: Profile) -> list[TrainConfig]:
@@ -43,19 +42,21 @@ def chapter_07(p: Profile) -> list[TrainConfig]:
                                     model_options={**v2.model_options, "rates": (12,)})
     fc6 = {"largefov": {}, "4x4": {"fc6": "4x4"}}
     scaled = {"largefov": _scaled(FC6_VARIANTS["largefov"].rate, p.crop_size),
-              "4x4": _scaled(FC6_VARIANTS["4x4"].rate, p.crop_size, even=True)}
+              "4x4": _scaled(FC6_VARIANTS["4x4"].rate, p.crop_size, FC6_VARIANTS["4x4"].kernel)}
     arms = [dataclasses.replace(base, model_options={**base.model_options, **fc6[k]}) for k in fc6]
-    arms += [dataclasses.replace(base, model_options={**base.model_options, **fc6[k], "fc6_rate": scaled[k]})
-             for k in fc6]
+    if any(scaled[k] != FC6_VARIANTS[k].rate for k in fc6):  # at the paper's crop the scaled pair is the pair
+        arms += [dataclasses.replace(base, model_options={**base.model_options, **fc6[k], "fc6_rate": scaled[k]})
+                 for k in fc6]
     arms += [dataclasses.replace(base, loss="upsampled"), on_resnet]
     return _each_seed(arms, p)
 
 
 def chapter_08(p: Profile) -> list[TrainConfig]:
-    """v2: the LargeFOV, ASPP-S and ASPP-L heads on the same ResNet, and LargeFOV at a rate scaled to the map."""
+    """v2: the LargeFOV, ASPP-S and ASPP-L heads on the same ResNet, and LargeFOV at a rate scaled to a
+    map smaller than the paper's."""
     config = TrainConfig.from_profile("deeplabv2", p)
-    heads = [dataclasses.replace(config, model_options={**config.model_options, "rates": r})
-             for r in ((12,), "aspp-s", "aspp-l", (_scaled(12, p.crop_size),))]
+    rates = [(12,), "aspp-s", "aspp-l"] + ([(_scaled(12, p.crop_size),)] if _scaled(12, p.crop_size) != 12 else [])
+    heads = [dataclasses.replace(config, model_options={**config.model_options, "rates": r}) for r in rates]
     return _each_seed(heads, p)
 
 

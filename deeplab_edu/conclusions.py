@@ -7,6 +7,8 @@ the noise, which went the other way, each with this run's difference and the pap
 An effect that does not show what its paper shows needs a reason (:class:`Why`): **tested** when
 the chapter trained an arm that removes the suspected cause (``test``, an ``Effect`` whose B is
 that arm; the reason is supported only if that comparison holds), else a **hypothesis**, said so.
+One reason needs no arm: an effect inside the noise whose paper difference is itself no larger than
+that noise could not have been resolved here even at the paper's size; the summary says so.
 """
 
 from __future__ import annotations
@@ -40,6 +42,15 @@ def effect_label(effect: Effect) -> str:
     return f"{effect.b} vs {effect.a} ({effect.metric})"
 
 
+def _unresolvable(effect: Effect) -> str | None:
+    """Why an effect inside the noise says nothing either way, where the paper's own size is within the noise."""
+    points = getattr(effect.paper, "points", None)
+    if effect.verdict != "inside the noise" or points is None or abs(points) > 100 * effect.noise:
+        return None
+    return (f"the paper's own difference ({points:+.2f}) is within this noise (±{100 * effect.noise:.1f} points): "
+            f"{effect.seeds} seeds cannot resolve an effect of the paper's size")
+
+
 def _line(effect: Effect) -> str:
     paper = f"; paper {effect.paper}" if effect.paper is not None else ""
     return f"{effect_label(effect)}: {effect.here()} points here{paper}"
@@ -71,8 +82,11 @@ def conclusions(effects: Sequence[Effect], why: Mapping[str, Why] | None = None)
         lines.append(f"{title} ({len(members)} of {len(effects)}):")
         for e in members:
             reason = why.get(effect_label(e)) if title != "held here" else None
-            unexplained = title != "held here" and reason is None
+            resolution = _unresolvable(e) if title == "inside the noise" and reason is None else None
+            unexplained = title != "held here" and reason is None and resolution is None
             lines.append(f"  - {_line(e)}" + (" (no reason tested or offered yet)" if unexplained else ""))
             if reason is not None:
                 lines.append(f"      why: {reason.describe()}")
+            elif resolution is not None:
+                lines.append(f"      why: {resolution}")
     return "\n".join(lines)

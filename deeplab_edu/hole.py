@@ -35,7 +35,7 @@ from deeplab_edu.atrous import dilate_kernel, effective_kernel_size
 
 __all__ = ["conv2d_zero_insert", "space_to_batch", "batch_to_space", "conv2d_space_to_batch", "im2col", "conv2d_im2col",
            "conv2d_native", "METHODS", "hole_conv2d", "SparseDense", "sparse_vs_dense", "gridding_footprint",
-           "valid_tap_fraction"]
+           "valid_tap_fraction", "score_map_size", "scaled_rate"]
 
 
 def _check(x: torch.Tensor, weight: torch.Tensor, rate: int, padding: int) -> tuple[int, int]:
@@ -247,3 +247,26 @@ def valid_tap_fraction(feature_size: int, rate: int, kernel_size: int = 3) -> fl
     offsets = [r * t - r * (k - 1) // 2 for t in range(k)]
     inside = sum(1 for i in range(n) for o in offsets if 0 <= i + o < n)
     return (inside / (n * k)) ** 2
+
+
+def score_map_size(crop_size: int, output_stride: int) -> int:
+    """Cells per side of the score map of a crop of output_stride·k + 1 pixels: k + 1, the corners
+    aligned (DeepLab's convention: 321 px at output stride 8 gives v1/v2's 41 × 41 map)."""
+    crop = validate.integer(crop_size, "crop_size", minimum=1)
+    stride = validate.integer(output_stride, "output_stride", minimum=1)
+    return (crop - 1) // stride + 1
+
+
+def scaled_rate(rate: int, feature_size: int, paper_size: int = 41, kernel_size: int = 3) -> int:
+    """A rate chosen for the paper's paper_size² map, scaled to a feature_size² map so that the
+    filter spans the same share of it (v3 §3.3's argument read backwards: keep r / map size).
+
+    An even K keeps its size only at an even r (padding r(K − 1)/2), so the rate is rounded to
+    the nearest even one there; it is never below the smallest valid rate.
+    """
+    r = validate.integer(rate, "rate", minimum=1)
+    n = validate.integer(feature_size, "feature_size", minimum=1)
+    paper = validate.integer(paper_size, "paper_size", minimum=1)
+    k = validate.integer(kernel_size, "kernel_size", minimum=1)
+    step = 2 if k % 2 == 0 else 1
+    return max(step * round(r * n / paper / step), step)

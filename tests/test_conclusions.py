@@ -53,3 +53,16 @@ def test_a_reason_for_an_unknown_effect_is_refused():
 def test_one_seed_is_said_to_be_one_seed():
     one = compare("mIoU", "a", [0.5], "b", [0.6])
     assert "one seed only (1 of 1)" in conclusions([one])
+
+
+def test_an_effect_smaller_than_the_noise_in_the_paper_is_said_to_be_unresolvable():
+    small = compare("mIoU", "grid (1, 1, 1)", [0.50, 0.52], "grid (1, 2, 4)", [0.50, 0.515],
+                    paper=Paper(1.22, "+1.22 (v3 Table 5)"))
+    large = compare("mIoU", "LargeFOV", [0.50, 0.52], "ASPP-L", [0.51, 0.53], paper=Paper(3.2, "+3.20 (v2 Table 3)"))
+    text = conclusions([small, large])
+    assert "the paper's own difference (+1.22) is within this noise (±2.0 points): 2 seeds cannot resolve" in text
+    # A paper difference larger than the noise still needs a reason: two seeds should have seen it.
+    assert text.count("cannot resolve") == 1 and text.count("(no reason tested or offered yet)") == 1
+    # A reason the chapter gives takes the place of the computed one.
+    given = conclusions([small], {effect_label(small): Why("the head's rates already widen the field")})
+    assert "cannot resolve" not in given and "hypothesis (no arm here tests it)" in given

@@ -210,3 +210,27 @@ def test_figures_draw_what_the_functions_computed():
     fig = viz.plot_hole_methods(image, outputs)
     assert fig.axes[-1].get_title().endswith("5.0e-01")
     plt.close(fig)
+
+
+def test_score_map_size_follows_the_output_stride_k_plus_one_convention():
+    assert hole.score_map_size(321, 8) == 41 and hole.score_map_size(513, 16) == 33
+    assert hole.score_map_size(129, 8) == 17 and hole.score_map_size(129, 16) == 9
+    with pytest.raises(ValueError, match="output_stride"):
+        hole.score_map_size(129, 0)
+
+
+@given(rate=st.integers(1, 30), kernel=st.integers(2, 7), n=st.integers(1, 80))
+def test_a_scaled_rate_keeps_the_filter_valid_and_the_paper_rate_at_the_paper_size(rate, kernel, n):
+    if rate * (kernel - 1) % 2:
+        rate += 1  # the paper's rates keep the size
+    assert hole.scaled_rate(rate, 41, kernel_size=kernel) == rate
+    r = hole.scaled_rate(rate, n, kernel_size=kernel)
+    assert r >= 1 and r * (kernel - 1) % 2 == 0
+    hole.valid_tap_fraction(n, r, kernel)  # a size-keeping filter: no error
+    # The share of the map the filter spans stays the paper's, up to rounding to a valid rate.
+    assert abs(r - rate * n / 41) <= (1 if kernel % 2 else 2) or r == (1 if kernel % 2 else 2)
+
+
+def test_chapter_07s_scaled_rates():
+    cells = hole.score_map_size(129, 8)
+    assert (hole.scaled_rate(12, cells), hole.scaled_rate(4, cells, kernel_size=4)) == (5, 2)

@@ -112,6 +112,25 @@ def test_v3_table4_cascade_inference():
     assert paper_difference("v3_cascade_inference", ("OS 8", "mean IoU (%)"), ("OS 16", "mean IoU (%)")).points == 1.39
 
 
+def test_v3_table5_multi_grid_under_aspp():
+    _assert_cells("v3_aspp_multi_grid", {
+        ("(1, 1, 1), ASPP (6, 12, 18)", "mean IoU (%)"): 75.36, ("(1, 2, 1), ASPP (6, 12, 18)", "mean IoU (%)"): 75.93,
+        ("(1, 2, 4), ASPP (6, 12, 18)", "mean IoU (%)"): 76.58,
+        ("(1, 2, 4), ASPP (6, 12, 18, 24)", "mean IoU (%)"): 76.46,
+        ("(1, 2, 4), ASPP (6, 12, 18), image pooling", "mean IoU (%)"): 77.21,
+    })
+    # The text: a rate-24 branch "drops slightly by 0.12%"; image pooling reaches Table 6's OS-16 model.
+    assert paper_difference("v3_aspp_multi_grid", ("(1, 2, 4), ASPP (6, 12, 18, 24)", "mean IoU (%)"),
+                            ("(1, 2, 4), ASPP (6, 12, 18)", "mean IoU (%)")).points == -0.12
+    assert get_table("v3_inference").value("OS 16", "mean IoU (%)") == 77.21
+    # Under ASPP the grid (1, 2, 4) adds far less than in the plain block4 of Table 3.
+    under_aspp = paper_difference("v3_aspp_multi_grid", ("(1, 2, 4), ASPP (6, 12, 18)", "mean IoU (%)"),
+                                  ("(1, 1, 1), ASPP (6, 12, 18)", "mean IoU (%)"))
+    plain = paper_difference("v3_multi_grid", ("(1, 2, 4)", "block4"), ("(1, 1, 1)", "block4"))
+    assert (under_aspp.points, plain.points) == (1.22, 5.06)
+    assert str(under_aspp) == "+1.22 (v3 Table 5)"
+
+
 def test_v3_table6_inference():
     _assert_cells("v3_inference", {
         ("OS 16", "mean IoU (%)"): 77.21, ("OS 8", "mean IoU (%)"): 78.51, ("OS 8 + MS", "mean IoU (%)"): 79.45,
