@@ -71,9 +71,14 @@ def main(argv: list[str] | None = None) -> None:
         trials[grid] = book.run_trial(f"grid {grid}", config, args.seeds, val_set, trimap_widths=(), device="cpu")
         print(f"grid {grid}: val mIoU per seed {', '.join(f'{v:.3f}' for v in trials[grid].values())}; "
               f"{trials[grid].seconds:.0f} s per run", flush=True)
+    # v3 measures the grid without ASPP (Table 3, block4) and under ASPP (6, 12, 18) (Table 5).
+    paper = (book.paper_difference("v3_multi_grid", ("(1, 2, 4)", "block4"), ("(1, 1, 1)", "block4"))
+             if args.head_rates is not None else
+             book.paper_difference("v3_aspp_multi_grid", ("(1, 2, 4), ASPP (6, 12, 18)", "mean IoU (%)"),
+                                   ("(1, 1, 1), ASPP (6, 12, 18)", "mean IoU (%)")))
     effect = book.compare("mIoU", f"grid {GRIDS[0]}", trials[GRIDS[0]].values(), f"grid {GRIDS[1]}",
                           trials[GRIDS[1]].values(),
-                          paper=book.paper_difference("v3_multi_grid", ("(1, 2, 4)", "block4"), ("(1, 1, 1)", "block4")))
+                          paper=paper)
     print("\n" + effect.sentence())
     if args.record is not None:
         args.record.write_text(json.dumps({
