@@ -10,11 +10,13 @@ r = 2 skips every other input sample, and so on. The same filter therefore cover
 effective span of K + (K − 1)(r − 1) inputs with only K weights, which is how DeepLab
 enlarges the field of view without adding parameters or reducing resolution.
 
-Like the formula (and ``conv1d``) these are cross-correlations, indexed from 0. :func:`atrous_conv1d`
-and :func:`atrous_conv2d` loop over the filter taps k, each line the formula; ``conv1d`` /
-``conv2d(..., dilation=r)`` are the fast equivalents, held equal by ``tests/test_atrous.py``. The
-rest is arithmetic the chapters print: effective size, same padding, the zero-inserted kernel,
-and which inputs feed one output.
+Like the paper's formula (and like ``torch.nn.functional.conv1d``) these functions compute a
+cross-correlation, and index from 0 instead of 1. :func:`atrous_conv1d` and
+:func:`atrous_conv2d` loop explicitly over the filter taps k, so that each line is the
+formula; ``conv1d(..., dilation=r)`` and ``conv2d(..., dilation=r)`` are the fast equivalents
+and ``tests/test_atrous.py`` holds the two equal. Everything else here is arithmetic that the
+chapters print: the effective kernel size, the padding that keeps the size, the dilated
+(zero-inserted) kernel, and which input positions feed one output.
 """
 
 from __future__ import annotations
@@ -86,7 +88,8 @@ def _finish(y: torch.Tensor, bias: object, plain: bool) -> torch.Tensor:
 def effective_kernel_size(kernel_size: int, rate: int) -> int:
     """The span of inputs a K-tap filter covers at rate r: K + (K − 1)(r − 1).
 
-    r − 1 zeros between consecutive taps (DeepLab v2, Section 3.1): this length, still K weights.
+    Inserting r − 1 zeros between consecutive taps (DeepLab v2, Section 3.1) gives a filter
+    of this length with still only K non-zero weights.
     """
     k, r = _count(kernel_size, "kernel_size"), _count(rate, "rate")
     return k + (k - 1) * (r - 1)
@@ -95,8 +98,9 @@ def effective_kernel_size(kernel_size: int, rate: int) -> int:
 def same_padding(kernel_size: int, rate: int) -> tuple[int, int]:
     """Zeros to add (before, after) so that a stride-1 atrous convolution keeps the length.
 
-    (effective size − 1) zeros in all; when that is odd (e.g. K = 2, r = 1) the extra zero goes
-    after, like TensorFlow's ``padding="SAME"``.
+    The output is shorter than the input by (effective size − 1), so that many zeros must be
+    added in total. When that total is odd (an even effective size, e.g. K = 2, r = 1) it cannot
+    be split evenly; like TensorFlow's ``padding="SAME"`` we put the extra zero after.
     """
     total = effective_kernel_size(kernel_size, rate) - 1
     return total // 2, total - total // 2
@@ -106,7 +110,8 @@ def output_length(length: int, kernel_size: int, rate: int = 1, stride: int = 1,
                   padding: Padding1d = 0) -> int:
     """Outputs of a 1-D atrous convolution: ⌊(L + p_before + p_after − K_eff) / stride⌋ + 1.
 
-    ``ValueError`` naming ``kernel_size`` when the dilated kernel is longer than the padded input.
+    Raises ``ValueError`` naming ``kernel_size`` when the dilated kernel is longer than the
+    padded input, so that there is no position at which it fits.
     """
     length, stride = _count(length, "length"), _count(stride, "stride")
     before, after = _pair(padding, "padding", minimum=0)
@@ -123,7 +128,8 @@ def tap_positions(output_index: int, kernel_size: int, rate: int = 1, stride: in
                   padding: Padding1d = 0) -> list[int]:
     """The input indices that feed output ``output_index``: i·stride − p_before + r·k, k = 0..K−1.
 
-    Eq. 1 read backwards: which x[·] appear in the sum for y[i] (outside the input: padding zeros).
+    Indices below 0 or past the end are padding zeros. This is Eq. 1 read backwards: which
+    x[·] appear in the sum for y[i].
     """
     i = _count(output_index, "output_index", minimum=0)
     k, r, s = _count(kernel_size, "kernel_size"), _count(rate, "rate"), _count(stride, "stride")
@@ -135,9 +141,11 @@ def dilate_kernel(weight: torch.Tensor, rate: int | tuple[int, int], dims: int |
                   ) -> torch.Tensor:
     """Upsample a filter by inserting r − 1 zeros between its taps (DeepLab v2, Section 3.1).
 
-    ``weight`` is (K,), (KH, KW), or a PyTorch weight (out, in, K) / (out, in, KH, KW); ``dims``
-    (1 or 2) spatial trailing axes, by default 1 for 1-D and 3-D tensors. An ordinary convolution
-    with the result equals the atrous one with ``weight``: method (a) of ``hole.py``.
+    ``weight`` is a 1-D filter (K,), a 2-D filter (KH, KW), or a PyTorch weight
+    (out, in, K) / (out, in, KH, KW); ``dims`` (1 or 2) says how many trailing axes are
+    spatial, and defaults to 1 for 1-D and 3-D tensors and to 2 otherwise. A K-tap kernel
+    becomes K + (K − 1)(r − 1) long; an ordinary convolution with it equals the atrous
+    convolution with the original — method (a) of the hole algorithm in ``hole.py``.
     """
     weight = _as_tensor(weight, "weight")
     if dims is None:
@@ -161,9 +169,10 @@ def atrous_conv1d(x: torch.Tensor, weight: torch.Tensor, rate: int = 1, stride: 
                   padding: Padding1d = 0, bias: torch.Tensor | None = None) -> torch.Tensor:
     """y[i] = Σ_k x[i·stride + r·k] · w[k] (DeepLab v2, Eq. 1), one term of the sum per line.
 
-    Shapes as ``conv1d``'s, ``x`` (N, C_in, L) and ``weight`` (C_out, C_in, K), or a plain signal
-    (L,) and filter (K,). ``padding``: zeros at both ends (an int) or (before, after). Equal to
-    ``conv1d(x, weight, bias, stride, padding, dilation=rate)``.
+    Shapes follow ``torch.nn.functional.conv1d``: ``x`` (N, C_in, L) and ``weight``
+    (C_out, C_in, K), giving (N, C_out, L_out). For a lesson, a plain signal (L,) with a plain
+    filter (K,) is also accepted and gives (L_out,). ``padding`` adds zeros at both ends (an int)
+    or (before, after). Equal to ``conv1d(x, weight, bias, stride, padding, dilation=rate)``.
     """
     x, weight, plain = _batched(x, weight, dims=1)
     r, s, (before, after) = _count(rate, "rate"), _count(stride, "stride"), _pair(padding, "padding", minimum=0)
@@ -181,9 +190,10 @@ def atrous_conv2d(x: torch.Tensor, weight: torch.Tensor, rate: int | tuple[int, 
                   bias: torch.Tensor | None = None) -> torch.Tensor:
     """y[i, j] = Σ_k Σ_l x[i·s + r·k, j·s + r·l] · w[k, l], Eq. 1 applied along both axes.
 
-    Shapes as ``conv2d``'s, or an image (H, W) and filter (KH, KW); ``rate``, ``stride`` and
-    ``padding`` (symmetric zeros) an int or a (height, width) pair. Equal to ``conv2d(x, weight,
-    bias, stride, padding, dilation=rate)``.
+    Shapes follow ``torch.nn.functional.conv2d``: ``x`` (N, C_in, H, W), ``weight``
+    (C_out, C_in, KH, KW); an image (H, W) with a filter (KH, KW) is also accepted.
+    ``rate``, ``stride`` and ``padding`` are an int or a (height, width) pair; padding is
+    symmetric zeros. Equal to ``conv2d(x, weight, bias, stride, padding, dilation=rate)``.
     """
     x, weight, plain = _batched(x, weight, dims=2)
     (rh, rw), (sh, sw) = _pair(rate, "rate", minimum=1), _pair(stride, "stride", minimum=1)

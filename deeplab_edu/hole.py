@@ -15,10 +15,12 @@ Section 3.1) names the ways to compute the result, every one equal to
     holding the K × K inputs under the *dilated* sampling pattern; one matrix product with the
     filters does the rest. This is how DeepLab's Caffe changed ``im2col``.
 
-Then DeepLab v2's Fig. 3, *sparse* extraction (downsample by 2, convolve, upsample) against
-*dense* (atrous convolution at r = 2: a response at every position, equal where sparse has one);
-and the price of large rates: the *gridding* of stacked atrous layers, and (DeepLab v3, Section
-3.3, Fig. 4) a 3 × 3 filter degenerating to its centre tap as r approaches the map's size.
+The second half is the picture in DeepLab v2's Fig. 3: *sparse* extraction (downsample by 2,
+convolve, upsample: responses at only 1/4 of the positions) against *dense* extraction
+(atrous convolution with r = 2 at full resolution: a response at every position, and the same
+values where the sparse one has them). Last, the price of large rates: the *gridding* of
+stacked atrous layers, and, from DeepLab v3 (Chen et al., 2017, Section 3.3, Fig. 4), how a
+3 × 3 filter degenerates to its centre tap when r approaches the size of the feature map.
 """
 
 from __future__ import annotations
@@ -65,9 +67,10 @@ def conv2d_zero_insert(x: torch.Tensor, weight: torch.Tensor, rate: int, padding
 
 # --------------------------------------------------------------------------- (b) space-to-batch
 def space_to_batch(x: torch.Tensor, rate: int) -> torch.Tensor:
-    """Split (N, C, H, W) into its r × r phase-shifted sub-images: (r²·N, C, H/r, W/r).
+    """Split (N, C, H, W) into its r × r phase-shifted sub-images, stacked along the batch axis.
 
-    Sub-image (a, b) = x[:, :, a::r, b::r] sits at batch index (a·r + b)·N + n; H, W multiples of r.
+    Sub-image (a, b) holds x[:, :, a::r, b::r]; it sits at batch index (a·r + b)·N + n.
+    H and W must be multiples of r (pad first). The result is (r²·N, C, H/r, W/r).
     """
     r = validate.integer(rate, "rate", minimum=1, whole_floats=True)
     n, c, h, w = x.shape
@@ -111,8 +114,9 @@ def conv2d_space_to_batch(x: torch.Tensor, weight: torch.Tensor, rate: int, padd
 def im2col(x: torch.Tensor, kernel_size: tuple[int, int], rate: int, padding: int = 0) -> torch.Tensor:
     """Columns (N, C·KH·KW, H_out·W_out): column p holds the inputs the dilated filter sees at p.
 
-    Row (c, k, l) is the padded input shifted by (r·k, r·l): Caffe's ``im2col`` with the dilated
-    pattern, equal to ``F.unfold(x, kernel_size, dilation=rate, padding=padding)``.
+    Row (c, k, l) of the column matrix is the padded input shifted by (r·k, r·l) — Caffe's
+    ``im2col`` with the dilated sampling pattern. Equal to ``F.unfold(x, kernel_size,
+    dilation=rate, padding=padding)``.
     """
     kh, kw = kernel_size
     r = validate.integer(rate, "rate", minimum=1, whole_floats=True)
@@ -166,9 +170,11 @@ def hole_conv2d(x: torch.Tensor, weight: torch.Tensor, rate: int, padding: int =
 class SparseDense:
     """DeepLab v2 Fig. 3 as arrays (H × W unless noted), ready to plot.
 
-    ``downsampled``: the input at 1/factor resolution; ``sparse``: the filter's responses on it;
-    ``sparse_upsampled``: those repeated over their factor × factor blocks; ``computed``: where
-    the sparse path computed a response; ``dense``: the atrous responses at every position.
+    ``image``: the input at full resolution (what dense extraction reads); ``downsampled``: the
+    input at 1/factor resolution; ``sparse``: the filter's responses on it (H/factor × W/factor);
+    ``sparse_upsampled``: those responses put back at full size, each repeated over its
+    factor × factor block; ``computed``: True where the sparse path computed a response (1 in
+    factor² positions); ``dense``: the atrous responses at every position.
     """
 
     image: np.ndarray
@@ -184,9 +190,10 @@ def sparse_vs_dense(image: np.ndarray | torch.Tensor, kernel: np.ndarray | torch
                     factor: int = 2) -> SparseDense:
     """Sparse extraction (subsample by ``factor``, convolve, upsample) vs dense (rate = factor).
 
-    With "same" padding p on the small image and factor·p on the full one, dense at (factor·q,
-    factor·t) is exactly sparse at (q, t), and fills in the positions between. ``image`` is a grey
-    H × W array and ``kernel`` an odd K × K filter.
+    With zero "same" padding p on the small image and factor·p on the full one, the dense
+    output at (factor·q, factor·t) is exactly the sparse output at (q, t): atrous convolution
+    computes the same responses and fills in the (factor² − 1)/factor² positions in between.
+    ``image`` is a grey H × W array and ``kernel`` an odd K × K filter.
     """
     factor = validate.integer(factor, "factor", minimum=1)
     image = torch.as_tensor(np.asarray(image, dtype=np.float64))
@@ -213,9 +220,11 @@ def sparse_vs_dense(image: np.ndarray | torch.Tensor, kernel: np.ndarray | torch
 def gridding_footprint(rates: Sequence[int], kernel_size: int = 3) -> np.ndarray:
     """How many paths join each input pixel to one output of stacked K × K atrous layers.
 
-    A stack's footprint is the full convolution of its layers' dilated all-ones kernels. Equal
-    rates r > 1 leave *holes*, inputs never read (the "gridding" artefact; Wang et al. 2018 use
-    rates without a common factor, e.g. 1, 2, 3). Side 1 + Σ (K − 1)·r_i, sum K^(2·layers).
+    The footprint of one layer is its dilated all-ones kernel; a stack's is the full
+    convolution of its layers' footprints. Stacking equal rates r > 1 leaves *holes*: only
+    inputs at multiples of r are ever read (the "gridding" artefact; Wang et al. 2018 propose
+    rates without a common factor, e.g. 1, 2, 3). The result has side 1 + Σ (K − 1)·r_i and
+    sums to K^(2·layers).
     """
     k = validate.integer(kernel_size, "kernel_size", minimum=1)
     footprint = np.ones((1, 1))
@@ -233,10 +242,12 @@ def gridding_footprint(rates: Sequence[int], kernel_size: int = 3) -> np.ndarray
 def valid_tap_fraction(feature_size: int, rate: int, kernel_size: int = 3) -> float:
     """The share of a K × K filter's taps that land inside a feature_size² map, over all positions.
 
-    DeepLab v3 (Section 3.3, Fig. 4), a 3 × 3 filter on a 65 × 65 map: as r nears the map's size,
-    taps fall on the padding until only the centre one is left, a 1 × 1 convolution — why v3 adds
-    image-level features. Counted tap by tap in 1-D and squared (rows and columns are independent),
-    with padding r(K − 1)/2, which keeps the size when r(K − 1) is even.
+    DeepLab v3 (Section 3.3, Fig. 4) computes this for a 3 × 3 filter on a 65 × 65 map: as r
+    grows towards the map's size, more taps fall on the zero padding, until only the centre tap
+    is left and the filter is a 1 × 1 convolution — the reason v3 adds image-level features.
+    Counted here tap by tap; one row and one column are independent, so the 2-D share is the
+    square of the 1-D share. The filter is padded by r(K − 1)/2 on each side, which keeps the
+    size: odd K, or an even K whose r(K − 1) is even (DeepLab v1's 4 × 4 fc6 at rate 4).
     """
     n = validate.integer(feature_size, "feature_size", minimum=1)
     r = validate.integer(rate, "rate", minimum=1)

@@ -143,6 +143,19 @@ def test_v3_table6_inference():
     assert gains == [1.30, 0.94, 0.32]
 
 
+def test_v3_table8_training_protocol():
+    _assert_cells("v3_training_protocol", {
+        ("crop 513, upsampled logits, BN trained", "mean IoU (%)"): 77.21,
+        ("crop 513, upsampled logits, BN frozen", "mean IoU (%)"): 75.95,
+        ("crop 513, labels subsampled, BN trained", "mean IoU (%)"): 76.01,
+        ("crop 321, upsampled logits, BN trained", "mean IoU (%)"): 67.22,
+    })
+    # The whole protocol is Table 6's model at output stride 16.
+    assert get_table("v3_inference").value("OS 16", "mean IoU (%)") == 77.21
+    assert str(paper_difference("v3_training_protocol", ("crop 513, upsampled logits, BN trained", "mean IoU (%)"),
+                                ("crop 513, labels subsampled, BN trained", "mean IoU (%)"))) == "+1.20 (v3 Table 8)"
+
+
 def test_v3_table10_train_and_eval_output_stride():
     _assert_cells("v3_train_eval_output_stride", {
         ("train OS 16, eval OS 16", "mean IoU (%)"): 77.21, ("train OS 16, eval OS 8", "mean IoU (%)"): 78.51,
