@@ -28,25 +28,15 @@ def _each_seed(configs: list[TrainConfig], profile: Profile) -> list[TrainConfig
     return [dataclasses.replace(c, seed=s) for c in configs for s in range(seeds(profile))]
 
 
-def _scaled(rate: int, crop_size: int, kernel_size: int = 3) -> int:
-    """A rate chosen for the paper's 41 x 41 score maps scaled to this crop's map, as chapters 07 and 08 scale it."""
-    return scaled_rate(rate, score_map_size(crop_size, 8), kernel_size=kernel_size)
-
-
 def chapter_07(p: Profile) -> list[TrainConfig]:
-    """v1: LargeFOV and the fc6 4×4, each at the paper's rate and at a rate scaled to the score map,
-    the upsampled loss, and LargeFOV on the ResNet."""
+    """v1: LargeFOV, the fc6 4×4 and LargeFOV with the 4×4's channels, the upsampled loss, and
+    LargeFOV on the ResNet."""
     base = TrainConfig.from_profile("deeplabv1", p)
     v2 = TrainConfig.from_profile("deeplabv2", p)
     on_resnet = dataclasses.replace(base, model="deeplabv2", backbone=v2.backbone, pretrained=v2.pretrained,
                                     model_options={**v2.model_options, "rates": (12,)})
-    fc6 = {"largefov": {}, "4x4": {"fc6": "4x4"}}
-    scaled = {"largefov": _scaled(FC6_VARIANTS["largefov"].rate, p.crop_size),
-              "4x4": _scaled(FC6_VARIANTS["4x4"].rate, p.crop_size, FC6_VARIANTS["4x4"].kernel)}
-    arms = [dataclasses.replace(base, model_options={**base.model_options, **fc6[k]}) for k in fc6]
-    if any(scaled[k] != FC6_VARIANTS[k].rate for k in fc6):  # at the paper's crop the scaled pair is the pair
-        arms += [dataclasses.replace(base, model_options={**base.model_options, **fc6[k], "fc6_rate": scaled[k]})
-                 for k in fc6]
+    heads = ({}, {"fc6": "4x4"}, {"fc6_channels": FC6_VARIANTS["4x4"].channels})
+    arms = [dataclasses.replace(base, model_options={**base.model_options, **head}) for head in heads]
     arms += [dataclasses.replace(base, loss="upsampled"), on_resnet]
     return _each_seed(arms, p)
 
@@ -55,7 +45,8 @@ def chapter_08(p: Profile) -> list[TrainConfig]:
     """v2: the LargeFOV, ASPP-S and ASPP-L heads on the same ResNet, and LargeFOV at a rate scaled to a
     map smaller than the paper's."""
     config = TrainConfig.from_profile("deeplabv2", p)
-    rates = [(12,), "aspp-s", "aspp-l"] + ([(_scaled(12, p.crop_size),)] if _scaled(12, p.crop_size) != 12 else [])
+    scaled = scaled_rate(12, score_map_size(p.crop_size, 8))  # LargeFOV's rate scaled to this crop's map
+    rates = [(12,), "aspp-s", "aspp-l"] + ([(scaled,)] if scaled != 12 else [])
     heads = [dataclasses.replace(config, model_options={**config.model_options, "rates": r}) for r in rates]
     return _each_seed(heads, p)
 

@@ -56,10 +56,11 @@ def _line(effect: Effect) -> str:
     return f"{effect_label(effect)}: {effect.here()} points here{paper}"
 
 
-def conclusions(effects: Sequence[Effect], why: Mapping[str, Why] | None = None) -> str:
+def conclusions(effects: Sequence[Effect], why: Mapping[str, Why | Sequence[Why]] | None = None) -> str:
     """The chapter's closing summary from ``effects``, grouped by verdict; each effect that did not
-    hold with the reason offered in ``why`` (keyed by :func:`effect_label`), or said to have none yet."""
-    why = dict(why or {})
+    hold with the reasons offered in ``why`` (keyed by :func:`effect_label`; one :class:`Why`, or
+    several, each tested or not on its own), or said to have none yet."""
+    why = {label: (reasons,) if isinstance(reasons, Why) else tuple(reasons) for label, reasons in (why or {}).items()}
     unknown = set(why) - {effect_label(e) for e in effects}
     if unknown:
         raise KeyError(f"why names effects that are not among the effects: {sorted(unknown)}; "
@@ -81,12 +82,11 @@ def conclusions(effects: Sequence[Effect], why: Mapping[str, Why] | None = None)
             continue
         lines.append(f"{title} ({len(members)} of {len(effects)}):")
         for e in members:
-            reason = why.get(effect_label(e)) if title != "held here" else None
-            resolution = _unresolvable(e) if title == "inside the noise" and reason is None else None
-            unexplained = title != "held here" and reason is None and resolution is None
+            reasons = why.get(effect_label(e), ()) if title != "held here" else ()
+            resolution = _unresolvable(e) if title == "inside the noise" and not reasons else None
+            unexplained = title != "held here" and not reasons and resolution is None
             lines.append(f"  - {_line(e)}" + (" (no reason tested or offered yet)" if unexplained else ""))
-            if reason is not None:
-                lines.append(f"      why: {reason.describe()}")
-            elif resolution is not None:
+            lines += [f"      why: {reason.describe()}" for reason in reasons]
+            if resolution is not None:
                 lines.append(f"      why: {resolution}")
     return "\n".join(lines)

@@ -66,3 +66,14 @@ def test_an_effect_smaller_than_the_noise_in_the_paper_is_said_to_be_unresolvabl
     # A reason the chapter gives takes the place of the computed one.
     given = conclusions([small], {effect_label(small): Why("the head's rates already widen the field")})
     assert "cannot resolve" not in given and "hypothesis (no arm here tests it)" in given
+
+
+def test_several_reasons_are_each_tested_on_their_own():
+    _, noise, _, _ = _effects()
+    refuted = compare("mIoU", "LargeFOV, 321 px", [0.50, 0.51], "ASPP-L, 321 px", [0.49, 0.50])
+    supported = compare("mIoU", "LargeFOV, wide", [0.50, 0.51], "ASPP-L, wide", [0.56, 0.57])
+    text = conclusions([noise], {effect_label(noise): [Why("the score map is small", refuted),
+                                                       Why("the head is narrow", supported)]})
+    assert text.count("      why: tested:") == 2
+    assert text.index("the score map is small") < text.index("the head is narrow")
+    assert "so the reason is not shown" in text and "which supports the reason" in text

@@ -81,6 +81,16 @@ def test_v1_parameter_counts_match_the_papers_fc6_table(fc6):
     assert round(count(model) / 1e6, 1) == pytest.approx(FC6_VARIANTS[fc6].paper_parameters_millions, abs=0.051)
 
 
+def test_v1_fc6_channels_replace_the_variants_channels_at_the_same_width():
+    wide = build_model("deeplabv1", 3, width=0.125, fc6_channels=4096, dropout=0.0)
+    small = build_model("deeplabv1", 3, width=0.125, fc6="4x4", dropout=0.0)
+    assert wide.classifier.fc6.out_channels == small.classifier.fc6.out_channels == 512
+    assert wide.classifier.fc6.kernel_size == (3, 3) and wide.classifier.fc6.dilation == (12, 12)
+    assert wide.classifier.fc7.in_channels == wide.classifier.fc8.in_channels == 512
+    with pytest.raises(ValueError, match="fc6_channels"):
+        build_model("deeplabv1", 3, width=0.125, fc6_channels=0)
+
+
 def test_v1_fc6_rate_replaces_the_variants_rate_and_keeps_the_size():
     # A rate scaled to a smaller score map: same kernel, same channels, another dilation.
     for fc6, rate in (("largefov", 5), ("4x4", 2)):

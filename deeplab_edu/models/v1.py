@@ -33,10 +33,12 @@ from deeplab_edu.models.base import SegmentationModel, prefixed, scaled
 
 class DeepLabV1(SegmentationModel):
     """DeepLab v1 with the chosen fc6 variant (LargeFOV by default); ``fc6_rate`` replaces the
-    variant's rate r (e.g. scaled to a smaller score map than the paper's 41 × 41)."""
+    variant's rate r (e.g. scaled to a smaller score map than the paper's 41 × 41), ``fc6_channels``
+    its channels at full width (e.g. LargeFOV with the 4 096 of the 4×4 head, to compare fields of
+    view at equal width)."""
 
     def __init__(self, num_classes: int, fc6: str = "largefov", width: float = 1.0,
-                 dropout: float = 0.5, fc6_rate: int | None = None) -> None:
+                 dropout: float = 0.5, fc6_rate: int | None = None, fc6_channels: int | None = None) -> None:
         super().__init__()
         if fc6 not in FC6_VARIANTS:
             raise ValueError(f"fc6 must be one of {sorted(FC6_VARIANTS)}, got {fc6!r}")
@@ -45,8 +47,10 @@ class DeepLabV1(SegmentationModel):
         self.num_classes = num_classes
         self.output_stride = self.score_stride = VGG16.output_stride
         self.backbone = VGG16(width=width)
-        k, r, channels = variant.kernel, variant.rate if fc6_rate is None else fc6_rate, scaled(variant.channels, width)
+        k, r = variant.kernel, variant.rate if fc6_rate is None else fc6_rate
         r = validate.integer(r, "fc6_rate", minimum=1)
+        channels = scaled(variant.channels if fc6_channels is None else
+                          validate.integer(fc6_channels, "fc6_channels", minimum=1), width)
         if r * (k - 1) % 2:
             raise validate.ArgumentError(f"fc6_rate must make r·(k − 1) even for the {k}×{k} fc6 (so that "
                                          f"padding r(k−1)/2 keeps the size), got {fc6_rate!r}")
