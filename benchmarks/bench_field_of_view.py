@@ -8,7 +8,8 @@ Chapter 07 compares v1's LargeFOV head (fc6 3×3 at rate 12) with the paper's fi
 (fc6 4×4 at rate 4, Table 2), chapter 08 v2's ASPP-L (rates 6, 12, 18, 24) with LargeFOV, at the
 ``laptop`` profile's 129-px crops, where the score map is 17 × 17 and a rate-12 filter reads 28 %
 of its taps inside it. This script runs a pair, with the paper's rates and backbone (VGG-16 for
-both tables), at the paper's 321-px crops (a 41 × 41 map) of a built-in set painted at 352 px, so
+both tables; ``--backbone resnet`` runs v2's pair on chapter 08's small ResNet), at the paper's
+321-px crops (a 41 × 41 map) of a built-in set painted at 352 px, so
 that every object covers the same share of its scene as in the chapters but as many pixels as
 the paper's. Everything else is the chapters' recipe; the CRF is the paper's released LargeFOV
 setting (``CRFParams()``), made for images of this size. It costs about six times a chapter's
@@ -32,18 +33,22 @@ from deeplab_edu.crf import CRFParams
 from deeplab_edu.datasets.build import generate_builtin
 
 # Each pair: the model, its two arms (A, then the one the paper reports better) as model options,
-# and the paper's B − A.
+# and the paper's B − A per metric (v1's Table 2 reports only after the CRF).
 PAIRS = {
     "v1": ("deeplabv1", {"4x4": {"fc6": "4x4"}, "largefov": {"fc6": "largefov"}},
-           ("v1_field_of_view", ("DeepLab-CRF-LargeFOV", "mean IoU (%)"), ("DeepLab-CRF", "mean IoU (%)"))),
+           {"mIoU + CRF": ("v1_field_of_view", ("DeepLab-CRF-LargeFOV", "mean IoU (%)"),
+                           ("DeepLab-CRF", "mean IoU (%)"))}),
     "v2": ("deeplabv2", {"LargeFOV": {"rates": (12,)}, "ASPP-L": {"rates": ASPP_L}},
-           ("v2_aspp", ("ASPP-L", "before CRF"), ("LargeFOV", "before CRF"))),
+           {"mIoU": ("v2_aspp", ("ASPP-L", "before CRF"), ("LargeFOV", "before CRF")),
+            "mIoU + CRF": ("v2_aspp", ("ASPP-L", "after CRF"), ("LargeFOV", "after CRF"))}),
 }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pair", choices=sorted(PAIRS), default="v1", help="v1: Table 2's fc6 pair; v2: Table 3's")
+    parser.add_argument("--backbone", choices=("vgg16", "resnet"), default="vgg16",
+                        help="v2's backbone: VGG-16 as in its Table 3, or chapter 08's small ResNet")
     parser.add_argument("--crop", type=int, default=321, help="training crop (8k + 1)")
     parser.add_argument("--size", type=int, default=352, help="side of the painted scenes")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
@@ -67,14 +72,16 @@ def main(argv: list[str] | None = None) -> None:
     cells = book.score_map_size(args.crop, 8)
     print(f"\n{args.crop}-px crops of {args.size}-px scenes: the score map is {cells} x {cells} at output stride 8; "
           f"a 3 x 3 filter at rate 12 reads {book.valid_tap_fraction(cells, 12):.0%} of its taps inside it")
+    on_vgg = model == "deeplabv2" and args.backbone == "vgg16"
     base = book.TrainConfig.from_profile(model, profile, dataset="builtin", data_root=str(root),
-                                         **({"backbone": "vgg16"} if model == "deeplabv2" else {}))
+                                         **({"backbone": "vgg16"} if on_vgg else {}))
     if args.lr is not None:
         base = dataclasses.replace(base, lr=args.lr)
     crf = CRFParams(iterations=profile.crf_iterations)
     trials = {}
     for key, options in arms.items():
-        config = dataclasses.replace(base, crop_size=args.crop, out_dir=str(args.out / args.pair / key),
+        config = dataclasses.replace(base, crop_size=args.crop,
+                                     out_dir=str(args.out / args.pair / args.backbone / key),
                                      model_options={**base.model_options, **options})
         if not trials:
             print(f"started from {Path(config.pretrained).name if config.pretrained else 'random weights'}; "
@@ -86,12 +93,14 @@ def main(argv: list[str] | None = None) -> None:
               flush=True)
     a, b = arms
     for crf_applied in (False, True):
-        effect = book.compare("mIoU + CRF" if crf_applied else "mIoU", a, trials[a].values(crf=crf_applied),
-                              b, trials[b].values(crf=crf_applied), paper=book.paper_difference(*paper))
+        metric = "mIoU + CRF" if crf_applied else "mIoU"
+        effect = book.compare(metric, a, trials[a].values(crf=crf_applied), b, trials[b].values(crf=crf_applied),
+                              paper=book.paper_difference(*paper[metric]) if metric in paper else None)
         print(effect.sentence())
     if args.record is not None:
         args.record.write_text(json.dumps({
-            "provenance": provenance(), "pair": args.pair, "crop": args.crop, "size": args.size, "seeds": args.seeds,
+            "provenance": provenance(), "pair": args.pair, "backbone": args.backbone if model == "deeplabv2" else "vgg16",
+            "crop": args.crop, "size": args.size, "seeds": args.seeds,
             "lr": base.lr, "iterations": base.iterations,
             "mIoU": {key: trials[key].values() for key in arms},
             "mIoU + CRF": {key: trials[key].values(crf=True) for key in arms},
