@@ -281,10 +281,11 @@ if scratch is not None and DATASET == "builtin":
 # Multi-grid gives the units of the last stage the rates (1, 2, 4) × the stage's base rate instead
 # of one rate for all (§3.2). v3 measures it twice: in its plain ResNet-101, block4 followed by
 # the classifier (Table 3), and under the ASPP head the chapter trains (Table 5), where the head's
-# rates already widen the field. It acts only where that stage has several units, and this chapter's small ResNet has one unit per stage. So this
-# section trains a ResNet with **three** units in its last stage (`blocks=(1, 1, 1, 3)`, starting
-# from the miniature-ImageNet file the book ships for it, `data/pretrained/resnet-w0.25-b1113.pt`;
-# the cell prints the start), with grid (1, 1, 1) against (1, 2, 4), everything else as above.
+# rates already widen the field. It acts only where that stage has several units, and this
+# chapter's small ResNet has one unit per stage. So this section trains a ResNet with **three**
+# units in its last stage (`blocks=(1, 1, 1, 3)`, starting from the miniature-ImageNet file the
+# book ships for it, `data/pretrained/resnet-w0.25-b1113.pt`; the cell prints the start), with
+# grid (1, 1, 1) against (1, 2, 4), everything else as above.
 
 # %%
 units = dict(config.model_options).get("blocks", (3, 4, 23, 3))[-1]
