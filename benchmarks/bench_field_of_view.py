@@ -27,10 +27,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a clone
 
 from benchmarks.provenance import provenance
+from benchmarks.scenes import scenes_at
 from deeplab_edu import book
 from deeplab_edu.aspp import ASPP_L
 from deeplab_edu.crf import CRFParams
-from deeplab_edu.datasets.build import generate_builtin
 
 # Each pair: the model, its two arms (A, then the one the paper reports better) as model options,
 # and the paper's B − A per metric (v1's Table 2 reports only after the CRF).
@@ -63,11 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     print(provenance())
 
-    book.seed_everything(0)
-    profile = book.get_profile(args.profile)
-    root = generate_builtin(args.out / f"builtin_{args.size}", train=profile.train_images, val=profile.val_images,
-                            size=args.size, progress=False)
-    val_set = book.build_dataset("builtin", "val", root=root)
+    profile, root, val_set = scenes_at(args.size, args.out, args.profile)
     model, arms, paper = PAIRS[args.pair]
     cells = book.score_map_size(args.crop, 8)
     print(f"\n{args.crop}-px crops of {args.size}-px scenes: the score map is {cells} x {cells} at output stride 8; "

@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a clone
 
 from benchmarks.provenance import provenance
+from benchmarks.scenes import scenes_at
 from deeplab_edu import book
-from deeplab_edu.datasets.build import generate_builtin
 
 GRIDS = ((1, 1, 1), (1, 2, 4))
 
@@ -46,12 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     print(provenance())
 
-    book.seed_everything(0)
-    profile = book.get_profile(args.profile)
-    root = generate_builtin(args.out / f"builtin_{args.size}", train=profile.train_images, val=profile.val_images,
-                            size=args.size, progress=False)
-    val_set = book.build_dataset("builtin", "val", root=root)
-    cells = (args.crop - 1) // 16 + 1
+    profile, root, val_set = scenes_at(args.size, args.out, args.profile)
+    cells = book.score_map_size(args.crop, 16)
     print(f"\n{args.crop}-px crops of {args.size}-px scenes: the stage-4 map is {cells} x {cells} at output stride 16; "
           + ", ".join(f"rate {r} reads {book.valid_tap_fraction(cells, r, 3):.0%} of its taps" for r in (2, 4, 8)))
     base = book.TrainConfig.from_profile("deeplabv3", profile, dataset="builtin", data_root=str(root), output_stride=16)
