@@ -80,6 +80,7 @@ TEACHES: dict[str, dict[str, tuple[str, ...]]] = {
         "diagnostics": ("geometric_rates", "linear_probe", "lr_range_test", "overfit_one_batch"),
         "experiments": ("compare",),
         "recipes": ("format_comparison",),
+        "records": ("read_record", "recorded_effect"),
         "schedules": ("step_lr",),
         "train": ("TrainConfig", "subsample_labels"),
         "trials": ("estimate_runs", "example_predictions", "holdout_split", "per_class_report", "results_report",

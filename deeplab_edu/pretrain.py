@@ -8,6 +8,11 @@ classify one object of the built-in set's 7 classes on a textured background
 (``synthetic.make_object_image``) with the backbone + global average pooling + a linear layer,
 then throw the classifier away and load the backbone into DeepLab (``weights.load_backbone``).
 
+ImageNet's VGG-16 also has a classifier DeepLab v1 keeps: fc6 (7×7 over pool5) and fc7, made
+convolutions and subsampled (v1 §3.1; ``weights.decimate_fc``). ``fc6_rate`` trains that classifier
+in miniature too — fc6 a 7×7 convolution at rate ``fc6_rate`` on the stride-8 features, fc7 1×1,
+both before the pooling — so that a DeepLab v1 head can start from it as the paper's does.
+
 ResNet is trained at output stride 32, as on ImageNet, and made dense afterwards by the hole
 algorithm (only strides and rates change). VGG-16 has no BatchNorm, and 13 plain ReLU layers
 learn little in a few hundred steps, so it is trained with a BatchNorm after every convolution
@@ -22,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -64,10 +70,23 @@ class PretrainConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     seed: int = 0
+    # vgg16 only: also train VGG's fc6 (7×7 at this rate on the stride-8 features, no padding:
+    # one window per position as in VGG) and fc7 before the pooling; None: pool the backbone.
+    fc6_rate: int | None = None
     progress: bool = True
 
     def validate(self) -> None:
         validate.choice(self.backbone, "backbone", PRETRAIN_BACKBONES)
+        if self.fc6_rate is not None:
+            if self.backbone != "vgg16":
+                raise validate.ArgumentError(f"fc6_rate trains VGG-16's fc6 / fc7; the {self.backbone} "
+                                             "classifier has none (leave fc6_rate None)")
+            rate = validate.integer(self.fc6_rate, "fc6_rate", minimum=1)
+            cells = -(-self.image_size // VGG16.output_stride)
+            if rate * (FC6_KERNEL - 1) + 1 > cells:
+                raise validate.ArgumentError(
+                    f"fc6 7×7 at rate {rate} spans {rate * (FC6_KERNEL - 1) + 1} cells of the stride-8 map, "
+                    f"but a {self.image_size}-px image gives {cells}: raise image_size or lower fc6_rate")
         for name in ("train_images", "val_images", "batch_size", "iterations"):
             validate.integer(getattr(self, name), name, minimum=1)
         for name in ("width",) if self.lr is None else ("width", "lr"):
@@ -79,15 +98,57 @@ class PretrainConfig:
 
 
 class Classifier(nn.Module):
-    """A backbone, global average pooling and one linear layer: the ImageNet classifier's shape."""
+    """A backbone, global average pooling and one linear layer: the ImageNet classifier's shape;
+    with ``classifier`` (VGG's fc6 / fc7 as convolutions, ``vgg_fc_layers``) between backbone and pooling."""
 
-    def __init__(self, backbone: nn.Module, num_classes: int = NUM_CLASSES) -> None:
+    def __init__(self, backbone: nn.Module, num_classes: int = NUM_CLASSES,
+                 classifier: nn.Sequential | None = None) -> None:
         super().__init__()
         self.backbone = backbone
-        self.fc = nn.Linear(backbone.out_channels, num_classes)
+        self.classifier = classifier
+        channels = backbone.out_channels if classifier is None else classifier.fc7.out_channels
+        self.fc = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.backbone(x)["out"].mean(dim=(2, 3)))
+        features = self.backbone(x)["out"]
+        if self.classifier is not None:
+            features = self.classifier(features)
+        return self.fc(features.mean(dim=(2, 3)))
+
+
+FC6_KERNEL = 7  # VGG's fc6 reads a 7 × 7 window of pool5
+
+
+def vgg_fc_layers(in_channels: int, width: float, rate: int, batch_norm: bool = False) -> nn.Sequential:
+    """VGG-16's fc6 (7×7 at ``rate``, 4 096·width channels) and fc7 (1×1), as convolutions with ReLU;
+    ``batch_norm`` puts a BatchNorm after each (for training; ``fold_sequential`` removes them)."""
+    from deeplab_edu.models.base import scaled
+
+    channels = scaled(4096, width)
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    for name, conv in (("6", nn.Conv2d(in_channels, channels, FC6_KERNEL, dilation=rate)),
+                       ("7", nn.Conv2d(channels, channels, 1))):
+        nn.init.kaiming_normal_(conv.weight, mode="fan_in", nonlinearity="relu")
+        nn.init.zeros_(conv.bias)
+        layers[f"fc{name}"] = conv
+        if batch_norm:
+            layers[f"bn{name}"] = nn.BatchNorm2d(channels)
+        layers[f"relu{name}"] = nn.ReLU(inplace=True)
+    return nn.Sequential(layers)
+
+
+@torch.no_grad()
+def fold_sequential(layers: nn.Sequential) -> nn.Sequential:
+    """``layers`` with every BatchNorm folded into the convolution before it and removed (eval-mode BN)."""
+    named = list(layers.named_children())
+    kept: OrderedDict[str, nn.Module] = OrderedDict()
+    for (name, layer), (_, following) in zip(named, named[1:] + [("", None)]):
+        if isinstance(layer, nn.BatchNorm2d):
+            continue
+        if isinstance(layer, nn.Conv2d) and isinstance(following, nn.BatchNorm2d):
+            fold_batchnorm(layer, following)
+        kept[name] = layer
+    return nn.Sequential(kept)
 
 
 def build_pretrain_backbone(config: PretrainConfig) -> nn.Module:
@@ -193,7 +254,9 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     train_x, train_y = object_images(config.train_images, config.image_size, TRAIN_SEED_OFFSET)
     val_x, val_y = object_images(config.val_images, config.image_size, VAL_SEED_OFFSET)
     backbone = build_pretrain_backbone(config)
-    model = Classifier(BatchNormVGG(backbone) if config.backbone == "vgg16" else backbone)
+    fc = (None if config.fc6_rate is None else
+          vgg_fc_layers(backbone.out_channels, config.width, config.fc6_rate, batch_norm=True))
+    model = Classifier(BatchNormVGG(backbone) if config.backbone == "vgg16" else backbone, classifier=fc)
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=config.peak_lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay, nesterov=True)
@@ -222,6 +285,8 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     if isinstance(model.backbone, BatchNormVGG):
         model.eval()  # the folded weights use BatchNorm's running statistics
         model.backbone = model.backbone.fold()
+        if model.classifier is not None:
+            model.classifier = fold_sequential(model.classifier)
     return PretrainResult(model, accuracy(model, val_x, val_y), history, seconds)
 
 
@@ -230,9 +295,11 @@ def load_classifier(path: str | Path, config: PretrainConfig) -> Classifier:
     from deeplab_edu import weights
 
     state = weights.read_state_dict(path)
-    model = Classifier(build_pretrain_backbone(config))
-    weights.load_weights(model, {(k if k.startswith("fc.") else f"backbone.{k}"): v for k, v in state.items()},
-                         what=f"pretrained classifier {path}")
+    backbone = build_pretrain_backbone(config)
+    fc = None if config.fc6_rate is None else vgg_fc_layers(backbone.out_channels, config.width, config.fc6_rate)
+    model = Classifier(backbone, classifier=fc)
+    weights.load_weights(model, {(k if k.startswith(("fc.", "classifier.")) else f"backbone.{k}"): v
+                                 for k, v in state.items()}, what=f"pretrained classifier {path}")
     return model
 
 
@@ -266,7 +333,8 @@ def save_classifier(result: PretrainResult, config: PretrainConfig, path: str | 
     state = {key.removeprefix("backbone."): value for key, value in result.model.state_dict().items()}
     path = atomic_save(state, path)
     settings = dataclasses.asdict(config)
-    for key in ("progress",) + (("blocks",) if config.backbone != "resnet" else ()):
+    for key in ("progress",) + (("blocks",) if config.backbone != "resnet" else ()) + \
+            (("fc6_rate",) if config.fc6_rate is None else ()):
         settings.pop(key)
     record = {"config": settings,
               **({"batch_norm": "after every convolution in training, folded into the convolutions"}

@@ -144,12 +144,39 @@ def load_backbone(backbone: nn.Module, source: str | Path | Mapping[str, torch.T
     return load_weights(backbone, source, drop, what="ImageNet checkpoint")
 
 
-def vgg16_fc_to_conv(state_dict: Mapping[str, torch.Tensor], fc6: str = "largefov") -> StateDict:
-    """VGG-16's fc6 / fc7 as DeepLab v1's convolutional fc6 / fc7, for the chosen variant.
+def decimate_fc(fc6: Mapping[str, torch.Tensor], fc7: Mapping[str, torch.Tensor], kernel: int,
+                channels: int, compensate: bool = False) -> StateDict:
+    """VGG's fc6 / fc7 (as convolutions) subsampled into DeepLab v1's, by decimation (v1 §3.1).
 
-    fc6 (4096 × 25088) is a 7×7 convolution over 512 channels, reshaped. The smaller variants
-    keep every other (4×4: taps 0, 2, 4, 6) or every third (3×3: taps 0, 3, 6) tap; LargeFOV also
-    keeps every 4th of the 4096 channels in fc6 and fc7. Returns ``classifier.fc6/fc7.*`` keys.
+    ``fc6``'s weight is (C, C_in, 7, 7): keep every other tap (4×4: taps 0, 2, 4, 6) or every third
+    (3×3: taps 0, 3, 6) in each direction, and every (C / ``channels``)-th filter (LargeFOV: 4 096 →
+    1 024); ``fc7`` loses the same channels on both sides. The kept taps are as far apart in the
+    image as they were in training only when the new fc6's rate is the decimation factor times the
+    old one — v1 Table 2's 4×4 at rate 8 and 3×3 at rate 12; its 4×4 at rate 4 squeezes the filter
+    into half its span (a 128-px field of view instead of 224). ``compensate`` multiplies fc7's kept
+    inputs by C / ``channels``, so that each fc7 unit starts with as large an input as before the
+    decimation dropped the rest (the paper says nothing of it; a run of a few hundred steps needs it).
+    Returns ``classifier.fc6/fc7.*`` keys.
+    """
+    w6, w7 = fc6["weight"], fc7["weight"]
+    full, taps_in = w6.shape[0], w6.shape[-1]
+    if not 1 <= kernel <= taps_in:
+        raise ValueError(f"kernel must lie in 1..{taps_in} (the pretrained fc6 is {taps_in}×{taps_in}), got {kernel!r}")
+    if not (1 <= channels <= full and full % channels == 0):
+        raise ValueError(f"channels must divide the pretrained fc6's {full}, got {channels!r}")
+    taps = torch.linspace(0, taps_in - 1, kernel).round().long()
+    keep = torch.arange(0, full, full // channels)
+    return {"classifier.fc6.weight": w6[keep][:, :, taps][:, :, :, taps].contiguous(),
+            "classifier.fc6.bias": fc6["bias"][keep],
+            "classifier.fc7.weight": (w7.reshape(full, full, 1, 1)[keep][:, keep]
+                                      * (full // channels if compensate else 1)).contiguous(),
+            "classifier.fc7.bias": fc7["bias"][keep]}
+
+
+def vgg16_fc_to_conv(state_dict: Mapping[str, torch.Tensor], fc6: str = "largefov") -> StateDict:
+    """torchvision VGG-16's fc6 / fc7 as DeepLab v1's convolutional fc6 / fc7, for the chosen variant.
+
+    fc6 (4096 × 25088) is a 7×7 convolution over 512 channels, reshaped, then ``decimate_fc``.
     """
     from deeplab_edu.layouts import FC6_VARIANTS
 
@@ -161,36 +188,55 @@ def vgg16_fc_to_conv(state_dict: Mapping[str, torch.Tensor], fc6: str = "largefo
             found = tuple(state_dict[key].shape) if key in state_dict else "absent"
             raise CheckpointMismatchError(f"not a torchvision vgg16 checkpoint: {key} should be {shape}, "
                                           f"found {found}")
-    taps = torch.linspace(0, 6, variant.kernel).round().long()
-    keep = torch.arange(0, 4096, 4096 // variant.channels)
-    w6 = state_dict["classifier.0.weight"].reshape(4096, 512, 7, 7)[keep][:, :, taps][:, :, :, taps]
-    w7 = state_dict["classifier.3.weight"][keep][:, keep]
-    return {"classifier.fc6.weight": w6.contiguous(), "classifier.fc6.bias": state_dict["classifier.0.bias"][keep],
-            "classifier.fc7.weight": w7.reshape(len(keep), len(keep), 1, 1).contiguous(),
-            "classifier.fc7.bias": state_dict["classifier.3.bias"][keep]}
+    return decimate_fc({"weight": state_dict["classifier.0.weight"].reshape(4096, 512, 7, 7),
+                        "bias": state_dict["classifier.0.bias"]},
+                       {"weight": state_dict["classifier.3.weight"], "bias": state_dict["classifier.3.bias"]},
+                       variant.kernel, variant.channels)
 
 
 def load_vgg16_imagenet(model: nn.Module, source: str | Path | Mapping[str, torch.Tensor]) -> nn.Module:
     """Initialise a full-width ``DeepLabV1`` from a torchvision ``vgg16`` checkpoint (fc8 stays new)."""
     state = _state(source)
     load_backbone(model.backbone, {k: v for k, v in state.items() if k.startswith("features.")})
-    converted = vgg16_fc_to_conv(state, model.fc6_variant)
+    return _load_fc(model, vgg16_fc_to_conv(state, model.fc6_variant), "vgg16 fc6/fc7 (width < 1?)")
+
+
+def _load_fc(model: nn.Module, converted: Mapping[str, torch.Tensor], what: str) -> nn.Module:
     own = model.state_dict()
     shapes = [f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in converted.items()
               if own[k].shape != v.shape]
     if shapes:
-        raise CheckpointMismatchError(f"vgg16 fc6/fc7 do not fit this model (width < 1?): {_listing(shapes)}")
+        raise CheckpointMismatchError(f"{what} do not fit this model: {_listing(shapes)}")
     model.load_state_dict(converted, strict=False)
     return model
 
 
+def load_miniature_fc(model: nn.Module, state: Mapping[str, torch.Tensor]) -> nn.Module:
+    """A miniature VGG classifier's fc6 / fc7 (``pretrain``, ``fc6_rate``) decimated into a DeepLab v1
+    whatever its fc6 kernel and width (``decimate_fc``, compensated: the miniature runs are short, and
+    LargeFOV's 256 of 1 024 channels would start fc7 at a quarter of its input); its fc6 rate is the
+    model's own."""
+    fc6 = model.classifier.fc6
+    try:
+        converted = decimate_fc({"weight": state["classifier.fc6.weight"], "bias": state["classifier.fc6.bias"]},
+                                {"weight": state["classifier.fc7.weight"], "bias": state["classifier.fc7.bias"]},
+                                fc6.kernel_size[0], fc6.out_channels, compensate=True)
+    except (KeyError, ValueError) as err:
+        raise CheckpointMismatchError(f"the miniature fc6 / fc7 do not fit this model's fc6 "
+                                      f"{tuple(fc6.weight.shape)}: {err}") from err
+    return _load_fc(model, converted, "the miniature fc6 / fc7")
+
+
 def load_pretrained(model: nn.Module, source: str | Path | Mapping[str, torch.Tensor]) -> nn.Module:
     """Classification weights into a DeepLab before training (``TrainConfig.pretrained``): the backbone
-    alone, and from a torchvision ``vgg16`` file into DeepLab v1 also fc6 / fc7."""
+    alone, and into DeepLab v1 also fc6 / fc7 from a torchvision ``vgg16`` file or a miniature one
+    pretrained with them."""
     state = _state(source)
     if "classifier.0.weight" in state and hasattr(model, "fc6_variant"):
         return load_vgg16_imagenet(model, state)
     load_backbone(model.backbone, state)
+    if "classifier.fc6.weight" in state and hasattr(model, "fc6_variant"):
+        load_miniature_fc(model, state)
     return model
 
 

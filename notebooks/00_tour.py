@@ -72,7 +72,9 @@ profiles.get_profile("lapotp")
 # `.ipynb` keeps the wall time, the run profile and the machine under the notebook metadata key
 # `deeplab_edu.execution`. The cell reads them from the committed notebooks. This chapter's own
 # row is its previous recorded run. A row names the profile, the machine and the load average
-# (a chapter timed beside other work reads slower than the CPU is): expect other times on yours.
+# (a chapter timed beside other work reads slower than the CPU is) and, where recorded, the
+# host's speed: how long chapter 07's `laptop` training step took there right after the chapter
+# (hosts that report the same CPU differ). Expect other times on yours.
 
 # %% tags=["nbval-ignore-output"]
 import json
@@ -86,8 +88,9 @@ for chapter, run in runs.items():
         print(f"{chapter:<26} not recorded")
     else:
         load = f", load average {run['load_average_15min']:g}" if "load_average_15min" in run else ""
+        speed = f", step {run['reference_step_ms']:.0f} ms" if "reference_step_ms" in run else ""
         print(f"{chapter:<26} {run['wall_s'] / 60:5.1f} min  {run['profile']:<7} "
-              f"machine {machines.index(run['machine']) + 1}{load}")
+              f"machine {machines.index(run['machine']) + 1}{load}{speed}")
 training = [run for chapter, run in runs.items() if "_train_" in chapter]
 if training and all(training) and len({run["profile"] for run in training}) == 1:
     print(f"the {len(training)} training chapters together: {sum(run['wall_s'] for run in training) / 60:.0f} min "

@@ -17,7 +17,6 @@
 
 # %%
 import dataclasses
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -26,7 +25,7 @@ from deeplab_edu.book import (
     setup_chapter,
     ASPP_L, ASPP_S, build_dataset, build_model, compare, conclusions, default_device, default_training_data,
     describe_device, estimate_runs, example_predictions, format_comparison, get_profile, holdout_split, effect_label,
-    paper_difference, per_class_report, plot_predictions, plot_training_curves, poly_lr, REPO_ROOT,
+    paper_difference, per_class_report, plot_predictions, plot_training_curves, poly_lr, recorded_effect,
     results_report, run_trial, scaled_rate, score_map_size, seed_everything, TrainConfig, training_curves,
     tune_crf, valid_tap_fraction, Why,
 )
@@ -192,22 +191,10 @@ print(per_class_report(trials.values()))
 # The cell reads the records that are in the repository.
 
 # %%
-def recorded_pair(name, metric="mIoU"):
-    """ASPP-L vs LargeFOV from a benchmark record (None where it is not in the repository)."""
-    path = REPO_ROOT / "benchmarks" / "results" / name
-    if not path.is_file():
-        return None
-    saved = json.loads(path.read_text())
-    arm = f"{'VGG-16' if saved.get('backbone', 'vgg16') == 'vgg16' else 'ResNet'}, {saved['crop']} px"
-    effect = compare(metric, f"LargeFOV, {arm}", saved[metric]["LargeFOV"], f"ASPP-L, {arm}", saved[metric]["ASPP-L"],
-                     paper=paper("ASPP-L", "LargeFOV", "after CRF" if "CRF" in metric else "before CRF"))
-    print(f"{name}: {saved['crop']}-px crops of {saved['size']}-px scenes, base lr {saved['lr']:g}, seeds "
-          f"{saved['seeds']}; {saved['provenance'].splitlines()[1]}\n  {effect.sentence()}")
-    return effect
-
-
-at_paper_crop = recorded_pair("field_of_view_v2_resnet_321.json")
-on_vgg = recorded_pair("field_of_view_v2_321.json")
+at_paper_crop, on_vgg = (
+    recorded_effect(name, "mIoU", ("LargeFOV", f"LargeFOV, {backbone}, {{crop}} px"),
+                    ("ASPP-L", f"ASPP-L, {backbone}, {{crop}} px"), paper=paper("ASPP-L", "LargeFOV"))
+    for name, backbone in (("field_of_view_v2_resnet_321.json", "ResNet"), ("field_of_view_v2_321.json", "VGG-16")))
 map_reason = f"at {config.crop_size}-px crops most of ASPP-L's taps fall outside the {cells} x {cells} score map"
 backbone_reason = ("Table 3 measures the pyramid on VGG-16; on this small ResNet one branch may see enough "
                    "(the arm: VGG-16 at the paper's crop, against the ResNet pair at that crop above)")

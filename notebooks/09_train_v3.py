@@ -29,7 +29,7 @@ from deeplab_edu.book import (
     format_comparison, format_results_table, generate_builtin, get_profile, effect_label, linear_probe,
     load_pretrained, MIN_NOISE,
     miou_without, NUM_CLASSES, paper_difference, per_class_report, plot_predictions, plot_training_curves,
-    poly_lr, predicted_as, REPO_ROOT, run_trial, seed_everything, Spread, TrainConfig, training_curves,
+    poly_lr, predicted_as, read_record, recorded_effect, run_trial, seed_everything, Spread, TrainConfig, training_curves,
     score_map_size, v3_rates, valid_tap_fraction, Why,
 )
 
@@ -320,29 +320,19 @@ print(f"the paper's gain from the grid: {without_aspp} without ASPP, {under_aspp
 # Table 3. (The benchmark's third record, `multigrid_257.json`, is the pair above at 257 px.)
 
 # %%
-def recorded_pair(name, paper):
-    """The benchmark's pair from its record, as an effect named by its head and crop, and the crop
-    (None, None where the record is not in the repository)."""
-    path = REPO_ROOT / "benchmarks" / "results" / name
-    if not path.is_file():
-        return None, None
-    saved = json.loads(path.read_text())
-    head = "ASPP" if saved.get("head_rates") is None else "no ASPP"  # records before --head-rates: ASPP
-    side = score_map_size(saved["crop"], 16)
-    print(f"{name}: {head}, {saved['crop']}-px crops of {saved['size']}-px scenes (stage-4 map {side} x {side}, "
-          f"rate 8 reads {valid_tap_fraction(side, 8):.0%} of its taps), seeds {saved['seeds']}; "
-          + saved["provenance"].splitlines()[1])
-    return compare("mIoU", f"grid (1, 1, 1), {head}, {saved['crop']} px", saved["mIoU"]["(1, 1, 1)"],
-                   f"grid (1, 2, 4), {head}, {saved['crop']} px", saved["mIoU"]["(1, 2, 4)"],
-                   paper=paper), saved["crop"]
-
-
 cells = score_map_size(config.crop_size, 16)  # the training score map at output stride 16
 print(f"this profile: {config.crop_size}-px crops, stage-4 map {cells} x {cells}; rate 8 reads "
       f"{valid_tap_fraction(cells, 8):.0%} of its taps, rate 2 {valid_tap_fraction(cells, 2):.0%}")
-plain_small, small_crop = recorded_pair("multigrid_plain_head_129.json", without_aspp)
-plain_large, _ = recorded_pair("multigrid_plain_head_257.json", without_aspp)
-aspp_large, _ = recorded_pair("multigrid_257.json", under_aspp)
+recorded = {}
+for name, head, paper in (("multigrid_plain_head_129.json", "no ASPP", without_aspp),
+                          ("multigrid_plain_head_257.json", "no ASPP", without_aspp),
+                          ("multigrid_257.json", "ASPP", under_aspp)):
+    recorded[name] = recorded_effect(name, "mIoU", ("(1, 1, 1)", f"grid (1, 1, 1), {head}, {{crop}} px"),
+                                     ("(1, 2, 4)", f"grid (1, 2, 4), {head}, {{crop}} px"), paper=paper)
+    if recorded[name] is not None:
+        side = score_map_size(read_record(name)["crop"], 16)
+        print(f"  stage-4 map {side} x {side}: rate 8 reads {valid_tap_fraction(side, 8):.0%} of its taps")
+plain_small, plain_large, aspp_large = recorded.values()
 if aspp_large is not None:  # the pair above where its rates fit: printed, not a second verdict on Table 5
     print(f"  {aspp_large.b} vs {aspp_large.a}: {aspp_large.here()} points, {aspp_large.verdict} "
           f"(paper {under_aspp})")
@@ -377,6 +367,7 @@ print(format_results_table([e.row() for e in effects]))
 # %%
 why = {}
 if plain_small is not None:
+    small_crop = read_record("multigrid_plain_head_129.json")["crop"]
     side = score_map_size(small_crop, 16)
     why[effect_label(plain_small)] = Why(
         f"at {small_crop}-px crops the stage-4 map is {side} x {side} and the grid's rate-8 unit reads "
@@ -409,9 +400,8 @@ print(conclusions(effects, why))
 # much each differs between the two seeds.
 
 # %%
-record_path = REPO_ROOT / "benchmarks" / "results" / "learning_v3_3600.json"
-if record_path.is_file():
-    bench = json.loads(record_path.read_text())
+bench = read_record("learning_v3_3600.json")
+if bench is not None:
     runs = [r for r in bench["runs"] if r["model"] == "deeplabv3"]
     print(f"{runs[0]['iterations']} iterations on {bench['machine']}: val mIoU {bench['summary']['deeplabv3']['mIoU']} "
           f"in {min(r['train_seconds'] for r in runs):.0f}-{max(r['train_seconds'] for r in runs):.0f} s of training")
@@ -420,8 +410,6 @@ if record_path.is_file():
     lowest = {c: min(r["per_class"][c] for r in runs) for c in classes}
     for c in sorted(classes, key=lowest.get)[:3]:
         print(f"  {c:>9}: IoU {lowest[c]:.2f} at worst, {spread[c]:.2f} between seeds")
-else:
-    print(f"no benchmark record at {record_path}; run the command above to make one")
 
 # %% [markdown]
 # ## What to take away

@@ -7,7 +7,7 @@ import jupytext
 import nbformat
 import pytest
 
-from tools.execute_notebooks import drop_progress_widgets, execute, machine, record_execution
+from tools.execute_notebooks import drop_progress_widgets, execute, machine, record_execution, reference_step_ms
 
 
 def widget(text):
@@ -47,6 +47,14 @@ def test_the_profile_recorded_is_the_one_the_kernel_sees(monkeypatch):
     assert record_execution(notebook, 1.0, where="cpu")["profile"] == "smoke"
 
 
+def test_the_host_speed_is_chapter_07s_laptop_step_and_goes_in_as_measured():
+    first = reference_step_ms(steps=1)
+    assert 1 < first < 60_000  # a real step of a real model: neither free nor a hang
+    notebook = nbformat.v4.new_notebook()
+    assert record_execution(notebook, 1.0, where="cpu", step_ms=first)["reference_step_ms"] == round(first, 1)
+    assert "reference_step_ms" not in record_execution(notebook, 1.0, where="cpu")
+
+
 def test_machine_names_the_cpu_count_and_the_gpu():
     described = machine()
     assert "logical CPUs" in described
@@ -63,4 +71,5 @@ def test_executing_a_chapter_records_its_time(tmp_path, monkeypatch):
     record = saved.metadata["deeplab_edu"]["execution"]
     assert record["profile"] == "smoke"
     assert 0.2 <= record["wall_s"] <= seconds + 0.1
+    assert record["reference_step_ms"] > 0  # the host's speed, measured in the same run
     assert saved.cells[0].outputs[0]["text"] == "done\n"

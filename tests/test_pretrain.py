@@ -10,11 +10,11 @@ from deeplab_edu import weights
 from deeplab_edu.models import build_from_config
 from deeplab_edu.__main__ import main
 from deeplab_edu.datasets.synthetic import CLASSES, make_object_image
-from deeplab_edu.models import MODELS
+from deeplab_edu.models import MODELS, build_model
 from deeplab_edu.backbones.vgg import VGG16
 from deeplab_edu.pretrain import (NUM_CLASSES, SHIPPED_DIR, TRAIN_SEED_OFFSET, VAL_SEED_OFFSET, BatchNormVGG,
-                                  PretrainConfig, accuracy, fold_batchnorm, load_classifier, object_images, pretrain, save_classifier,
-                                  shipped_weights, weights_name)
+                                  PretrainConfig, accuracy, fold_batchnorm, fold_sequential, load_classifier, object_images,
+                                  pretrain, save_classifier, shipped_weights, vgg_fc_layers, weights_name)
 from deeplab_edu.profiles import PROFILES
 from deeplab_edu.train import TrainConfig
 
@@ -80,6 +80,73 @@ def test_a_short_run_saves_weights_that_load_back_and_into_deeplab(tmp_path, bac
                                                            else "features.0.weight"])
 
 
+def test_vggs_classifier_pretrains_and_starts_a_deeplab_v1_head_by_decimation(tmp_path):
+    # fc6 7×7 at rate 1 on the 7 × 7 stride-8 map of a 56-px image: one window, as VGG-16 reads pool5.
+    config = tiny("vgg16", image_size=56, fc6_rate=1)
+    result = pretrain(config)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in result.model.modules())  # folded
+    path = save_classifier(result, config, tmp_path / "fc.pt")
+    assert json.loads(path.with_suffix(".json").read_text())["config"]["fc6_rate"] == 1
+    restored = load_classifier(path, config).eval()
+    x = torch.randn(2, 3, 56, 56)
+    with torch.no_grad():
+        assert torch.allclose(restored(x), result.model.eval()(x), atol=1e-5)
+    state = torch.load(path, weights_only=True)
+    w6, w7 = state["classifier.fc6.weight"], state["classifier.fc7.weight"]
+    assert w6.shape[-2:] == (7, 7)
+    for fc6, taps, keep in (("largefov", [0, 3, 6], 4), ("4x4", [0, 2, 4, 6], 1), ("7x7", list(range(7)), 1)):
+        model = weights.load_pretrained(build_model("deeplabv1", 8, fc6=fc6, width=0.125), path)
+        assert torch.equal(model.classifier.fc6.weight, w6[::keep][:, :, taps][:, :, :, taps])
+        assert torch.equal(model.classifier.fc7.weight, w7[::keep, ::keep] * keep)  # compensated: × C / channels
+        assert torch.equal(model.backbone.features[0].weight, state["features.0.weight"])
+    # the head's rate is the model's own: the same taps, squeezed (4×4 at rate 2) or at their spacing
+    squeezed = weights.load_pretrained(build_model("deeplabv1", 8, fc6="4x4", fc6_rate=2, width=0.125), path)
+    assert squeezed.classifier.fc6.dilation == (2, 2)
+    assert torch.equal(squeezed.classifier.fc6.weight, w6[:, :, ::2, ::2])
+    # the backbone-only start (the shipped files) leaves fc6 as the model built it
+    backbone_only = {k: v for k, v in state.items() if not k.startswith(("classifier.", "fc."))}
+    plain = build_model("deeplabv1", 8, width=0.125)
+    before = plain.classifier.fc6.weight.clone()
+    assert torch.equal(weights.load_pretrained(plain, backbone_only).classifier.fc6.weight, before)
+
+
+def test_decimation_keeps_fc7s_input_when_compensated():
+    torch.manual_seed(3)
+    fc6 = {"weight": torch.randn(8, 4, 7, 7), "bias": torch.randn(8)}
+    fc7 = {"weight": torch.rand(8, 8), "bias": torch.zeros(8)}
+    x = torch.rand(8)  # fc7's input, all channels alike on average
+    plain, kept = (weights.decimate_fc(fc6, fc7, 3, 2, compensate=c)["classifier.fc7.weight"][:, :, 0, 0]
+                   for c in (False, True))
+    assert torch.equal(plain, fc7["weight"][::4, ::4])  # the paper's decimation: every 4th channel
+    assert torch.equal(kept, 4 * plain)
+    full_input = fc7["weight"][::4] @ x
+    assert (plain @ x[::4]).mean() < 0.5 * full_input.mean() < (kept @ x[::4]).mean()
+
+
+def test_a_miniature_fc6_that_cannot_be_decimated_into_the_head_is_refused():
+    state = {"classifier.fc6.weight": torch.zeros(12, 16, 7, 7), "classifier.fc6.bias": torch.zeros(12),
+             "classifier.fc7.weight": torch.zeros(12, 12, 1, 1), "classifier.fc7.bias": torch.zeros(12)}
+    model = build_model("deeplabv1", 8, width=0.125)  # fc6 wants 128 channels from 12: no decimation gives that
+    with pytest.raises(weights.CheckpointMismatchError, match="channels must divide"):
+        weights.load_miniature_fc(model, state)
+    with pytest.raises(ValueError, match="kernel must lie in 1..7"):
+        weights.decimate_fc({"weight": state["classifier.fc6.weight"], "bias": state["classifier.fc6.bias"]},
+                            {"weight": state["classifier.fc7.weight"], "bias": state["classifier.fc7.bias"]}, 9, 12)
+
+
+def test_folding_a_sequential_keeps_what_it_computes():
+    torch.manual_seed(2)
+    layers = vgg_fc_layers(8, 0.125, rate=1, batch_norm=True).train()
+    layers(torch.randn(4, 8, 9, 9))  # running statistics away from their start
+    layers.eval()
+    x = torch.randn(2, 8, 9, 9)
+    with torch.no_grad():
+        expected = layers(x)
+        folded = fold_sequential(layers)
+        assert [name for name, _ in folded.named_children()] == ["fc6", "relu6", "fc7", "relu7"]
+        assert expected.abs().max() > 0.01 and torch.allclose(folded(x), expected, atol=1e-5)
+
+
 def test_folding_batchnorm_keeps_what_the_net_computes():
     torch.manual_seed(0)
     vgg = VGG16(width=0.125)
@@ -126,7 +193,9 @@ def test_pretraining_learns_its_training_images():
 
 @pytest.mark.parametrize("changes, message", [
     ({"backbone": "alexnet"}, "backbone"), ({"iterations": 0}, "iterations"),
-    ({"batch_size": 2.5}, "batch_size"), ({"lr": -1.0}, "lr"), ({"width": 0}, "width")])
+    ({"batch_size": 2.5}, "batch_size"), ({"lr": -1.0}, "lr"), ({"width": 0}, "width"),
+    ({"fc6_rate": 1}, "the resnet classifier has none"), ({"backbone": "vgg16", "fc6_rate": 0}, "fc6_rate"),
+    ({"backbone": "vgg16", "fc6_rate": 1}, "spans 7 cells of the stride-8 map, but a 32-px image gives 4")])
 def test_bad_pretrain_configs_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
         pretrain(tiny(**changes))
@@ -142,6 +211,11 @@ def test_pretrain_command(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["pretrain", "--help"])
     assert "miniature" in capsys.readouterr().out
+    with_fc = tmp_path / "fc.pt"
+    assert main(["pretrain", "--backbone", "vgg16", "--width", "0.125", "--iterations", "1", "--train-images", "8",
+                 "--batch-size", "4", "--image-size", "56", "--fc6-rate", "1", "--out", str(with_fc),
+                 "--no-progress"]) == 0
+    assert torch.load(with_fc, weights_only=True)["classifier.fc6.weight"].shape[-2:] == (7, 7)
 
 
 # ----------------------------------------------------------------------------- shipped weights

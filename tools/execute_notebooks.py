@@ -6,8 +6,10 @@ seeded as the chapters seed themselves, and rewrites both files of the pair so t
 sync. Cells tagged ``raises-exception`` may raise; ``skip-execution`` cells are not run.
 
 Each executed ``.ipynb`` records how long the chapter took and where, under the notebook
-metadata key ``deeplab_edu.execution`` (``wall_s``, ``machine``, ``profile``): chapter 00 and
-the README quote these measured times rather than a guess. The ``.py`` does not carry them
+metadata key ``deeplab_edu.execution`` (``wall_s``, ``machine``, ``profile``, and the host's
+``reference_step_ms``: CPUs of one name differ in speed between hosts, so a time is quoted with
+the speed of the host it was measured on): chapter 00 and the README quote these measured times
+rather than a guess. The ``.py`` does not carry them
 (jupytext's notebook metadata filter is ``-all``), so editing a chapter never changes them;
 only executing it does.
 """
@@ -46,7 +48,7 @@ def execute(script: Path, timeout: int) -> float:
         notebook.cells[index].execution_count = None
     seconds = time.perf_counter() - start
     drop_progress_widgets(notebook)
-    record_execution(notebook, seconds)
+    record_execution(notebook, seconds, step_ms=reference_step_ms())
     jupytext.write(notebook, script.with_suffix(".ipynb"))
     jupytext.write(notebook, script, fmt="py:percent")
     nbformat.validate(nbformat.read(script.with_suffix(".ipynb"), as_version=4))
@@ -66,9 +68,21 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} logical CPUs, {gpu}"
 
 
+def reference_step_ms(steps: int = 5) -> float:
+    """How fast this host trains, in ms per step: chapter 07's ``laptop`` LargeFOV step (8 crops of
+    129 px, the chapters' precision), timed by ``engine.estimate.time_steps`` after the chapter ran."""
+    from deeplab_edu.engine.estimate import time_steps
+    from deeplab_edu.profiles import PROFILES
+    from deeplab_edu.train import TrainConfig
+
+    config = TrainConfig.from_profile("deeplabv1", PROFILES["laptop"], pretrained=None, device="cpu")
+    return 1000 * time_steps(config, steps=steps, num_classes=8, device="cpu")
+
+
 def record_execution(notebook: nbformat.NotebookNode, seconds: float, where: str | None = None,
-                     profile: str | None = None) -> dict:
-    """Store the chapter's wall time, machine and run profile in ``notebook.metadata``; return them.
+                     profile: str | None = None, step_ms: float | None = None) -> dict:
+    """Store the chapter's wall time, machine and run profile (and the host's ``reference_step_ms``,
+    where measured) in ``notebook.metadata``; return them.
 
     The profile is the one the kernel saw: ``DEEPLAB_EDU_PROFILE``, or the default the package
     picks on this machine when it is unset.
@@ -78,6 +92,8 @@ def record_execution(notebook: nbformat.NotebookNode, seconds: float, where: str
 
         profile = get_profile().name
     record = {"wall_s": round(float(seconds), 1), "machine": where or machine(), "profile": profile}
+    if step_ms is not None:
+        record["reference_step_ms"] = round(float(step_ms), 1)
     if hasattr(os, "getloadavg"):  # a chapter timed beside other work reads slower than the CPU is
         record["load_average_15min"] = round(os.getloadavg()[2], 1)
     notebook.metadata.setdefault("deeplab_edu", {})["execution"] = record

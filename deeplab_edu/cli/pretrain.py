@@ -24,6 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
     parser.add_argument("--train-images", type=positive_int, default=defaults.train_images,
                         help="object images to train on")
+    parser.add_argument("--image-size", type=positive_int, default=defaults.image_size, help="object image side (px)")
+    parser.add_argument("--fc6-rate", type=positive_int, default=None,
+                        help="vgg16: also train VGG's fc6 (7x7 at this rate) and fc7, which DeepLab v1 decimates "
+                             "into its head (the image must span 6 * rate + 1 cells of the stride-8 map)")
     parser.add_argument("--seed", type=seed_value, default=defaults.seed, help="seeds weights and batches")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"weights file (default: {SHIPPED_DIR.relative_to(REPO_ROOT)}/<backbone>-w<width>….pt)")
@@ -55,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = PretrainConfig(backbone=args.backbone, width=args.width, blocks=tuple(args.blocks),
                             iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
-                            train_images=args.train_images, seed=args.seed, progress=not args.no_progress)
+                            train_images=args.train_images, image_size=args.image_size, fc6_rate=args.fc6_rate,
+                            seed=args.seed, progress=not args.no_progress)
     blocks = config.blocks if config.backbone == "resnet" else None
     out = args.out or SHIPPED_DIR / weights_name(config.backbone, config.width, blocks)
     check_out(out, args.overwrite, SHIPPED_DIR)
