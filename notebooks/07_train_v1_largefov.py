@@ -403,6 +403,10 @@ print(f"3 · range test: the loss is lowest after the step at {best_rate:.2g}; t
 #   crop 8·k + 1 — and `TrainConfig` holds all of them; the profile only changes sizes.
 # * A larger field of view from a rate costs no parameters: LargeFOV's fc6 is 3×3 with 1024
 #   channels where the 4×4 head has 4096.
+# * v1's heads are not new layers: each is VGG-16's fc6 subsampled by decimation (§3.1;
+#   `weights.decimate_fc` does it for torchvision's VGG-16 and for the book's miniature), and its
+#   rate decides whether the kept taps stand as far apart as they were trained (4×4 at rate 8,
+#   LargeFOV at 12) or squeezed into half that span (4×4 at rate 4).
 # * The CRF works on saved scores, after the fact: a separate step that needs no network
 #   (`python -m deeplab_edu crf`), with its parameters cross-validated on held-out images.
 #   Chapter 11 makes it a trainable layer instead.
