@@ -3,6 +3,7 @@
     python benchmarks/bench_field_of_view.py --pair v1   # LargeFOV vs fc6 4×4 (v1 Table 2), 321-px crops
     python benchmarks/bench_field_of_view.py --pair v2   # ASPP-L vs LargeFOV on VGG-16 (v2 Table 3)
     python benchmarks/bench_field_of_view.py --pair v1 --crop 129 --size 160   # chapter 07's own size
+    python benchmarks/bench_field_of_view.py --pair v1 --crop 129 --size 160 --iterations 1200   # 4x longer
 
 Chapter 07 compares v1's LargeFOV head (fc6 3×3 at rate 12) with the paper's first "DeepLab" head
 (fc6 4×4 at rate 4, Table 2), chapter 08 v2's ASPP-L (rates 6, 12, 18, 24) with LargeFOV, at the
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=None,
                         help="base learning rate for both arms (default: the profile's); at 321-px crops the "
                              "laptop rate 0.01 made the 4x4 head diverge (the loss nan at step 68), 0.005 does not")
+    parser.add_argument("--iterations", type=int, default=None,
+                        help="training steps for both arms (default: the profile's); the poly schedule stretches")
     parser.add_argument("--profile", default="laptop", help="run profile for everything but the crop (smoke: a quick check)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_field_of_view"))
     parser.add_argument("--record", type=Path, default=None,
@@ -73,11 +76,14 @@ def main(argv: list[str] | None = None) -> None:
                                          **({"backbone": "vgg16"} if on_vgg else {}))
     if args.lr is not None:
         base = dataclasses.replace(base, lr=args.lr)
+    if args.iterations is not None:
+        base = dataclasses.replace(base, iterations=args.iterations)
     crf = CRFParams(iterations=profile.crf_iterations)
     trials = {}
     for key, options in arms.items():
         config = dataclasses.replace(base, crop_size=args.crop,
-                                     out_dir=str(args.out / args.pair / args.backbone / key),
+                                     out_dir=str(args.out / f"crop{args.crop}_it{base.iterations}" / args.pair
+                                                 / args.backbone / key),
                                      model_options={**base.model_options, **options})
         if not trials:
             print(f"started from {Path(config.pretrained).name if config.pretrained else 'random weights'}; "
