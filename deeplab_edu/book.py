@@ -79,7 +79,7 @@ TEACHES: dict[str, dict[str, tuple[str, ...]]] = {
     "07 · Training DeepLab v1 LargeFOV": {
         "diagnostics": ("geometric_rates", "linear_probe", "lr_range_test", "overfit_one_batch"),
         "experiments": ("compare",),
-        "recipes": ("format_comparison",),
+        "recipes": ("format_comparison", "get_recipe"),
         "records": ("read_record", "recorded_effect"),
         "schedules": ("step_lr",),
         "train": ("TrainConfig", "subsample_labels"),

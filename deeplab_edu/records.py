@@ -60,7 +60,8 @@ def recorded_effect(name: str, metric: str, a: tuple[str, str], b: tuple[str, st
     if saved is None:
         return None
     if metric not in saved:
-        raise KeyError(f"benchmark record {name} has no {metric!r}; it holds {sorted(k for k in saved if k != 'provenance')}")
+        held = sorted(k for k in saved if k != "provenance")
+        raise KeyError(f"benchmark record {name} has no {metric!r}; it holds {held}")
     values = saved[metric]
     for key, _ in (a, b):
         if key not in values:

@@ -161,7 +161,8 @@ def decimate_fc(fc6: Mapping[str, torch.Tensor], fc7: Mapping[str, torch.Tensor]
     w6, w7 = fc6["weight"], fc7["weight"]
     full, taps_in = w6.shape[0], w6.shape[-1]
     if not 1 <= kernel <= taps_in:
-        raise ValueError(f"kernel must lie in 1..{taps_in} (the pretrained fc6 is {taps_in}×{taps_in}), got {kernel!r}")
+        raise ValueError(f"kernel must lie in 1..{taps_in} (the pretrained fc6 is {taps_in}×{taps_in}), "
+                         f"got {kernel!r}")
     if not (1 <= channels <= full and full % channels == 0):
         raise ValueError(f"channels must divide the pretrained fc6's {full}, got {channels!r}")
     taps = torch.linspace(0, taps_in - 1, kernel).round().long()

@@ -31,7 +31,8 @@ from deeplab_edu.book import (
     setup_chapter,
     build_dataset, build_model, colorize, compare, conclusions, default_device, default_training_data,
     describe_device, estimate_runs, example_predictions, FC6_VARIANTS, format_comparison, geometric_rates,
-    get_profile, holdout_split, effect_label, linear_probe, load_pretrained, lr_range_test, overfit_one_batch,
+    get_profile, get_recipe, holdout_split, effect_label, linear_probe, load_pretrained, lr_range_test,
+    overfit_one_batch,
     paper_difference, per_class_report, plot_predictions, plot_training_curves, recorded_effect,
     results_report, run_trial, score_map_size, seed_everything, step_lr, subsample_labels, TrainConfig,
     training_curves, TrainTransform, tune_crf, valid_tap_fraction, Why,
@@ -269,6 +270,12 @@ for crop in sorted({321, base.crop_size}, reverse=True):
 #   scaled up for the dropped ones, `weights.decimate_fc`, or a 300-step run starts it at a
 #   quarter of its input.) The same pair from random fc6 / fc7 on that backbone is the control,
 #   and Table 2's cleanest pair — the same 4×4 taps, squeezed or at their own spacing — runs too.
+# * **The length.** Table 2's runs see far more crops than this chapter's (the recipe table above
+#   has both), and a head that fits more slowly may need more steps to pass a faster one.
+#   `python benchmarks/bench_field_of_view.py --pair v1 --crop 129 --size 160 --iterations 1200
+#   --record benchmarks/results/field_of_view_v1_129_1200.json` trains the pair four times as
+#   long at this chapter's crop (the CRF there is the paper's released setting, not the one
+#   cross-validated here; both heads get the same).
 #
 # A reason is supported when its arm brings the paper's sign back outside the noise. The cell
 # reads the benchmarks' records that are in the repository.
@@ -278,6 +285,7 @@ at_paper_crop = recorded_effect("field_of_view_v1_321.json", "mIoU + CRF", ("4x4
                                 ("largefov", "LargeFOV, {crop} px"), paper=fov_paper)
 recorded_effect("field_of_view_v1_321.json", "mIoU", ("4x4", "fc6 4x4, rate 4, {crop} px"),
                 ("largefov", "LargeFOV, {crop} px"), describe=False)
+v1_recipe = get_recipe("deeplabv1")
 fc6_start = "fc6_start_129.json"
 squeezed = ("4x4, rate 2 (pretrained)", "fc6 4x4 squeezed (rate 2), from VGG's fc6")
 from_vgg_fc6 = recorded_effect(fc6_start, "mIoU + CRF", squeezed,
@@ -289,6 +297,9 @@ own_spacing = recorded_effect(fc6_start, "mIoU + CRF", squeezed,
 from_random = recorded_effect(fc6_start, "mIoU + CRF", ("4x4, rate 2 (random)", "fc6 4x4 (rate 2), random fc6"),
                               ("LargeFOV, rate 6 (random)", "LargeFOV (rate 6), random fc6"), paper=fov_paper,
                               describe=False)
+longer = recorded_effect("field_of_view_v1_129_1200.json", "mIoU + CRF",
+                         ("4x4", "fc6 4x4, rate 4, {iterations} steps"), ("largefov", "LargeFOV, {iterations} steps"),
+                         paper=fov_paper)
 as_wide = compare("mIoU + CRF", small_fc6.name, small_fc6.values(crf=True), lfov_wide.name,
                   lfov_wide.values(crf=True), paper=fov_paper)
 cells = score_map_size(base.crop_size, 8)
@@ -300,7 +311,9 @@ why = {effect_label(effects[0]): [
     Why("Table 2's heads start from VGG's fc6, decimated, and only the losing head squeezes its taps; here fc6 "
         "starts random" + "".join(f"; {label}: {e.here()} points, {e.verdict}" for label, e in (
             ("the same 4x4 taps from VGG's fc6 at their own spacing vs squeezed", own_spacing),
-            ("the control, from random fc6 on the same backbone", from_random)) if e is not None), from_vgg_fc6)]}
+            ("the control, from random fc6 on the same backbone", from_random)) if e is not None), from_vgg_fc6),
+    Why(f"{base.iterations} steps of {base.batch_size} crops here, {v1_recipe.iterations.value} of "
+        f"{v1_recipe.batch_size.value} in the paper", longer)]}
 print(conclusions(effects, why))
 
 # %% [markdown]
