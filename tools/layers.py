@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Highest layer first. A name covers the module and, for a package, everything inside it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("face", ("__main__", "cli", "viz", "widgets", "predict", "gpu_check", "environment", "book")),
-    ("study", ("trials", "diagnostics", "class_gap", "conclusions", "chapter_runs")),
+    ("study", ("trials", "diagnostics", "class_gap", "conclusions", "chapter_runs", "records")),
     ("engine", ("train", "evaluate", "engine", "checkpoint", "pretrain")),
     ("models·data·crf·papers", ("models", "aspp", "backbones", "weights", "localisation",
                                 "datasets", "crf", "recipes", "published")),
