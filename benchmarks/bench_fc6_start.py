@@ -45,7 +45,7 @@ from benchmarks.provenance import provenance
 from deeplab_edu import book, weights
 from deeplab_edu.checkpoint import atomic_save
 from deeplab_edu.datasets import build_dataset, default_training_data
-from deeplab_edu.pretrain import PretrainConfig, pretrain, save_classifier
+from deeplab_edu.pretrain import PretrainConfig, pretrain, recorded_settings, save_classifier
 
 # The classifier the heads start from: 112-px object images, so that fc6 7×7 at rate 2 (13 cells of
 # the stride-8 map, 104 px) covers the image as VGG's fc6 covers 224 px; shorter than the shipped
@@ -77,7 +77,7 @@ def pretrained_files(config: PretrainConfig, out: Path) -> tuple[Path, Path]:
     the same file without them (the random-fc6 control's start)."""
     full, backbone_only = out / "vgg16-fc6.pt", out / "vgg16-backbone.pt"
     record = full.with_suffix(".json")
-    wanted = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("progress", "blocks")}
+    wanted = recorded_settings(config)
     if not (full.is_file() and record.is_file() and json.loads(record.read_text())["config"] == wanted):
         result = pretrain(config)
         save_classifier(result, config, full)

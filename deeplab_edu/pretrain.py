@@ -326,17 +326,23 @@ def shipped_weights(backbone: str, width: float, blocks: tuple[int, ...] | None 
     return path if path.is_file() else None
 
 
+def recorded_settings(config: PretrainConfig) -> dict:
+    """The settings a weights file's JSON record keeps (``save_classifier``): those that shape the
+    weights — not ``progress``, nor ``blocks`` outside ResNet, nor an unset ``fc6_rate``."""
+    settings = dataclasses.asdict(config)
+    for key in ("progress",) + (("blocks",) if config.backbone != "resnet" else ()) + \
+            (("fc6_rate",) if config.fc6_rate is None else ()):
+        settings.pop(key)
+    return settings
+
+
 def save_classifier(result: PretrainResult, config: PretrainConfig, path: str | Path) -> Path:
     """Write the backbone's keys and ``fc.*`` atomically, plus a ``.json`` record of how they were made."""
     if Path(path).suffix.lower() == ".json":  # the record would be written over the weights
         raise ValueError(f"weights path {path} ends in .json, where its JSON record goes; give a .pt name")
     state = {key.removeprefix("backbone."): value for key, value in result.model.state_dict().items()}
     path = atomic_save(state, path)
-    settings = dataclasses.asdict(config)
-    for key in ("progress",) + (("blocks",) if config.backbone != "resnet" else ()) + \
-            (("fc6_rate",) if config.fc6_rate is None else ()):
-        settings.pop(key)
-    record = {"config": settings,
+    record = {"config": recorded_settings(config),
               **({"batch_norm": "after every convolution in training, folded into the convolutions"}
                  if config.backbone == "vgg16" else {}),
               "val_accuracy": round(result.val_accuracy, 4), "seconds": round(result.seconds, 1),

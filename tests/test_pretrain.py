@@ -14,7 +14,7 @@ from deeplab_edu.models import MODELS, build_model
 from deeplab_edu.backbones.vgg import VGG16
 from deeplab_edu.pretrain import (NUM_CLASSES, SHIPPED_DIR, TRAIN_SEED_OFFSET, VAL_SEED_OFFSET, BatchNormVGG,
                                   PretrainConfig, accuracy, fold_batchnorm, fold_sequential, load_classifier, object_images,
-                                  pretrain, save_classifier, shipped_weights, vgg_fc_layers, weights_name)
+                                  pretrain, recorded_settings, save_classifier, shipped_weights, vgg_fc_layers, weights_name)
 from deeplab_edu.profiles import PROFILES
 from deeplab_edu.train import TrainConfig
 
@@ -64,6 +64,7 @@ def test_a_short_run_saves_weights_that_load_back_and_into_deeplab(tmp_path, bac
     record = json.loads(path.with_suffix(".json").read_text())
     assert record["config"]["backbone"] == backbone and 0 <= record["val_accuracy"] <= 1
     assert ("blocks" in record["config"]) == (backbone == "resnet")
+    assert record["config"] == json.loads(json.dumps(recorded_settings(config)))  # what a reuse check compares
     assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temporary file
 
     restored = load_classifier(path, config)
